@@ -1,0 +1,227 @@
+"""Retrieved sentences -> an extractive :class:`Answer` with citations, or an abstention.
+
+A linear ranker scores each candidate sentence from the retrieval features;
+the best sentence is the first citation's quote (joined with an adjacent
+sentence when that one scores almost as well), and the answer is a verbatim
+span of it: a date, number or name when the question asks for one, else the
+sentence. A logistic calibrator turns the ranking signals into a confidence;
+below the configured threshold the result is an abstention. Both models are
+fitted on SQuAD *train* by ``bench/train_ranker.py`` and shipped as
+``qa/data/ranker.json``; every offset points into the document text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .answer_types import typed_spans
+from .lexical import tokenize
+from .retrieval import FEATURES, Passage, Retrieval
+from .store import Index
+
+WEIGHTS_FILE = Path(__file__).parent / "data" / "ranker.json"
+CALIBRATION_FEATURES = ("best", "margin", "dense", "coverage", "lexical", "type_match")
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where the answer (or support for it) is: ``quote == document_text[start:end]``."""
+
+    source: str
+    title: str
+    start: int
+    end: int
+    quote: str
+    answer_start: int | None
+    answer_end: int | None
+    score: float
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.quote) != self.end - self.start or self.start < 0:
+            raise ValueError("Citation.quote must be document_text[start:end]")
+        if self.answer_start is not None:
+            if not (self.start <= self.answer_start < self.answer_end <= self.end):  # type: ignore[operator]
+                raise ValueError("the answer span must lie inside the quote")
+
+    def to_dict(self) -> dict:
+        d = {"source": self.source, "title": self.title, "start": self.start, "end": self.end,
+             "quote": self.quote, "answer_start": self.answer_start, "answer_end": self.answer_end,
+             "score": round(self.score, 4)}
+        if self.url:
+            d["url"] = self.url
+        return d
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The result of :meth:`Pipeline.ask`; ``to_dict()`` is the ``qa ask --json`` object."""
+
+    question: str
+    answer: str | None
+    abstained: bool
+    confidence: float
+    citations: tuple[Citation, ...] = ()
+    passages: tuple[Passage, ...] = ()
+    reason: str | None = None                  # why it abstained, in words
+    explain: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.confidence <= 1.0:
+            raise ValueError("confidence must be in [0, 1]")
+        if self.abstained:
+            if self.answer is not None or self.citations:
+                raise ValueError("an abstention has no answer and no citations")
+        else:
+            if not self.answer or not self.citations:
+                raise ValueError("a grounded answer needs text and at least one citation")
+            first = self.citations[0]
+            if first.answer_start is None or first.quote[first.answer_start - first.start:
+                                                          first.answer_end - first.start] != self.answer:
+                raise ValueError("the answer must be the span of the first citation at its offsets")
+
+    def to_dict(self) -> dict:
+        d = {"question": self.question, "answer": self.answer, "abstained": self.abstained,
+             "confidence": round(self.confidence, 4), "citations": [c.to_dict() for c in self.citations],
+             "passages": [p.to_dict() for p in self.passages]}
+        if self.reason:
+            d["reason"] = self.reason
+        return d
+
+
+@dataclass(frozen=True)
+class AnswerModel:
+    """Weights of the sentence ranker and of the confidence calibrator."""
+
+    ranker: tuple[float, ...]
+    ranker_bias: float
+    calibration: tuple[float, ...]
+    calibration_bias: float
+    join_margin: float = 0.5
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS_FILE) -> "AnswerModel":
+        if not path.is_file():
+            return cls.default()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(data["features"]) != FEATURES or tuple(data["calibration_features"]) != CALIBRATION_FEATURES:
+            return cls.default()
+        return cls(tuple(data["ranker"]), data["ranker_bias"], tuple(data["calibration"]),
+                   data["calibration_bias"], data.get("join_margin", 0.5))
+
+    @classmethod
+    def default(cls) -> "AnswerModel":
+        """Hand-set weights, used only until a fitted ``ranker.json`` exists."""
+        ranker = dict(dense=4.0, lexical=2.0, chunk_dense=1.0, chunk_lexical=1.0, chunk_best_dense=1.0,
+                      neighbour_dense=0.5, coverage=1.5, type_match=1.0, short=-1.0)
+        calib = dict(best=1.0, margin=1.0, dense=4.0, coverage=3.0, lexical=0.0, type_match=0.5)
+        return cls(tuple(ranker[f] for f in FEATURES), -4.0, tuple(calib[f] for f in CALIBRATION_FEATURES), -6.0)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
+
+
+def narrow(qtype: str | None, question: str, sentence: str) -> tuple[int, int]:
+    """The answer span inside ``sentence`` (offsets relative to it); the whole sentence if nothing narrower fits."""
+    qlow = question.lower()
+    spans = [(s, e) for s, e in typed_spans(qtype, sentence) if sentence[s:e].lower() not in qlow]
+    if not spans:
+        return 0, len(sentence)
+    qterms = set(tokenize(question))
+    anchors = [m.start() for m in re.finditer(r"\w+", sentence) if tokenize(m.group()) and tokenize(m.group())[0] in qterms]
+    if not anchors:
+        return spans[0]
+    return min(spans, key=lambda sp: min(abs(sp[0] - a) for a in anchors))
+
+
+class Answerer:
+    """Turns a :class:`Retrieval` into an :class:`Answer`."""
+
+    def __init__(self, index: Index, model: AnswerModel | None = None, threshold: float = 0.5):
+        self.index = index
+        self.model = model or AnswerModel.load()
+        self.threshold = threshold
+        self._w = np.asarray(self.model.ranker, dtype=np.float32)
+
+    def sentence_scores(self, r: Retrieval) -> np.ndarray:
+        return r.features @ self._w + self.model.ranker_bias
+
+    def calibration_features(self, r: Retrieval, scores: np.ndarray) -> np.ndarray:
+        order = np.argsort(-scores, kind="stable")
+        b = order[0]
+        second = scores[order[1]] if len(order) > 1 else scores[b] - 5.0
+        f = dict(zip(FEATURES, r.features[b]))
+        vals = dict(best=scores[b], margin=scores[b] - second, dense=f["dense"], coverage=f["coverage"],
+                    lexical=f["lexical"], type_match=f["type_match"])
+        return np.array([vals[k] for k in CALIBRATION_FEATURES], dtype=np.float64)
+
+    def confidence(self, calib: np.ndarray) -> float:
+        return _sigmoid(float(calib @ np.asarray(self.model.calibration)) + self.model.calibration_bias)
+
+    def answer(self, r: Retrieval, threshold: float | None = None) -> Answer:
+        threshold = self.threshold if threshold is None else threshold
+        if len(r.sentence_rows) == 0:
+            return Answer(r.question, None, True, 0.0, (), r.passages, reason="the index holds no passages")
+        scores = self.sentence_scores(r)
+        calib = self.calibration_features(r, scores)
+        conf = self.confidence(calib)
+        order = np.argsort(-scores, kind="stable")
+        explain = {"question_type": r.qtype, "threshold": threshold,
+                   "calibration": dict(zip(CALIBRATION_FEATURES, map(float, calib))),
+                   "top_sentences": [self._explain_row(r, scores, int(i)) for i in order[:5]]}
+        if conf < threshold:
+            return Answer(r.question, None, True, conf, (), r.passages, explain=explain,
+                          reason=f"confidence {conf:.2f} is below the threshold {threshold:.2f}")
+        citations = self._citations(r, scores, order)
+        first = citations[0]
+        return Answer(r.question, first.quote[first.answer_start - first.start:first.answer_end - first.start],
+                      False, conf, tuple(citations), r.passages, explain=explain)
+
+    def _explain_row(self, r: Retrieval, scores: np.ndarray, i: int) -> dict:
+        row = int(r.sentence_rows[i])
+        d = int(self.index.sent_doc[row])
+        s, e = (int(x) for x in self.index.sent_span[row])
+        return {"source": self.index.doc_ids[d], "start": s, "end": e, "score": float(scores[i]),
+                "features": {k: round(float(v), 4) for k, v in zip(FEATURES, r.features[i])}}
+
+    def _citations(self, r: Retrieval, scores: np.ndarray, order: np.ndarray) -> list[Citation]:
+        idx = self.index
+        best = int(order[0])
+        row = int(r.sentence_rows[best])
+        d = int(idx.sent_doc[row])
+        text = idx.texts[d]
+        s, e = (int(x) for x in idx.sent_span[row])
+        a0, a1 = narrow(r.qtype, r.question, text[s:e])
+        qs, qe = s, e
+        # Join an adjacent sentence of the same passage when it is nearly as likely to hold the answer.
+        pos = {int(x): i for i, x in enumerate(r.sentence_rows)}
+        for nb in (row - 1, row + 1):
+            j = pos.get(nb)
+            if j is not None and idx.sent_doc[nb] == d and scores[best] - scores[j] < self.model.join_margin:
+                ns, ne = (int(x) for x in idx.sent_span[nb])
+                qs, qe = min(qs, ns), max(qe, ne)
+                break
+        meta = idx.metas[d]
+        cites = [Citation(idx.doc_ids[d], idx.titles[d], qs, qe, text[qs:qe], s + a0, s + a1,
+                          _sigmoid(float(scores[best])), meta.get("url"))]
+        # Supporting citations: the best sentence of other passages that score close to the answer.
+        used = {(d, qs, qe)}
+        for i in order[1:]:
+            if len(cites) >= 3 or scores[best] - scores[i] > 1.0:
+                break
+            rrow = int(r.sentence_rows[i])
+            rd = int(idx.sent_doc[rrow])
+            rs, re_ = (int(x) for x in idx.sent_span[rrow])
+            if any(ud == rd and min(re_, ue) > max(rs, us) for ud, us, ue in used):
+                continue
+            used.add((rd, rs, re_))
+            cites.append(Citation(idx.doc_ids[rd], idx.titles[rd], rs, re_, idx.texts[rd][rs:re_], None, None,
+                                  _sigmoid(float(scores[i])), idx.metas[rd].get("url")))
+        return cites

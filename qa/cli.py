@@ -1,0 +1,130 @@
+"""Command line: ``qa [--config FILE] {index,ask,serve,eval}``.
+
+A thin edge: parse arguments, call :class:`Pipeline`, print. User mistakes
+(bad config, empty question, missing index) exit 2 with one line on stderr;
+answers and abstentions exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import QAError
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="qa", description="Grounded, extractive answers from your documents.")
+    ap.add_argument("--config", default=None, metavar="FILE",
+                    help="YAML config (default: ./qa.yaml, or $QA_CONFIG)")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("index", help="build or update the index (only changed documents are embedded)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+
+    p = sub.add_parser("ask", help="answer a question ('-' reads one question per line from stdin)")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the JSON object (one per line with '-')")
+    p.add_argument("--top-k", type=int, default=None, dest="top_k", help="passages to return")
+
+    p = sub.add_parser("serve", help="start the web UI and HTTP API (builds the index if needed)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    return ap
+
+
+def _config_path(arg: str | None) -> Path:
+    return Path(arg or os.environ.get("QA_CONFIG") or "qa.yaml")
+
+
+def _warn(msg: str) -> None:
+    print(f"warning: {msg}", file=sys.stderr)
+
+
+def _render(ans) -> str:
+    if ans.abstained:
+        lines = ["The sources don't answer this." + (f" ({ans.reason})" if ans.reason else "")]
+        if ans.passages:
+            lines.append("Related, but not an answer:")
+            lines += [f"  - {p.title} [{p.start}:{p.end}]: {p.text[:160]}..." for p in ans.passages[:3]]
+        return "\n".join(lines)
+    lines = [ans.answer, f"confidence {ans.confidence:.0%}"]
+    for i, c in enumerate(ans.citations, 1):
+        lines.append(f"[{i}] {c.title} ({c.source}, chars {c.start}-{c.end})")
+        lines.append(f"    \"{c.quote}\"")
+    return "\n".join(lines)
+
+
+def _cmd_index(pipeline, args) -> int:
+    report = pipeline.build_index(rebuild=args.rebuild, progress=not args.json and sys.stderr.isatty(),
+                                  warn=_warn)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    elif report.skipped:
+        print(f"index is up to date ({report.documents} documents, {report.chunks} passages); nothing to do")
+    else:
+        print(f"indexed {report.documents} documents ({report.added} added, {report.updated} updated, "
+              f"{report.removed} removed, {report.unchanged} unchanged): {report.chunks} passages, "
+              f"{report.embedded} sentences embedded in {report.seconds:.1f}s")
+    return EXIT_OK
+
+
+def _cmd_ask(pipeline, args) -> int:
+    if args.question != "-":
+        ans = pipeline.ask(args.question, top_k=args.top_k)
+        print(json.dumps(ans.to_dict(), ensure_ascii=False) if args.json else _render(ans))
+        return EXIT_OK
+    status = EXIT_OK
+    for line in sys.stdin:
+        question = line.rstrip("\n")
+        if not question.strip():
+            continue
+        try:
+            ans = pipeline.ask(question, top_k=args.top_k)
+            out = ans.to_dict() if args.json else None
+        except QAError as exc:
+            if not args.json:
+                raise
+            out, status = {"question": question, "error": str(exc)}, EXIT_USAGE
+        print(json.dumps(out, ensure_ascii=False) if args.json else _render(ans) + "\n", flush=True)
+    return status
+
+
+def _cmd_serve(pipeline, args) -> int:
+    report = pipeline.ensure_index(progress=sys.stderr.isatty(), warn=_warn)
+    if report is not None:
+        print(f"index built: {report.documents} documents, {report.chunks} passages", file=sys.stderr)
+    from .api import serve
+
+    serve(pipeline, host=args.host, port=args.port)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        from .pipeline import Pipeline
+
+        if args.command == "ask" and args.question != "-" and not args.question.strip():
+            raise QAError("question is empty: qa ask \"your question\"")
+        if args.top_k is not None if args.command == "ask" else False:
+            if not 1 <= args.top_k <= 100:
+                raise QAError(f"--top-k must be between 1 and 100, got {args.top_k}")
+        pipeline = Pipeline.from_config(_config_path(args.config))
+        handler = {"index": _cmd_index, "ask": _cmd_ask, "serve": _cmd_serve}[args.command]
+        return handler(pipeline, args)
+    except QAError as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

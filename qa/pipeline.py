@@ -1,0 +1,137 @@
+"""The one entry point: :class:`Pipeline` ties config, index, retrieval and answering together.
+
+The CLI, the Gradio UI and the HTTP API all call :meth:`Pipeline.ask` (and
+friends), so they cannot drift apart. The embedder is injected (or built from
+the config on first use) and the index is loaded lazily, once.
+"""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from collections import OrderedDict
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .answer import Answer, Answerer, AnswerModel
+from .config import Config, load_config
+from .embedding import Embedder, SentenceTransformerEmbedder
+from .errors import InputError, StaleIndexError, IndexMissingError
+from .retrieval import Retriever
+from .store import BuildReport, Index, build_index, load_index
+
+
+def clean_text(text: object, what: str, limit: int) -> str:
+    """Validate user text: a non-empty string within ``limit`` characters, control characters removed."""
+    if not isinstance(text, str):
+        raise InputError(f"{what} must be a string, got {type(text).__name__}")
+    cleaned = "".join(ch if (ch in "\t\n" or unicodedata.category(ch)[0] != "C") else " " for ch in text)
+    cleaned = " ".join(cleaned.split())
+    if not cleaned:
+        raise InputError(f"{what} is empty: type a {what} in words")
+    if len(cleaned) > limit:
+        raise InputError(f"{what} is {len(cleaned)} characters long; the limit is {limit} "
+                         "(limits.max_question_chars in qa.yaml)")
+    return cleaned
+
+
+class Pipeline:
+    """Question answering over one configured corpus and index."""
+
+    def __init__(self, config: Config, embedder: Embedder | None = None, answer_model: AnswerModel | None = None):
+        self.config = config
+        self._embedder = embedder
+        self._answer_model = answer_model
+        self._index: Index | None = None
+        self._retriever: Retriever | None = None
+        self._answerer: Answerer | None = None
+        self._lock = threading.RLock()
+        self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    @classmethod
+    def from_config(cls, config: str | Path | Config = "qa.yaml", embedder: Embedder | None = None) -> "Pipeline":
+        """Build a pipeline from a YAML file (or a ready :class:`Config`)."""
+        cfg = config if isinstance(config, Config) else load_config(config)
+        return cls(cfg, embedder=embedder)
+
+    # ------------------------------------------------------------ components
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = SentenceTransformerEmbedder(self.config.model, batch_size=self.config.batch_size)
+        return self._embedder
+
+    @property
+    def index(self) -> Index:
+        self._ensure_loaded()
+        assert self._index is not None
+        return self._index
+
+    def _ensure_loaded(self) -> None:
+        if self._index is None:
+            with self._lock:
+                if self._index is None:
+                    self._attach(load_index(self.config))
+
+    def _attach(self, index: Index) -> None:
+        r = self.config.retrieval
+        self._retriever = Retriever(index, r.dense_weight, r.candidates, r.sentence_weight)
+        self._answerer = Answerer(index, self._answer_model, self.config.abstain_threshold)
+        self._qcache.clear()
+        self._index = index
+
+    def build_index(self, rebuild: bool = False, progress: bool = True,
+                    warn: Callable[[str], None] | None = None) -> BuildReport:
+        """Build or update the index for the configured corpus, then use it."""
+        with self._lock:
+            report = build_index(self.config, self.embedder, rebuild=rebuild, progress=progress, warn=warn)
+            self._index = None
+            if not report.skipped or self._index is None:
+                self._attach(load_index(self.config, check=False))
+            return report
+
+    def ensure_index(self, progress: bool = True, warn: Callable[[str], None] | None = None) -> BuildReport | None:
+        """Load the index, building or updating it first when it is missing or stale."""
+        try:
+            self._ensure_loaded()
+            return None
+        except (IndexMissingError, StaleIndexError):
+            return self.build_index(progress=progress, warn=warn)
+
+    # ------------------------------------------------------------ questions
+
+    def embed_question(self, question: str) -> np.ndarray:
+        """The question's vector, cached so retrieval and scoring never encode it twice."""
+        vec = self._qcache.get(question)
+        if vec is None:
+            vec = self.embedder.embed([question])[0]
+            self._qcache[question] = vec
+            if len(self._qcache) > 1024:
+                self._qcache.popitem(last=False)
+        return vec
+
+    def ask(self, question: str, top_k: int | None = None) -> Answer:
+        """Answer ``question`` from the corpus: a verbatim span with citations, or an abstention."""
+        q = clean_text(question, "question", self.config.limits.max_question_chars)
+        top_k = self.config.top_k if top_k is None else top_k
+        if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 100:
+            raise InputError(f"top_k must be an integer between 1 and 100, got {top_k!r}")
+        self._ensure_loaded()
+        assert self._retriever is not None and self._answerer is not None
+        retrieval = self._retriever.retrieve(q, self.embed_question(q), top_k=top_k)
+        result = self._answerer.answer(retrieval)
+        if q != question:  # report the question as asked, offsets are unaffected
+            result = Answer(question, result.answer, result.abstained, result.confidence, result.citations,
+                            result.passages, result.reason, result.explain)
+        return result
+
+    def source(self, doc_id: str) -> dict:
+        """Title, text and metadata of an indexed document (only ids in the index exist)."""
+        idx = self.index
+        pos = idx.doc_position.get(doc_id)
+        if pos is None:
+            raise KeyError(doc_id)
+        return {"id": doc_id, "title": idx.titles[pos], "text": idx.texts[pos], "meta": idx.metas[pos]}

@@ -1,0 +1,175 @@
+"""Question -> ranked passages and candidate sentences (dense + BM25, fused).
+
+Two retrievers propose candidates: FAISS over sentence vectors (dense) and
+bm25s over chunks and sentences (lexical). Every candidate chunk then gets a
+fused score from normalised signals, and every sentence inside the best
+chunks gets a feature vector that :mod:`qa.answer` turns into the answer.
+The question is embedded once, by the caller, and reused everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .answer_types import question_type, type_match
+from .lexical import tokenize
+from .store import Index
+
+# Names of the per-sentence features, in column order (see :func:`sentence_features`).
+FEATURES = ("dense", "lexical", "chunk_dense", "chunk_lexical", "chunk_best_dense", "neighbour_dense",
+            "coverage", "type_match", "short")
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk, with offsets into its document."""
+
+    row: int
+    source: str
+    title: str
+    start: int
+    end: int
+    text: str
+    score: float
+    dense: float
+    lexical: float
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "title": self.title, "start": self.start, "end": self.end,
+                "text": self.text, "score": round(self.score, 4),
+                "dense": round(self.dense, 4), "lexical": round(self.lexical, 4)}
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Everything retrieval learned about one question, for the answer stage."""
+
+    question: str
+    qtype: str | None
+    passages: tuple[Passage, ...]      # best first, de-duplicated
+    sentence_rows: np.ndarray          # candidate sentence rows
+    sentence_chunk: np.ndarray         # the passage row each candidate sentence was scored in
+    features: np.ndarray               # (n, len(FEATURES))
+
+
+def _norm_max(x: np.ndarray) -> np.ndarray:
+    m = float(x.max()) if len(x) else 0.0
+    return x / m if m > 0 else np.zeros_like(x)
+
+
+def _top(x: np.ndarray, k: int) -> np.ndarray:
+    if len(x) <= k:
+        return np.argsort(-x, kind="stable")
+    part = np.argpartition(-x, k)[:k]
+    return part[np.argsort(-x[part], kind="stable")]
+
+
+class Retriever:
+    """Scores chunks and sentences of one loaded :class:`Index`."""
+
+    def __init__(self, index: Index, dense_weight: float = 0.5, candidates: int = 50,
+                 sentence_weight: float = 0.5):
+        self.index = index
+        self.dense_weight = dense_weight
+        self.candidates = candidates
+        self.sentence_weight = sentence_weight
+        idx = index
+        # Each sentence's neighbours within its document (-1 at the edges), for context features.
+        same_prev = np.r_[False, idx.sent_doc[1:] == idx.sent_doc[:-1]]
+        self._prev = np.where(same_prev, np.arange(len(idx.sent_doc)) - 1, -1)
+        same_next = np.r_[idx.sent_doc[:-1] == idx.sent_doc[1:], False]
+        self._next = np.where(same_next, np.arange(len(idx.sent_doc)) + 1, -1)
+        lens = idx.sent_span[:, 1] - idx.sent_span[:, 0]
+        self._short = (lens < 40).astype(np.float32)
+
+    def dense_sentences(self, qvec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k sentence rows by cosine similarity, via FAISS."""
+        n = self.index.faiss_index.ntotal
+        if n == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores, rows = self.index.faiss_index.search(qvec.reshape(1, -1).astype(np.float32), min(k, n))
+        keep = rows[0] >= 0
+        return rows[0][keep].astype(np.int64), scores[0][keep]
+
+    def retrieve(self, question: str, qvec: np.ndarray, top_k: int = 5) -> Retrieval:
+        idx = self.index
+        qtokens = tokenize(question)
+        qtype = question_type(question)
+        n_chunks = len(idx.chunk_ids)
+        if n_chunks == 0:
+            return Retrieval(question, qtype, (), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                             np.zeros((0, len(FEATURES)), np.float32))
+
+        lex_chunk = _norm_max(idx.bm25_chunks.scores(qtokens)) if qtokens else np.zeros(n_chunks, np.float32)
+        raw_sent = idx.bm25_sentences.scores(qtokens) if qtokens else np.zeros(len(idx.sent_doc), np.float32)
+        lex_sent = _norm_max(raw_sent)
+
+        k = self.candidates
+        dense_rows, _ = self.dense_sentences(qvec, 2 * k)
+        cand = np.unique(np.concatenate([
+            _top(lex_chunk, k), idx.sent_chunk[dense_rows], idx.sent_chunk[_top(lex_sent, k)]]))
+
+        # Sentence rows of all candidate chunks, scored in one matrix product.
+        ranges = idx.chunk_sents[cand]
+        lengths = ranges[:, 1] - ranges[:, 0]
+        rows = np.concatenate([np.arange(a, b) for a, b in ranges])
+        owner = np.repeat(np.arange(len(cand)), lengths)
+        dense = idx.vectors[rows] @ qvec
+        starts = np.r_[0, np.cumsum(lengths)[:-1]]
+        best_dense = np.maximum.reduceat(dense, starts)
+        best_lex = np.maximum.reduceat(lex_sent[rows], starts)
+        chunk_dense = idx.chunk_vectors[cand] @ qvec
+
+        w = self.dense_weight
+        sw = self.sentence_weight
+        chunk_score = (w * ((1 - sw) * chunk_dense + sw * best_dense)
+                       + (1 - w) * ((1 - sw) * lex_chunk[cand] + sw * best_lex))
+
+        order = np.argsort(-chunk_score, kind="stable")
+        passages, seen = [], []
+        for i in order:
+            c = int(cand[i])
+            s, e = (int(x) for x in idx.chunk_span[c])
+            d = int(idx.chunk_doc[c])
+            # Overlapping chunks mostly repeat each other: keep the better one only.
+            if any(d == sd and min(e, se) - max(s, ss) > 0.5 * (e - s) for sd, ss, se in seen):
+                continue
+            seen.append((d, s, e))
+            passages.append(Passage(row=c, source=idx.doc_ids[d], title=idx.titles[d], start=s, end=e,
+                                    text=idx.texts[d][s:e], score=float(chunk_score[i]),
+                                    dense=float(chunk_dense[i]), lexical=float(lex_chunk[c])))
+            if len(passages) >= max(top_k, 1):
+                break
+
+        # Candidate sentences: those of the kept passages.
+        keep_pos = {p.row: j for j, p in enumerate(passages)}
+        cand_pos = {int(c): i for i, c in enumerate(cand)}
+        sel = np.concatenate([np.nonzero(owner == cand_pos[p.row])[0] for p in passages])
+        srows = rows[sel]
+        sown = owner[sel]
+        prev, nxt = self._prev[srows], self._next[srows]
+        all_dense_needed = np.unique(np.concatenate([prev[prev >= 0], nxt[nxt >= 0]]))
+        nd = dict(zip(all_dense_needed.tolist(), (idx.vectors[all_dense_needed] @ qvec).tolist())) \
+            if len(all_dense_needed) else {}
+        neigh = np.array([max(nd.get(int(p), 0.0), nd.get(int(n), 0.0)) for p, n in zip(prev, nxt)],
+                         dtype=np.float32)
+        idf_total = float(raw_sent.max()) if len(raw_sent) else 0.0
+        coverage = self._coverage(qtokens, srows)
+        tmatch = np.array([type_match(qtype, question, idx.sentence_text(int(r))) for r in srows], dtype=np.float32)
+        feats = np.column_stack([
+            dense[sel], lex_sent[srows], chunk_dense[sown], lex_chunk[cand[sown]], best_dense[sown],
+            neigh, coverage, tmatch, self._short[srows]]).astype(np.float32)
+        del idf_total
+        chunk_of = np.array([int(cand[o]) for o in sown], dtype=np.int64)
+        assert all(c in keep_pos for c in chunk_of.tolist())
+        return Retrieval(question, qtype, tuple(passages), srows, chunk_of, feats)
+
+    def _coverage(self, qtokens: list[str], rows: np.ndarray) -> np.ndarray:
+        """Share of the question's distinct content words that occur in each sentence."""
+        q = set(qtokens)
+        if not q:
+            return np.zeros(len(rows), dtype=np.float32)
+        return np.array([len(q & set(tokenize(self.index.sentence_text(int(r))))) / len(q) for r in rows],
+                        dtype=np.float32)

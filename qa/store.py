@@ -1,0 +1,428 @@
+"""The on-disk index: sentence vectors in FAISS, BM25 over chunks and sentences, metadata.
+
+Layout of the index folder::
+
+    index/CURRENT            name of the live build folder (replaced atomically)
+    index/build-<stamp>/     manifest.json, texts.json, chunks.json, sentences.npz,
+                             vectors.npy, sentences.faiss, bm25-chunks/, bm25-sentences/
+
+A build is written to a fresh ``build-*`` folder and only becomes live when
+``CURRENT`` is swapped with ``os.replace``; a crash at any point leaves the
+previous build live and loadable. Sentences are the unit that is embedded: a
+chunk's vector is the normalised mean of its sentences' vectors, so nothing is
+encoded twice, and vectors of documents whose fingerprint did not change are
+copied from the previous build instead of re-encoded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .chunking import Chunk, chunk_document
+from .config import Config
+from .documents import Document, iter_corpus_files, load_corpus, load_sources_manifest
+from .embedding import Embedder
+from .errors import CorruptIndexError, IndexMissingError, StaleIndexError
+from .lexical import BM25Index
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+_FILES = ("manifest.json", "texts.json", "chunks.json", "sentences.npz", "vectors.npy", "sentences.faiss")
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What ``qa index`` did; ``to_dict()`` is the ``qa index --json`` object."""
+
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    documents: int
+    chunks: int
+    sentences: int
+    embedded: int
+    seconds: float
+    skipped: bool
+    path: str
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["warnings"] = list(self.warnings)
+        d["seconds"] = round(self.seconds, 3)
+        return d
+
+
+@dataclass
+class Index:
+    """A loaded index: arrays for fast scoring plus what is needed to cite."""
+
+    path: Path
+    manifest: dict
+    doc_ids: list[str]
+    texts: list[str]
+    titles: list[str]
+    metas: list[dict]
+    chunk_ids: list[str]
+    chunk_doc: np.ndarray      # (C,) int: document position of each chunk
+    chunk_span: np.ndarray     # (C, 2) int: start, end in the document text
+    chunk_sents: np.ndarray    # (C, 2) int: first, last+1 sentence row of each chunk
+    sent_doc: np.ndarray       # (S,) int
+    sent_span: np.ndarray      # (S, 2) int
+    sent_chunk: np.ndarray     # (S,) int: first chunk holding the sentence
+    vectors: np.ndarray        # (S, d) float32, normalised sentence vectors
+    chunk_vectors: np.ndarray  # (C, d) float32, normalised
+    faiss_index: object
+    bm25_chunks: BM25Index
+    bm25_sentences: BM25Index
+
+    @property
+    def doc_position(self) -> dict[str, int]:
+        return {d: i for i, d in enumerate(self.doc_ids)}
+
+    def sentence_text(self, row: int) -> str:
+        s, e = self.sent_span[row]
+        return self.texts[self.sent_doc[row]][s:e]
+
+    def chunk_text(self, row: int) -> str:
+        s, e = self.chunk_span[row]
+        return self.texts[self.chunk_doc[row]][s:e]
+
+
+# ---------------------------------------------------------------- paths and manifest
+
+def live_path(index_dir: Path) -> Path | None:
+    """The live build folder, or None when no index was ever completed."""
+    pointer = index_dir / CURRENT
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise CorruptIndexError(f"cannot read {pointer} ({exc.strerror}): run `qa index --rebuild`") from None
+    path = index_dir / name
+    if not name.startswith("build-") or "/" in name or not path.is_dir():
+        raise CorruptIndexError(f"{pointer} points to a missing build {name!r}: run `qa index --rebuild`")
+    return path
+
+
+def read_manifest(path: Path) -> dict:
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CorruptIndexError(f"{path} has no manifest.json: run `qa index --rebuild`") from None
+    except (OSError, ValueError) as exc:
+        raise CorruptIndexError(f"{path}/manifest.json is unreadable ({type(exc).__name__}): "
+                                "run `qa index --rebuild`") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+        raise CorruptIndexError(f"{path}/manifest.json has an unknown format: run `qa index --rebuild`")
+    return manifest
+
+
+def scan_corpus(corpus: Path, warn: Callable[[str], None] = lambda m: None) -> dict[str, tuple[int, int]]:
+    """doc id -> (size, mtime_ns) of every candidate file: a cheap change detector."""
+    out = {}
+    for doc_id, path in iter_corpus_files(corpus, warn):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        out[doc_id] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def staleness(config: Config, manifest: dict) -> str | None:
+    """Why an index no longer matches the config and corpus, or None when it does."""
+    if manifest.get("settings") != config.index_settings():
+        old, new = manifest.get("settings", {}), config.index_settings()
+        what = [k for k in new if old.get(k) != new.get(k)] or ["settings"]
+        return f"index was built with a different {', '.join(what)} ({old.get(what[0])!r} -> {new.get(what[0])!r})"
+    if not config.corpus.is_dir():
+        return None  # serve what was indexed; nothing to compare against
+    recorded = manifest.get("files", {})
+    current = scan_corpus(config.corpus)
+    sources = (config.corpus / "sources.yaml")
+    sources_stat = [sources.stat().st_size, sources.stat().st_mtime_ns] if sources.is_file() else None
+    changed = sorted(set(recorded) ^ set(current) | {d for d in set(recorded) & set(current)
+                                                     if tuple(recorded[d]) != current[d]})
+    if changed:
+        return (f"index was built from a different corpus ({len(changed)} file(s) changed, e.g. "
+                f"{changed[0]})")
+    if manifest.get("sources_stat") != sources_stat:
+        return "sources.yaml changed since the index was built"
+    return None
+
+
+# ---------------------------------------------------------------- load
+
+def load_index(config: Config, check: bool = True) -> Index:
+    """Load the live index; raise a clear error when it is missing, stale or broken."""
+    index_dir = config.index
+    path = live_path(index_dir) if index_dir.is_dir() else None
+    if path is None:
+        raise IndexMissingError(f"no index in {index_dir}: run `qa index` to build it")
+    manifest = read_manifest(path)
+    if check:
+        reason = staleness(config, manifest)
+        if reason:
+            raise StaleIndexError(f"{reason}: run `qa index`")
+    return _read_build(path, manifest)
+
+
+def _read_build(path: Path, manifest: dict) -> Index:
+    import faiss
+
+    try:
+        texts_by_id = json.loads((path / "texts.json").read_text(encoding="utf-8"))
+        chunks = json.loads((path / "chunks.json").read_text(encoding="utf-8"))
+        with np.load(path / "sentences.npz") as z:
+            sent_doc, sent_span, sent_chunk = z["doc"], z["span"], z["chunk"]
+        vectors = np.load(path / "vectors.npy")
+        faiss_index = faiss.read_index(str(path / "sentences.faiss"))
+        bm25_chunks = BM25Index.load(path / "bm25-chunks")
+        bm25_sentences = BM25Index.load(path / "bm25-sentences")
+    except Exception as exc:  # any unreadable piece means the same thing to the user
+        raise CorruptIndexError(f"index at {path} is damaged ({type(exc).__name__}: "
+                                f"{str(exc)[:80]}): run `qa index --rebuild`") from None
+    docs = manifest["documents"]
+    doc_ids = [d["id"] for d in docs]
+    n_chunks, n_sents = len(chunks["ids"]), len(sent_doc)
+    ok = (set(doc_ids) == set(texts_by_id) and vectors.shape == (n_sents, manifest["dimension"])
+          and faiss_index.ntotal == n_sents and len(sent_span) == n_sents == len(sent_chunk)
+          and len(chunks["doc"]) == n_chunks == len(chunks["span"]) == len(chunks["sents"]))
+    if not ok:
+        raise CorruptIndexError(f"index at {path} is inconsistent (sizes disagree): run `qa index --rebuild`")
+    texts = [texts_by_id[d] for d in doc_ids]
+    chunk_doc = np.asarray(chunks["doc"], dtype=np.int64)
+    chunk_span = np.asarray(chunks["span"], dtype=np.int64).reshape(-1, 2)
+    chunk_sents = np.asarray(chunks["sents"], dtype=np.int64).reshape(-1, 2)
+    return Index(path=path, manifest=manifest, doc_ids=doc_ids, texts=texts,
+                 titles=[d["title"] for d in docs], metas=[d.get("meta", {}) for d in docs],
+                 chunk_ids=chunks["ids"], chunk_doc=chunk_doc, chunk_span=chunk_span,
+                 chunk_sents=chunk_sents, sent_doc=sent_doc.astype(np.int64),
+                 sent_span=sent_span.astype(np.int64), sent_chunk=sent_chunk.astype(np.int64),
+                 vectors=vectors, chunk_vectors=chunk_means(vectors, chunk_sents),
+                 faiss_index=faiss_index, bm25_chunks=bm25_chunks, bm25_sentences=bm25_sentences)
+
+
+def chunk_means(vectors: np.ndarray, chunk_sents: np.ndarray) -> np.ndarray:
+    """Normalised mean of each chunk's sentence vectors."""
+    if len(chunk_sents) == 0:
+        return np.zeros((0, vectors.shape[1] if vectors.ndim == 2 else 0), dtype=np.float32)
+    csum = np.vstack([np.zeros((1, vectors.shape[1]), dtype=np.float64), np.cumsum(vectors, axis=0, dtype=np.float64)])
+    means = csum[chunk_sents[:, 1]] - csum[chunk_sents[:, 0]]
+    norms = np.linalg.norm(means, axis=1, keepdims=True)
+    return (means / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+# ---------------------------------------------------------------- build
+
+def _sentence_table(docs: Sequence[Document], chunks_by_doc: list[list[Chunk]]):
+    """Unique sentences in document order, and each chunk's sentence range."""
+    sent_doc, sent_span, sent_chunk = [], [], []
+    chunk_doc, chunk_span, chunk_sents, chunk_ids = [], [], [], []
+    for di, chunks in enumerate(chunks_by_doc):
+        row_of: dict[tuple[int, int], int] = {}
+        for chunk in chunks:
+            ci = len(chunk_ids)
+            rows = []
+            for span in chunk.sentences:
+                if span not in row_of:
+                    row_of[span] = len(sent_doc)
+                    sent_doc.append(di)
+                    sent_span.append(span)
+                    sent_chunk.append(ci)
+                rows.append(row_of[span])
+            # Sentences of a chunk are consecutive rows because chunks advance monotonically.
+            assert rows == list(range(rows[0], rows[0] + len(rows)))
+            chunk_ids.append(chunk.id)
+            chunk_doc.append(di)
+            chunk_span.append((chunk.start, chunk.end))
+            chunk_sents.append((rows[0], rows[-1] + 1))
+    return (np.asarray(sent_doc, dtype=np.int32), np.asarray(sent_span, dtype=np.int64).reshape(-1, 2),
+            np.asarray(sent_chunk, dtype=np.int32), chunk_ids, chunk_doc,
+            np.asarray(chunk_span, dtype=np.int64).reshape(-1, 2), np.asarray(chunk_sents, dtype=np.int64).reshape(-1, 2))
+
+
+def _previous_vectors(index_dir: Path, config: Config) -> dict[tuple[str, str], dict[tuple[int, int], np.ndarray]]:
+    """(doc id, fingerprint) -> {sentence span: vector} from the live build, if compatible."""
+    try:
+        path = live_path(index_dir) if index_dir.is_dir() else None
+        if path is None:
+            return {}
+        manifest = read_manifest(path)
+        if manifest.get("settings", {}).get("model") != config.model:
+            return {}
+        with np.load(path / "sentences.npz") as z:
+            sent_doc, sent_span = z["doc"], z["span"]
+        vectors = np.load(path / "vectors.npy", mmap_mode="r")
+        if len(vectors) != len(sent_doc):
+            return {}
+    except Exception:
+        return {}  # a damaged old index is simply not reused
+    out: dict = {}
+    docs = manifest["documents"]
+    for row, (di, span) in enumerate(zip(sent_doc, sent_span)):
+        d = docs[di]
+        out.setdefault((d["id"], d["fingerprint"]), {})[(int(span[0]), int(span[1]))] = np.array(vectors[row])
+    return out
+
+
+def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progress: bool = True,
+                warn: Callable[[str], None] | None = None) -> BuildReport:
+    """Bring the index in line with the corpus; embed only sentences that are new."""
+    import faiss
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    warnings: list[str] = []
+
+    def _warn(msg: str) -> None:
+        warnings.append(msg)
+        if warn:
+            warn(msg)
+
+    index_dir = config.index
+    files = scan_corpus(config.corpus)
+    old_manifest = None
+    try:
+        path = live_path(index_dir) if index_dir.is_dir() else None
+        old_manifest = read_manifest(path) if path else None
+    except CorruptIndexError as exc:
+        _warn(f"previous index ignored: {exc}")
+    if (not rebuild and old_manifest is not None and staleness(config, old_manifest) is None):
+        n_docs = len(old_manifest["documents"])
+        return BuildReport(added=0, updated=0, removed=0, unchanged=n_docs, documents=n_docs,
+                           chunks=old_manifest["chunks"], sentences=old_manifest["sentences"], embedded=0,
+                           seconds=time.perf_counter() - t0, skipped=True, path=str(index_dir),
+                           warnings=tuple(old_manifest.get("warnings", ())))
+
+    docs = load_corpus(config.corpus, warn=_warn)
+    chunks_by_doc = [chunk_document(d, config.chunking.size, config.chunking.overlap) for d in docs]
+    (sent_doc, sent_span, sent_chunk, chunk_ids, chunk_doc, chunk_span, chunk_sents) = _sentence_table(docs, chunks_by_doc)
+
+    previous = {} if rebuild else _previous_vectors(index_dir, config)
+    old_docs = {d["id"]: d["fingerprint"] for d in (old_manifest or {}).get("documents", [])} if not rebuild else {}
+    dim = None
+    vectors = None
+    todo_rows, todo_texts = [], []
+    reused: dict[int, np.ndarray] = {}
+    for row, (di, (s, e)) in enumerate(zip(sent_doc, sent_span)):
+        doc = docs[di]
+        vec = previous.get((doc.id, doc.fingerprint), {}).get((int(s), int(e)))
+        if vec is not None:
+            reused[row] = vec
+        else:
+            todo_rows.append(row)
+            todo_texts.append(doc.text[s:e])
+
+    batch = max(1, config.batch_size * 8)
+    new_vecs = []
+    with tqdm(total=len(todo_texts), desc="Embedding", unit="sent", disable=not progress or not todo_texts) as bar:
+        for i in range(0, len(todo_texts), batch):
+            part = embedder.embed(todo_texts[i:i + batch])
+            new_vecs.append(part)
+            bar.update(len(part))
+    if new_vecs or reused:
+        dim = (new_vecs[0].shape[1] if new_vecs else next(iter(reused.values())).shape[0])
+    else:
+        dim = embedder.dimension
+    vectors = np.zeros((len(sent_doc), dim), dtype=np.float32)
+    if new_vecs:
+        vectors[todo_rows] = np.vstack(new_vecs)
+    for row, vec in reused.items():
+        vectors[row] = vec
+
+    added = sum(1 for d in docs if d.id not in old_docs)
+    updated = sum(1 for d in docs if d.id in old_docs and old_docs[d.id] != d.fingerprint)
+    unchanged = len(docs) - added - updated
+    removed = len(set(old_docs) - {d.id for d in docs})
+
+    sources = config.corpus / "sources.yaml"
+    manifest = {
+        "format": FORMAT_VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "model": config.model,
+        "dimension": int(dim),
+        "settings": config.index_settings(),
+        "documents": [{"id": d.id, "title": d.title, "fingerprint": d.fingerprint, "meta": d.meta} for d in docs],
+        "files": {k: list(v) for k, v in files.items()},
+        "sources_stat": [sources.stat().st_size, sources.stat().st_mtime_ns] if sources.is_file() else None,
+        "chunks": len(chunk_ids),
+        "sentences": int(len(sent_doc)),
+        "warnings": warnings,
+    }
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    tmp = index_dir / f".tmp-build-{stamp}-{os.getpid()}"
+    final = index_dir / f"build-{stamp}"
+    tmp.mkdir()
+    try:
+        _write_json(tmp / "texts.json", {d.id: d.text for d in docs})
+        _write_json(tmp / "chunks.json", {"ids": chunk_ids, "doc": chunk_doc, "span": chunk_span.tolist(),
+                                          "sents": chunk_sents.tolist()})
+        np.savez(tmp / "sentences.npz", doc=sent_doc, span=sent_span, chunk=sent_chunk)
+        np.save(tmp / "vectors.npy", vectors)
+        fi = faiss.IndexFlatIP(int(dim))
+        if len(vectors):
+            fi.add(vectors)
+        faiss.write_index(fi, str(tmp / "sentences.faiss"))
+        BM25Index.build([d.text[s:e] for d, cs in zip(docs, chunks_by_doc) for c in cs for s, e in [(c.start, c.end)]]
+                        ).save(tmp / "bm25-chunks")
+        BM25Index.build([docs[di].text[s:e] for di, (s, e) in zip(sent_doc, sent_span)]).save(tmp / "bm25-sentences")
+        _write_json(tmp / "manifest.json", manifest)  # written last: its presence marks a complete build
+        _fsync_dir(tmp)
+        os.rename(tmp, final)
+        _swap_current(index_dir, final.name)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _cleanup(index_dir, keep={final.name})
+    return BuildReport(added=added, updated=updated, removed=removed, unchanged=unchanged, documents=len(docs),
+                       chunks=len(chunk_ids), sentences=int(len(sent_doc)), embedded=len(todo_texts),
+                       seconds=time.perf_counter() - t0, skipped=False, path=str(index_dir),
+                       warnings=tuple(warnings))
+
+
+def _write_json(path: Path, obj) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(obj, fh, ensure_ascii=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    for p in path.rglob("*"):
+        if p.is_file():
+            with open(p, "rb") as fh:
+                os.fsync(fh.fileno())
+
+
+def _swap_current(index_dir: Path, name: str) -> None:
+    tmp = index_dir / f".{CURRENT}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(name + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, index_dir / CURRENT)
+
+
+def _cleanup(index_dir: Path, keep: set[str]) -> None:
+    """Remove older builds and leftovers of interrupted ones (never the live build)."""
+    for p in index_dir.iterdir():
+        if p.name in keep or not p.is_dir():
+            continue
+        if p.name.startswith("build-") or p.name.startswith(".tmp-build-"):
+            shutil.rmtree(p, ignore_errors=True)

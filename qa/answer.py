@@ -118,7 +118,7 @@ class AnswerModel:
     @classmethod
     def default(cls) -> "AnswerModel":
         """Hand-set weights, used only until a fitted ``ranker.json`` exists."""
-        ranker = dict(dense=4.0, lexical=2.0, chunk_dense=1.0, chunk_lexical=1.0, chunk_best_dense=1.0,
+        ranker = dict(dense=4.0, dense_gap=1.0, lexical=2.0, chunk_dense=1.0, chunk_lexical=1.0, chunk_best_dense=1.0,
                       neighbour_dense=0.5, coverage=1.5, type_match=1.0, short=-1.0)
         calib = dict(best=1.0, margin=1.0, dense=4.0, coverage=3.0, lexical=0.0, type_match=0.5)
         return cls(tuple(ranker[f] for f in FEATURES), -4.0, tuple(calib[f] for f in CALIBRATION_FEATURES), -6.0)
@@ -129,16 +129,33 @@ def _sigmoid(x: float) -> float:
 
 
 def narrow(qtype: str | None, question: str, sentence: str) -> tuple[int, int]:
-    """The answer span inside ``sentence`` (offsets relative to it); the whole sentence if nothing narrower fits."""
-    qlow = question.lower()
-    spans = [(s, e) for s, e in typed_spans(qtype, sentence) if sentence[s:e].lower() not in qlow]
+    """The answer span inside ``sentence`` (offsets relative to it); the whole sentence if nothing narrower fits.
+
+    Among the spans of the wanted type that the question does not already
+    contain, pick the one closest to where the question's words occur.
+    """
+    qterms = set(tokenize(question))
+    spans = []
+    for s, e in typed_spans(qtype, sentence):
+        toks = set(tokenize(sentence[s:e]))
+        if sentence[s:e].lower() in question.lower() or (toks and toks <= qterms):
+            continue
+        spans.append((s, e))
     if not spans:
         return 0, len(sentence)
-    qterms = set(tokenize(question))
-    anchors = [m.start() for m in re.finditer(r"\w+", sentence) if tokenize(m.group()) and tokenize(m.group())[0] in qterms]
-    if not anchors:
+    where: dict[str, list[int]] = {}
+    for m in re.finditer(r"\w+", sentence):
+        for t in tokenize(m.group()):
+            if t in qterms:
+                where.setdefault(t, []).append(m.start())
+    if not where:
         return spans[0]
-    return min(spans, key=lambda sp: min(abs(sp[0] - a) for a in anchors))
+
+    def distance(sp: tuple[int, int]) -> float:
+        mid = (sp[0] + sp[1]) / 2
+        return sum(min(abs(mid - p) for p in pos) for pos in where.values())
+
+    return min(spans, key=distance)
 
 
 class Answerer:

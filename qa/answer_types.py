@@ -41,8 +41,8 @@ _NAME_RE = re.compile(rf"{_CAP_WORD}(?:\s+(?:(?:of|the|de|von|van|al|bin|and|for
 _Q_NUMBER = re.compile(r"\b(how (many|much|long|far|old|large|big|high|often)|what (percentage|percent|"
                        r"share|proportion|number|amount|distance|fraction)|what was the (value|amount|"
                        r"number|rate)|by how much)\b", re.IGNORECASE)
-_Q_DATE = re.compile(r"\b(when|what (year|date|day|month|decade|century|time)|which (year|date|month|"
-                     r"decade|century)|in what (year|month)|since when|how long ago)\b", re.IGNORECASE)
+_Q_DATE = re.compile(r"\b(when|what (years?|dates?|day|months?|decades?|century|time)|which (years?|dates?|months?|"
+                     r"decades?|century)|in what (year|month)|since when|how long ago)\b", re.IGNORECASE)
 _Q_PERSON = re.compile(r"\b(who|whom|whose|which (person|leader|president|prime minister|minister|"
                        r"emperor|king|official|general|historian|author))\b", re.IGNORECASE)
 _Q_PLACE = re.compile(r"\b(where|what (city|country|place|region|island|location|state|sea|river)|"
@@ -54,16 +54,20 @@ _STOP_CAPS = frozenset("The A An In On At For But And Or If As It Its This That 
 
 
 def question_type(question: str) -> str | None:
-    """The expected answer type of a question, or None when a sentence is the answer."""
-    if _Q_NUMBER.search(question):
-        return NUMBER
-    if _Q_DATE.search(question):
-        return DATE
-    if _Q_PERSON.search(question):
-        return PERSON
-    if _Q_PLACE.search(question):
-        return PLACE
-    return None
+    """The expected answer type of a question, or None when a sentence is the answer.
+
+    The earliest question phrase decides: "What did X withdraw when ..." wants a thing, not a date.
+    """
+    found = [(m.start(), kind) for kind, rx in ((NUMBER, _Q_NUMBER), (DATE, _Q_DATE), (PERSON, _Q_PERSON),
+                                                 (PLACE, _Q_PLACE)) for m in [rx.search(question)] if m]
+    first_wh = re.search(r"\b(what|which|who|whom|whose|when|where|why|how)\b", question, re.IGNORECASE)
+    if not found:
+        return None
+    pos, kind = min(found)
+    if first_wh and first_wh.start() < pos and question[first_wh.start():first_wh.end()].lower() in ("what", "which", "why", "how"):
+        # An earlier "what/which/why/how" that is not itself typed means the answer is a thing or a reason.
+        return None
+    return kind
 
 
 def _names(sentence: str) -> list[tuple[int, int]]:
@@ -92,9 +96,10 @@ def typed_spans(qtype: str | None, sentence: str) -> list[tuple[int, int]]:
                 continue
             if re.fullmatch(r"(1[0-9]{3}|20[0-9]{2})", text) or any(ds <= s < de for ds, de in dates):
                 continue  # a bare year is a date, not a quantity
-            if s > 0 and sentence[s - 1].isalnum():
-                continue
-            out.append((s, s + len(m.group().rstrip())))
+            if s > 0 and (sentence[s - 1].isalnum() or sentence[s - 1] == "["):
+                continue  # part of a word, or a citation marker like [41]
+            e = s + len(m.group().rstrip().rstrip(",.;:"))
+            out.append((s, e))
         return out
     if qtype in (PERSON, PLACE, ENTITY):
         return _names(sentence)

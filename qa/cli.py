@@ -8,6 +8,7 @@ answers and abstentions exit 0.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -32,6 +33,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the JSON object (one per line with '-')")
     p.add_argument("--top-k", type=int, default=None, dest="top_k", help="passages to return")
+
+    p = sub.add_parser("eval", help="measure answer quality on a YAML question set or a SQuAD JSON file")
+    p.add_argument("file", help="eval/seed_questions.yaml (uses the configured corpus) or SQuAD-format .json")
+    p.add_argument("--limit", type=int, default=None, help="evaluate at most N questions (sampled with --seed)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split", default="all", choices=["all", "dev", "test"], help="subset of a YAML set")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     p = sub.add_parser("serve", help="start the web UI and HTTP API (builds the index if needed)")
     p.add_argument("--host", default="127.0.0.1")
@@ -106,6 +114,41 @@ def _cmd_serve(pipeline, args) -> int:
     return EXIT_OK
 
 
+def _cmd_eval(pipeline, args) -> int:
+    from tqdm.auto import tqdm
+
+    from .config import config_from_dict
+    from .evaluation import eval_question_set, eval_squad, load_question_set
+    from .pipeline import Pipeline
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise QAError(f"eval file not found: {path}")
+    bar = (lambda it, **k: tqdm(it, file=sys.stderr, **k)) if not args.json and sys.stderr.isatty() else (lambda it, **k: it)
+    if path.suffix.lower() == ".json":
+        def make(corpus: Path, index: Path) -> Pipeline:
+            cfg = dataclasses.replace(pipeline.config, corpus=corpus, index=index)
+            return Pipeline(cfg, embedder=pipeline.embedder)
+
+        result = eval_squad(path, args.limit, args.seed, make, progress=bar)
+    else:
+        qs = load_question_set(path, args.split)
+        if args.limit is not None:
+            qs = type(qs)(qs.answerable[:args.limit], qs.off_topic[:args.limit])
+        result = eval_question_set(pipeline, qs, progress=bar)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        for key, value in result.items():
+            if isinstance(value, list):
+                print(f"{key}: {len(value)}")
+                for item in value[:20]:
+                    print(f"   {item}")
+            else:
+                print(f"{key}: {value}")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -113,11 +156,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.command == "ask" and args.question != "-" and not args.question.strip():
             raise QAError("question is empty: qa ask \"your question\"")
-        if args.top_k is not None if args.command == "ask" else False:
-            if not 1 <= args.top_k <= 100:
-                raise QAError(f"--top-k must be between 1 and 100, got {args.top_k}")
+        if args.command == "ask" and args.top_k is not None and not 1 <= args.top_k <= 100:
+            raise QAError(f"--top-k must be between 1 and 100, got {args.top_k}")
         pipeline = Pipeline.from_config(_config_path(args.config))
-        handler = {"index": _cmd_index, "ask": _cmd_ask, "serve": _cmd_serve}[args.command]
+        handler = {"index": _cmd_index, "ask": _cmd_ask, "serve": _cmd_serve, "eval": _cmd_eval}[args.command]
         return handler(pipeline, args)
     except QAError as exc:
         print(f"qa: error: {exc}", file=sys.stderr)

@@ -18,8 +18,8 @@ from .lexical import tokenize
 from .store import Index
 
 # Names of the per-sentence features, in column order (see :func:`sentence_features`).
-FEATURES = ("dense", "lexical", "chunk_dense", "chunk_lexical", "chunk_best_dense", "neighbour_dense",
-            "coverage", "type_match", "short")
+FEATURES = ("dense", "dense_gap", "lexical", "chunk_dense", "chunk_lexical", "chunk_best_dense",
+            "neighbour_dense", "coverage", "type_match", "short")
 
 
 @dataclass(frozen=True)
@@ -155,13 +155,12 @@ class Retriever:
             if len(all_dense_needed) else {}
         neigh = np.array([max(nd.get(int(p), 0.0), nd.get(int(n), 0.0)) for p, n in zip(prev, nxt)],
                          dtype=np.float32)
-        idf_total = float(raw_sent.max()) if len(raw_sent) else 0.0
         coverage = self._coverage(qtokens, srows)
         tmatch = np.array([type_match(qtype, question, idx.sentence_text(int(r))) for r in srows], dtype=np.float32)
+        sdense = dense[sel]
         feats = np.column_stack([
-            dense[sel], lex_sent[srows], chunk_dense[sown], lex_chunk[cand[sown]], best_dense[sown],
+            sdense, sdense - sdense.max(), lex_sent[srows], chunk_dense[sown], lex_chunk[cand[sown]], best_dense[sown],
             neigh, coverage, tmatch, self._short[srows]]).astype(np.float32)
-        del idf_total
         chunk_of = np.array([int(cand[o]) for o in sown], dtype=np.int64)
         assert all(c in keep_pos for c in chunk_of.tolist())
         return Retrieval(question, qtype, tuple(passages), srows, chunk_of, feats)

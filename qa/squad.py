@@ -30,19 +30,27 @@ def _doc_name(i: int, title: str) -> str:
     return f"{i:03d}_{re.sub(r'[^A-Za-z0-9_-]+', '_', title)[:60]}.txt"
 
 
-def load_squad(path: str | Path, articles: slice | list[int] | None = None):
-    """Return ``(documents, questions)``: ``{doc_id: text}`` and a list of :class:`GoldQuestion`."""
+def load_squad(path: str | Path, articles: slice | list[int] | None = None, hold_out=None):
+    """Return ``(documents, questions)``: ``{doc_id: text}`` and a list of :class:`GoldQuestion`.
+
+    ``hold_out(article, paragraph) -> bool`` leaves paragraphs out of the documents; their questions
+    (now unanswerable from the corpus, though on topic) are returned as a third item.
+    """
     data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
     chosen = range(len(data)) if articles is None else (
         range(len(data))[articles] if isinstance(articles, slice) else articles)
     docs: dict[str, str] = {}
     questions: list[GoldQuestion] = []
+    held: list[GoldQuestion] = []
     for i in chosen:
         art = data[i]
         doc_id = _doc_name(i, art["title"])
         parts, pos = [], 0
-        for para in art["paragraphs"]:
+        for j, para in enumerate(art["paragraphs"]):
             ctx = para["context"]
+            if hold_out is not None and hold_out(i, j):
+                held.extend(GoldQuestion(str(qa["id"]), qa["question"], doc_id, (0, 0), ()) for qa in para["qas"])
+                continue
             start = pos
             parts.append(ctx)
             pos += len(ctx) + len(SEPARATOR)
@@ -52,7 +60,7 @@ def load_squad(path: str | Path, articles: slice | list[int] | None = None):
                 if answers:
                     questions.append(GoldQuestion(str(qa["id"]), qa["question"], doc_id, (start, start + len(ctx)), answers))
         docs[doc_id] = SEPARATOR.join(parts)
-    return docs, questions
+    return (docs, questions, held) if hold_out is not None else (docs, questions)
 
 
 def write_corpus(docs: dict[str, str], folder: Path) -> Path:

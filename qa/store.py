@@ -198,7 +198,8 @@ def _read_build(path: Path, manifest: dict) -> Index:
     docs = manifest["documents"]
     doc_ids = [d["id"] for d in docs]
     n_chunks, n_sents = len(chunks["ids"]), len(sent_doc)
-    ok = (set(doc_ids) == set(texts_by_id) and vectors.shape == (n_sents, manifest["dimension"])
+    ok = (n_chunks == manifest.get("chunks") and n_sents == manifest.get("sentences")
+          and set(doc_ids) == set(texts_by_id) and vectors.shape == (n_sents, manifest["dimension"])
           and faiss_index.ntotal == n_sents and len(sent_span) == n_sents == len(sent_chunk)
           and len(chunks["doc"]) == n_chunks == len(chunks["span"]) == len(chunks["sents"]))
     if not ok:

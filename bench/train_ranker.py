@@ -1,0 +1,134 @@
+"""Fit the sentence ranker and the confidence calibrator on SQuAD *train* (never on dev).
+
+    python bench/train_ranker.py [--questions 4000] [--out qa/data/ranker.json]
+
+Corpus: every 10th training article (about the size of SQuAD dev). Positives:
+questions about those articles. Off-topic negatives for calibration: questions
+from other training articles, which the corpus cannot answer. The index is
+cached under .cache/ so re-runs do not re-embed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from qa import Pipeline  # noqa: E402
+from qa.answer import CALIBRATION_FEATURES, AnswerModel, Answerer  # noqa: E402
+from qa.config import config_from_dict  # noqa: E402
+from qa.retrieval import FEATURES  # noqa: E402
+from qa.squad import load_squad, sample, write_corpus  # noqa: E402
+
+TRAIN = ROOT.parent / "shared" / "data" / "squad-train-v1.1.reconstructed.json"
+
+
+def collect(p: Pipeline, questions, top_k: int):
+    """Per question: retrieval, the candidate sentences' spans, and their features."""
+    texts = [q.question for q in questions]
+    vecs = p.embedder.embed(texts)  # one batched encode instead of one call per question
+    return [p._retriever.retrieve(t, v, top_k=top_k) for t, v in zip(texts, vecs)]
+
+
+def labels_for(p: Pipeline, r, gold) -> np.ndarray:
+    idx = p.index
+    pos = idx.doc_position[gold.doc_id]
+    lab = np.zeros(len(r.sentence_rows), dtype=np.int32)
+    for i, row in enumerate(r.sentence_rows):
+        if idx.sent_doc[row] != pos:
+            continue
+        s, e = idx.sent_span[row]
+        lab[i] = any(s <= a0 and a1 <= e for a0, a1, _ in gold.answers)
+    return lab
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--questions", type=int, default=4000)
+    ap.add_argument("--offtopic", type=int, default=1500)
+    ap.add_argument("--out", default=str(ROOT / "qa" / "data" / "ranker.json"))
+    args = ap.parse_args()
+    from sklearn.linear_model import LogisticRegression
+
+    all_ids = list(range(442))
+    corpus_ids = [i for i in all_ids if i % 10 == 0]
+    other_ids = [i for i in all_ids if i % 10 == 5]
+    # Every 6th paragraph is left out of the corpus: its questions are on topic but unanswerable,
+    # the hardest kind of question to abstain on.
+    docs, questions, near = load_squad(TRAIN, corpus_ids, hold_out=lambda i, j: j % 6 == 3)
+    _, far = load_squad(TRAIN, other_ids)
+    off = sample(near, args.offtopic // 2, seed=3) + sample(far, args.offtopic // 2, seed=4)
+    work = ROOT / ".cache" / "squad-train"
+    write_corpus(docs, work / "corpus")
+    cfg = config_from_dict({"corpus": str(work / "corpus"), "index": str(work / "index")})
+    p = Pipeline(cfg)
+    t = time.time()
+    print(p.build_index(), f"{time.time() - t:.0f}s", file=sys.stderr)
+
+    qs = sample(questions, args.questions, seed=1)
+    fit_q, hold_q = qs[: len(qs) * 3 // 4], qs[len(qs) * 3 // 4:]
+    offs = sample(off, len(off), seed=2)
+    fit_off, hold_off = offs[: len(offs) * 3 // 4], offs[len(offs) * 3 // 4:]
+
+    t = time.time()
+    R_fit = collect(p, fit_q, top_k=10)
+    R_hold = collect(p, hold_q, top_k=p.config.top_k)
+    R_off_fit = collect(p, fit_off, top_k=p.config.top_k)
+    R_off_hold = collect(p, hold_off, top_k=p.config.top_k)
+    print(f"retrieval {time.time() - t:.0f}s", file=sys.stderr)
+
+    X = np.vstack([r.features for r in R_fit])
+    y = np.concatenate([labels_for(p, r, g) for r, g in zip(R_fit, fit_q)])
+    recall = np.mean([labels_for(p, r, g).any() for r, g in zip(R_fit, fit_q)])
+    print(f"candidate recall (answer in some candidate sentence): {recall:.3f}; rows {len(y)}", file=sys.stderr)
+    ranker = LogisticRegression(C=1.0, max_iter=2000).fit(X, y)
+    w = ranker.coef_[0]
+    b = float(ranker.intercept_[0])
+    print("ranker:", dict(zip(FEATURES, np.round(w, 3))), round(b, 3), file=sys.stderr)
+
+    model = AnswerModel(tuple(map(float, w)), b, AnswerModel.default().calibration,
+                        AnswerModel.default().calibration_bias)
+    ans = Answerer(p.index, model)
+
+    def calib(rs):
+        return np.array([ans.calibration_features(r, ans.sentence_scores(r)) for r in rs])
+
+    def top1(rs, gs):
+        hits = []
+        for r, g in zip(rs, gs):
+            lab = labels_for(p, r, g)
+            hits.append(bool(lab[int(np.argmax(ans.sentence_scores(r)))]) if len(lab) else False)
+        return np.mean(hits)
+
+    print(f"held-out train: answer sentence @1 = {top1(R_hold, hold_q):.3f}", file=sys.stderr)
+    Xc = np.vstack([calib(collect(p, fit_q[:1500], top_k=p.config.top_k)), calib(R_off_fit)])
+    yc = np.r_[np.ones(min(1500, len(fit_q))), np.zeros(len(R_off_fit))]
+    cal = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced").fit(Xc, yc)
+    model = AnswerModel(model.ranker, model.ranker_bias, tuple(map(float, cal.coef_[0])),
+                        float(cal.intercept_[0]))
+    ans = Answerer(p.index, model)
+    conf_pos = np.array([ans.confidence(c) for c in calib(R_hold)])
+    conf_neg = np.array([ans.confidence(c) for c in calib(R_off_hold)])
+    for th in (0.3, 0.5, 0.7):
+        print(f"held-out: threshold {th}: answerable abstain {np.mean(conf_pos < th):.3f}, "
+              f"off-topic answered {np.mean(conf_neg >= th):.3f}", file=sys.stderr)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({
+        "features": list(FEATURES), "ranker": list(model.ranker), "ranker_bias": model.ranker_bias,
+        "calibration_features": list(CALIBRATION_FEATURES), "calibration": list(model.calibration),
+        "calibration_bias": model.calibration_bias, "join_margin": model.join_margin,
+        "fitted_on": f"SQuAD v1.1 train, articles i%10==0 ({len(corpus_ids)}), {len(fit_q)} questions; "
+                     f"off-topic from articles i%10==5",
+    }, indent=1) + "\n")
+    print("wrote", args.out, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Offsets are the citation: every sentence and chunk equals the document text at its offsets."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qa.chunking import chunk_document, paragraphs
+from qa.documents import Document
+from qa.sentences import split_sentences
+
+WORDS = st.sampled_from(["Japan", "Korea", "the", "treaty", "1965", "U.S.", "Dr.", "signed", "e.g.",
+                         "$30.1", "billion", "“quoted”", "2.16%", "Mr.", "emoji😀", "한국", "日本"])
+PUNCT = st.sampled_from([".", "?", "!", "", ",", ".\n", "\n\n", ". ", "\r\n", "  ", "\t"])
+TEXT = st.lists(st.tuples(WORDS, PUNCT), min_size=1, max_size=200).map(
+    lambda parts: " ".join(w + p for w, p in parts))
+
+
+def doc(text: str) -> Document:
+    return Document(id="d.txt", title="d", text=text, fingerprint="x")
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT | st.text(min_size=1, max_size=3000))
+def test_sentences_are_exact_trimmed_and_ordered(text):
+    spans = split_sentences(text)
+    last = 0
+    for s, e in spans:
+        assert last <= s < e <= len(text)
+        piece = text[s:e]
+        assert piece == piece.strip() and piece
+        last = e
+    # Nothing but whitespace is lost between sentences.
+    covered = "".join(text[s:e] for s, e in spans)
+    assert "".join(covered.split()) == "".join(text.split())
+
+
+@settings(max_examples=200, deadline=None)
+@given(TEXT | st.text(min_size=1, max_size=4000), st.integers(60, 900), st.integers(0, 59))
+def test_chunks_are_exact_and_cover_every_sentence(text, size, overlap):
+    chunks = chunk_document(doc(text), size=size, overlap=overlap)
+    all_sentences = set(split_sentences(text))
+    seen = set()
+    for c in chunks:
+        assert c.text == text[c.start:c.end]
+        assert c.sentences[0][0] == c.start and c.sentences[-1][1] == c.end
+        for s, e in c.sentences:
+            assert (s, e) in all_sentences
+            seen.add((s, e))
+        # A chunk exceeds the size only when it is a single sentence.
+        assert c.end - c.start <= size or len(c.sentences) == 1
+    assert seen == all_sentences
+    assert len({c.id for c in chunks}) == len(chunks)
+
+
+def test_abbreviations_and_numbers_do_not_split():
+    text = "In July 2007, the U.S. House passed it. Exports grew 2.16% to $30.1 billion. Dr. Kim agreed."
+    got = [text[s:e] for s, e in split_sentences(text)]
+    assert got == ["In July 2007, the U.S. House passed it.", "Exports grew 2.16% to $30.1 billion.",
+                   "Dr. Kim agreed."]
+
+
+def test_line_breaks_are_sentence_boundaries():
+    text = "A heading\nThe body starts here. It goes on.\n"
+    assert [text[s:e] for s, e in split_sentences(text)] == ["A heading", "The body starts here.", "It goes on."]
+
+
+def test_chunks_respect_paragraphs_and_overlap_long_ones():
+    para1 = " ".join(f"Sentence number {i} is about Japan." for i in range(30))
+    text = "Short title\n\n" + para1 + "\n\nAnother paragraph about Korea. It is short but not tiny at all, " \
+        "since it has enough words to stand alone as a block of its own here."
+    chunks = chunk_document(doc(text), size=300, overlap=80)
+    # The heading joins the paragraph after it.
+    assert chunks[0].text.startswith("Short title\n\nSentence number 0")
+    # Consecutive chunks of the long paragraph share whole sentences.
+    assert chunks[1].start < chunks[0].end
+    last = chunks[-1]
+    assert last.text.startswith("Another paragraph") and last.start > chunks[-2].end
+    assert paragraphs(text)[0] == (0, len("Short title"))
+
+
+def test_long_single_line_is_cut():
+    text = "word " * 5000
+    spans = split_sentences(text)
+    assert all(e - s <= 600 for s, e in spans)
+    assert chunk_document(doc(text), 800, 100)

@@ -1,0 +1,101 @@
+"""The CLI edge: exit codes, one-line errors, JSON output, stdin batch mode."""
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from qa import Pipeline, cli
+
+from .conftest import fake_pipeline
+from .fakes import FakeEmbedder
+
+
+@pytest.fixture
+def config_file(tmp_path, monkeypatch):
+    p = fake_pipeline(tmp_path)
+    cfg = tmp_path / "qa.yaml"
+    cfg.write_text(f"corpus: {p.config.corpus}\nindex: {p.config.index}\nabstain_threshold: 0.0\n")
+    original = Pipeline.from_config.__func__
+
+    def from_config(cls, config="qa.yaml", embedder=None):
+        return original(cls, config, embedder=embedder or FakeEmbedder())
+
+    monkeypatch.setattr(Pipeline, "from_config", classmethod(from_config))
+    return cfg
+
+
+def run(argv, capsys, stdin: str | None = None, monkeypatch=None):
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = cli.main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_ask_json(config_file, capsys):
+    code, out, err = run(["--config", str(config_file), "ask", "When did Japan colonize Korea?", "--json"], capsys)
+    assert code == 0
+    d = json.loads(out)
+    assert d["question"] == "When did Japan colonize Korea?" and "citations" in d
+
+
+def test_ask_text(config_file, capsys):
+    code, out, _ = run(["--config", str(config_file), "ask", "When did Japan colonize Korea?"], capsys)
+    assert code == 0 and "[1]" in out and "confidence" in out
+
+
+def test_ask_stdin_one_json_object_per_line(config_file, capsys, monkeypatch):
+    questions = "When did Japan colonize Korea?\n\nWhat did Japan export?\nWho is Yoon?\n"
+    code, out, _ = run(["--config", str(config_file), "ask", "--json", "-"], capsys, questions, monkeypatch)
+    lines = out.strip().splitlines()
+    assert code == 0 and len(lines) == 3
+    assert [json.loads(x)["question"] for x in lines] == ["When did Japan colonize Korea?",
+                                                           "What did Japan export?", "Who is Yoon?"]
+
+
+def test_index_json_summary(config_file, capsys):
+    code, out, _ = run(["--config", str(config_file), "index", "--json"], capsys)
+    d = json.loads(out)
+    assert code == 0 and d["skipped"] and d["unchanged"] == 3 and d["added"] == 0
+    assert {"added", "updated", "removed", "unchanged", "chunks", "seconds"} <= set(d)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["ask", ""], "question is empty"),
+    (["ask", "   "], "question is empty"),
+    (["ask", "q", "--top-k", "0"], "--top-k must be between 1 and 100"),
+])
+def test_user_mistakes_exit_2_with_one_line(config_file, capsys, argv, message):
+    code, out, err = run(["--config", str(config_file), *argv], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("qa: error: ") and message in err and err.count("\n") == 1
+
+
+def test_missing_config_exits_2(tmp_path, capsys):
+    code, _, err = run(["--config", str(tmp_path / "missing.yaml"), "ask", "hi"], capsys)
+    assert code == 2 and "config file not found" in err and err.count("\n") == 1
+
+
+def test_missing_index_exits_2_and_says_run_qa_index(tmp_path, capsys):
+    cfg = tmp_path / "qa.yaml"
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("Hello there.")
+    cfg.write_text("corpus: docs\nindex: idx\n")
+    code, _, err = run(["--config", str(cfg), "ask", "hi"], capsys)
+    assert code == 2 and "run `qa index`" in err
+
+
+def test_stale_index_exits_2(config_file, capsys, tmp_path):
+    (tmp_path / "seeds" / "extra.txt").write_text("More text.")
+    code, _, err = run(["--config", str(config_file), "ask", "hi"], capsys)
+    assert code == 2 and "different corpus" in err and "run `qa index`" in err
+
+
+def test_console_script_is_installed_and_reports_errors_without_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "qa.cli", "--config", str(tmp_path / "nope.yaml"), "ask", "x"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith("qa: error: config file not found")

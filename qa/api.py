@@ -1,0 +1,328 @@
+"""The HTTP edge: a FastAPI app over one :class:`~qa.pipeline.Pipeline`, with the Gradio UI at ``/``.
+
+Routes: ``POST /api/ask``, ``GET /api/sources/{id}``, ``GET /api/health``,
+``GET /widget.js`` (the embeddable ask box), ``GET /source/{id}`` (a document
+with the cited span highlighted) and FastAPI's ``/docs``. Every error under
+``/api/`` is a 4xx JSON ``{"error": "..."}`` that says what to fix; the body is
+read with a byte limit and parsed by hand, so malformed, oversized or
+non-UTF-8 input is refused before it reaches the pipeline. Document ids are
+only ever looked up in the index, never joined to a filesystem path.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+from fastapi import FastAPI, Query, Request  # noqa: E402
+from fastapi.exceptions import RequestValidationError  # noqa: E402
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse  # noqa: E402
+from pydantic import BaseModel, Field  # noqa: E402
+from starlette.concurrency import run_in_threadpool  # noqa: E402
+from starlette.exceptions import HTTPException  # noqa: E402
+from starlette.middleware.cors import CORSMiddleware  # noqa: E402
+
+from .errors import InputError, QAError  # noqa: E402
+from .pipeline import Pipeline  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+ASK_FIELDS = ("question", "top_k")
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": message}`` with ``status``."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# ------------------------------------------------------------------ schemas (for /docs only)
+
+class AskRequest(BaseModel):
+    question: str = Field(description="The question, in words", examples=["When did Japan rule Korea as a colony?"])
+    top_k: int | None = Field(None, ge=1, le=100, description="Passages to retrieve (default: top_k in qa.yaml)")
+
+
+class CitationOut(BaseModel):
+    source: str
+    title: str
+    start: int
+    end: int
+    quote: str = Field(description="document_text[start:end]")
+    answer_start: int | None
+    answer_end: int | None
+    score: float
+    url: str | None = None
+
+
+class PassageOut(BaseModel):
+    source: str
+    title: str
+    start: int
+    end: int
+    text: str
+    score: float
+    dense: float
+    lexical: float
+
+
+class AnswerOut(BaseModel):
+    question: str
+    answer: str | None = Field(description="A verbatim span of the first citation, or null when abstained")
+    abstained: bool
+    confidence: float
+    citations: list[CitationOut]
+    passages: list[PassageOut]
+    reason: str | None = None
+
+
+class SourceOut(BaseModel):
+    id: str
+    title: str
+    text: str
+    meta: dict[str, Any]
+
+
+class ErrorOut(BaseModel):
+    error: str
+
+
+# ------------------------------------------------------------------ request parsing
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it exceeds ``limit`` bytes."""
+    too_big = ApiError(413, f"request body is larger than {limit} bytes (limits.max_body_bytes in qa.yaml)")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise too_big
+        except ValueError:
+            raise ApiError(400, "Content-Length header is not a number") from None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_big
+    return bytes(body)
+
+
+def parse_ask(body: bytes) -> tuple[Any, Any]:
+    """``(question, top_k)`` from a JSON body, or an :class:`ApiError` naming what is wrong."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"request body is not valid UTF-8 (byte {exc.start}); send JSON encoded as UTF-8") from None
+    if not text.strip():
+        raise ApiError(400, 'request body is empty; send JSON like {"question": "..."}')
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise ApiError(400, "request body is not valid JSON: nested too deeply") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, f'request body must be a JSON object like {{"question": "..."}}, got {type(data).__name__}')
+    unknown = sorted(set(data) - set(ASK_FIELDS))
+    if unknown:
+        raise ApiError(400, f"unknown field '{unknown[0]}' (known fields: {', '.join(ASK_FIELDS)})")
+    if "question" not in data:
+        raise ApiError(400, "missing field 'question'")
+    question, top_k = data["question"], data.get("top_k")
+    if not isinstance(question, str):
+        raise ApiError(400, f"'question' must be a string, got {_json_type(question)}")
+    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool)):
+        raise ApiError(400, f"'top_k' must be an integer, got {_json_type(top_k)}")
+    return question, top_k
+
+
+def _json_type(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array",
+             dict: "an object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+# ------------------------------------------------------------------ the source view
+
+def source_link(doc_id: str, start: int | None = None, end: int | None = None,
+                answer_start: int | None = None, answer_end: int | None = None) -> str:
+    """Relative URL of the document view with a span highlighted (ids are percent-encoded)."""
+    url = "/source/" + quote(doc_id, safe="")
+    params = [(k, v) for k, v in (("start", start), ("end", end), ("answer_start", answer_start),
+                                  ("answer_end", answer_end)) if v is not None]
+    if params:
+        url += "?" + "&".join(f"{k}={int(v)}" for k, v in params) + "#hl"
+    return url
+
+
+def safe_url(url: Any) -> str | None:
+    """``url`` if it is a plain http(s) link, else None (no ``javascript:`` from document metadata)."""
+    if isinstance(url, str) and url.strip().lower().startswith(("http://", "https://")):
+        return url.strip()
+    return None
+
+
+SOURCE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font: 16px/1.6 system-ui, sans-serif; max-width: 46rem; margin: 0 auto; padding: 1rem; color: #1f2937; }}
+h1 {{ font-size: 1.3rem; line-height: 1.3; }}
+.meta {{ color: #6b7280; font-size: .9rem; overflow-wrap: anywhere; }}
+.text {{ white-space: pre-wrap; overflow-wrap: anywhere; }}
+.quote {{ background: #fef3c7; }}
+mark {{ background: #fbbf24; color: inherit; padding: 0 .1em; }}
+#hl {{ scroll-margin-top: 35vh; }}
+</style></head>
+<body><h1>{title}</h1><p class="meta">{meta}</p><div class="text">{body}</div></body></html>
+"""
+
+
+def render_source(doc: dict, start: int | None, end: int | None,
+                  answer_start: int | None, answer_end: int | None) -> str:
+    """The whole document as escaped HTML; ``text[start:end]`` shaded, the answer span in ``<mark>``.
+
+    The page holds no script: the ``#hl`` fragment of :func:`source_link` scrolls the quote into view.
+    """
+    text = doc["text"]
+    n = len(text)
+    if start is None or end is None or not 0 <= start < end <= n:
+        start = end = None
+    if answer_start is None or answer_end is None or start is None or not (
+            start <= answer_start < answer_end <= end):  # type: ignore[operator]
+        answer_start = answer_end = None
+    if start is None:
+        body = html.escape(text)
+    else:
+        if answer_start is None:
+            inner = f'<mark id="hl">{html.escape(text[start:end])}</mark>'
+        else:
+            inner = (html.escape(text[start:answer_start]) + f'<mark id="hl">{html.escape(text[answer_start:answer_end])}'
+                     f'</mark>' + html.escape(text[answer_end:end]))
+        body = (html.escape(text[:start]) + f'<span class="quote">{inner}</span>' + html.escape(text[end:]))
+    meta = doc.get("meta") or {}
+    parts = [html.escape(f"{k}: {v}") for k, v in meta.items() if k != "url"]
+    url = safe_url(meta.get("url"))
+    if url:
+        parts.append(f'<a href="{html.escape(url, quote=True)}" rel="noopener noreferrer">original</a>')
+    parts.append(f"id: {html.escape(doc['id'])}")
+    return SOURCE_PAGE.format(title=html.escape(doc["title"]), meta=" · ".join(parts), body=body)
+
+
+# ------------------------------------------------------------------ the app
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
+    """The FastAPI app: JSON API, widget, source view and (unless ``ui=False``) the Gradio UI at ``/``."""
+    config = pipeline.config
+    app = FastAPI(title="qa", version="0.1.0",
+                  description="Source-grounded extractive question answering: every answer is a verbatim "
+                              "span of a document, with offsets; or an abstention.")
+    # Always installed: with no configured origin this refuses every cross-origin request, and its
+    # presence also stops Gradio from adding its own, more permissive, CORS headers.
+    app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
+                       allow_headers=["Content-Type"], allow_credentials=False, max_age=600)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.message)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errs = exc.errors()
+        first = errs[0] if errs else {}
+        where = ".".join(str(x) for x in first.get("loc", ()) if x not in ("query", "path", "body"))
+        return _error(422, f"{where or 'request'}: {first.get('msg', 'invalid request')}")
+
+    @app.exception_handler(QAError)
+    async def _qa_error(request: Request, exc: QAError) -> JSONResponse:
+        return _error(400 if isinstance(exc, InputError) else 503, str(exc))
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s", request.url.path)
+        return _error(500, "internal error; the server log has the details")
+
+    def document(doc_id: str) -> dict:
+        # Only ids of the loaded index exist; the id never reaches the filesystem.
+        if doc_id not in pipeline.index.doc_ids:
+            raise ApiError(404, f"no document with id {doc_id!r} in the index (GET /api/health lists the count)")
+        return pipeline.source(doc_id)
+
+    @app.post("/api/ask", response_model=AnswerOut, tags=["api"],
+              responses={400: {"model": ErrorOut}, 413: {"model": ErrorOut}},
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": AskRequest.model_json_schema()}}}})
+    async def ask(request: Request) -> JSONResponse:
+        """Answer a question from the corpus: a verbatim span with citations, or an abstention (also 200)."""
+        question, top_k = parse_ask(await read_body(request, config.limits.max_body_bytes))
+        answer = await run_in_threadpool(pipeline.ask, question, top_k)
+        return JSONResponse(answer.to_dict())
+
+    @app.get("/api/sources/{doc_id:path}", response_model=SourceOut, tags=["api"],
+             responses={404: {"model": ErrorOut}})
+    def source(doc_id: str) -> JSONResponse:
+        """Title, full text and metadata of an indexed document; offsets in answers index into ``text``."""
+        return JSONResponse(document(doc_id))
+
+    @app.get("/api/health", tags=["api"], responses={503: {"model": ErrorOut}})
+    def health() -> dict:
+        """200 once the index is loaded."""
+        return {"status": "ok", "documents": len(pipeline.index.doc_ids)}
+
+    def api_not_found(request: Request) -> JSONResponse:
+        # Keeps every /api path ours: without this, unknown ones would fall through to the Gradio mount.
+        return _error(404, f"no API route {request.url.path} (see /docs)")
+
+    for path in ("/api", "/api/{rest:path}"):
+        app.add_api_route(path, api_not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                          include_in_schema=False)
+
+    @app.get("/widget.js", include_in_schema=False)
+    def widget() -> FileResponse:
+        return FileResponse(STATIC / "widget.js", media_type="text/javascript; charset=utf-8",
+                            headers={"Cache-Control": "public, max-age=300"})
+
+    @app.get("/source/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
+    def source_page(doc_id: str, start: int | None = Query(None, ge=0), end: int | None = Query(None, ge=0),
+                    answer_start: int | None = Query(None, ge=0),
+                    answer_end: int | None = Query(None, ge=0)) -> HTMLResponse:
+        page = render_source(document(doc_id), start, end, answer_start, answer_end)
+        return HTMLResponse(page, headers={
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'",
+            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
+
+    if ui:
+        import gradio as gr
+
+        from .ui import CSS, THEME, build_ui
+
+        app = gr.mount_gradio_app(app, build_ui(pipeline), path="/", footer_links=[], run_history=False,
+                                  theme=THEME, css=CSS, show_error=False)
+    return app
+
+
+def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860) -> None:
+    """Run the app with uvicorn until interrupted (call ``pipeline.ensure_index()`` first)."""
+    import uvicorn
+
+    uvicorn.run(create_app(pipeline), host=host, port=port, log_level="info")

@@ -1,0 +1,275 @@
+"""The Gradio UI: a chat over the corpus where every answer shows its sources.
+
+Everything shown comes from :meth:`Pipeline.ask` and is rendered here as
+HTML: document text and questions are escaped with :func:`html.escape`, and
+spans are highlighted by their offsets (``text[answer_start:answer_end]``),
+never by searching for the answer string again. :func:`build_ui` returns the
+Blocks; :mod:`qa.api` mounts it at ``/`` next to the JSON API.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import re
+from typing import Any
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+import gradio as gr  # noqa: E402
+
+from .errors import QAError  # noqa: E402
+from .pipeline import Pipeline  # noqa: E402
+
+EXAMPLES = (
+    "When did Japan rule Korea as a colony?",
+    "How much did Japan export to South Korea in 2021?",
+    "Who met Yoon Suk Yeol in Tokyo in March 2023?",
+)
+NO_ANSWER = "The sources don't answer this."
+CONTEXT_CHARS = 160      # characters of document shown either side of a cited quote
+SNIPPET_CHARS = 300      # characters of a retrieved passage shown in lists
+
+# System fonts only: the page must not fetch anything from a CDN.
+THEME = gr.themes.Soft(primary_hue="amber", secondary_hue="slate", neutral_hue="slate",
+                       font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+                       font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"])
+
+CSS = """
+.qa-msg { line-height: 1.55; overflow-wrap: anywhere; }
+.qa-msg .qa-answer { font-size: 1.1em; font-weight: 600; margin: 0 0 .3em; }
+.qa-conf { display: inline-block; font-size: .8em; font-weight: 600; padding: .05em .55em; border-radius: 1em;
+           background: #fef3c7; color: #78350f; margin-left: .4em; vertical-align: middle; }
+.qa-conf.low { background: #e5e7eb; color: #374151; }
+.qa-msg details, .qa-list details { margin: .35em 0; border-left: 3px solid #f59e0b; padding-left: .6em; }
+.qa-msg details.related, .qa-list details.related { border-left-color: #94a3b8; }
+.qa-msg summary, .qa-list summary { cursor: pointer; font-weight: 600; }
+.qa-ctx { margin: .3em 0; font-size: .95em; color: inherit; }
+.qa-quote { background: rgba(253, 230, 138, .45); }
+.qa-msg mark, .qa-list mark, .qa-ctx mark { background: #fbbf24; color: #111827; padding: 0 .1em; border-radius: 2px; }
+.qa-open { font-size: .85em; }
+.qa-said { margin: .2em 0 .5em; }
+.qa-ref { font-size: .8em; font-weight: 600; color: #92400e; }
+.qa-abstain { font-weight: 600; margin: 0 0 .3em; }
+.qa-note { color: #6b7280; font-size: .85em; margin: .2em 0; }
+.qa-list ol { padding-left: 1.3em; margin: 0; }
+.qa-list li { margin-bottom: .6em; }
+.qa-score { font-family: ui-monospace, monospace; font-size: .8em; color: #6b7280; }
+.qa-explain table { border-collapse: collapse; width: 100%; font-size: .85em; }
+.qa-explain td, .qa-explain th { border-bottom: 1px solid #e5e7eb; padding: .25em .4em; text-align: left;
+                                vertical-align: top; }
+.qa-examples button { white-space: normal !important; text-align: left; }
+footer { display: none !important; }
+"""
+
+
+# ------------------------------------------------------------------ HTML helpers (pure, tested)
+
+_BREAKS = re.compile(r"[ \t]*(?:\r\n|\r|\n)(?:[ \t\r\n]*(?:\r\n|\r|\n))?[ \t]*")
+
+def esc(text: Any) -> str:
+    """HTML-escape ``text`` (quotes included); a run of line breaks becomes one ``<br>``.
+
+    The result never holds a blank line, so the chat's Markdown renderer passes it through as HTML.
+    """
+    return _BREAKS.sub("<br>", html.escape(str(text), quote=True))
+
+
+def highlight_html(text: str, start: int, end: int, answer_start: int | None = None,
+                   answer_end: int | None = None, context: int = 0) -> str:
+    """Escaped HTML of ``text[start:end]``, the answer ``text[answer_start:answer_end]`` in ``<mark>``.
+
+    With ``context`` > 0, up to that many characters either side (cut at a space) are shown too and
+    the quote is wrapped in ``<span class="qa-quote">``. Offsets are trusted, never re-searched.
+    """
+    if not 0 <= start <= end <= len(text):
+        raise ValueError(f"span {start}:{end} is outside a text of {len(text)} characters")
+    has_answer = answer_start is not None and answer_end is not None
+    if has_answer and not start <= answer_start <= answer_end <= end:  # type: ignore[operator]
+        raise ValueError(f"answer span {answer_start}:{answer_end} is outside the quote {start}:{end}")
+    if has_answer:
+        quote = (esc(text[start:answer_start]) + "<mark>" + esc(text[answer_start:answer_end]) + "</mark>"
+                 + esc(text[answer_end:end]))
+    else:
+        quote = esc(text[start:end])
+    if context <= 0:
+        return quote
+    left = max(0, start - context)
+    if left > 0:
+        cut = text.find(" ", left, start)
+        left = cut + 1 if cut != -1 else left
+    right = min(len(text), end + context)
+    if right < len(text):
+        cut = text.rfind(" ", end, right)
+        right = cut if cut != -1 else right
+    return ("…" if left > 0 else "") + esc(text[left:start]) + f'<span class="qa-quote">{quote}</span>' \
+        + esc(text[end:right]) + ("…" if right < len(text) else "")
+
+
+def source_href(doc_id: str, start: int | None = None, end: int | None = None,
+                answer_start: int | None = None, answer_end: int | None = None) -> str:
+    """Escaped link to the whole-document view (see :func:`qa.api.source_link`)."""
+    from .api import source_link
+
+    return html.escape(source_link(doc_id, start, end, answer_start, answer_end), quote=True)
+
+
+def _snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    if len(text) <= limit:
+        return esc(text)
+    cut = text.rfind(" ", 0, limit)
+    return esc(text[:cut if cut > limit // 2 else limit]) + "…"
+
+
+def percent(confidence: float) -> str:
+    """Rounded down, so 0.998 never reads as a certain 100% and 0.499 never as the 50% threshold."""
+    return f"{math.floor(confidence * 100 + 1e-9)}%"
+
+
+def answer_html(result: dict, text_of) -> str:
+    """The chat message for ``Answer.to_dict()``; ``text_of(doc_id)`` gives a document's text."""
+    if result["abstained"]:
+        return abstention_html(result)
+    conf = result["confidence"]
+    parts = ['<div class="qa-msg">',
+             f'<p class="qa-answer">{esc(result["answer"])}'
+             f'<span class="qa-conf" title="calibrated confidence">{percent(conf)} confident</span></p>']
+    first = result["citations"][0]
+    quote = highlight_html(text_of(first["source"]), first["start"], first["end"], first["answer_start"],
+                           first["answer_end"])
+    parts.append(f'<p class="qa-said">“{quote}” <span class="qa-ref">[1]</span></p>')
+    for n, c in enumerate(result["citations"], 1):
+        text = text_of(c["source"])
+        ctx = highlight_html(text, c["start"], c["end"], c["answer_start"], c["answer_end"], CONTEXT_CHARS)
+        href = source_href(c["source"], c["start"], c["end"], c["answer_start"], c["answer_end"])
+        role = "answer" if n == 1 else "supporting"
+        parts.append(f'<details class="qa-cite"><summary>[{n}] {esc(c["title"])}'
+                     f'</summary><div class="qa-ctx">{ctx}</div>'
+                     f'<a class="qa-open" href="{href}" target="_blank" rel="noopener noreferrer">'
+                     f'Open the whole document ({role})</a></details>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def abstention_html(result: dict, related: int = 3) -> str:
+    parts = ['<div class="qa-msg">', f'<p class="qa-abstain">{esc(NO_ANSWER)}'
+             f'<span class="qa-conf low" title="calibrated confidence">{percent(result["confidence"])}</span></p>']
+    passages = result.get("passages", [])[:related]
+    if passages:
+        parts.append('<p class="qa-note">Related, but not an answer:</p>')
+    for n, p in enumerate(passages, 1):
+        href = source_href(p["source"], p["start"], p["end"])
+        parts.append(f'<details class="related"><summary>[{n}] {esc(p["title"])}</summary>'
+                     f'<div class="qa-ctx">{_snippet(p["text"])}</div>'
+                     f'<a class="qa-open" href="{href}" target="_blank" rel="noopener noreferrer">'
+                     f'Open the whole document</a></details>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def sources_html(result: dict | None) -> str:
+    """The sources panel: every retrieved passage with its fused, dense and lexical scores."""
+    if not result:
+        return '<div class="qa-list"><p class="qa-note">Retrieved passages appear here.</p></div>'
+    cited = {(c["source"], c["start"], c["end"]) for c in result["citations"]}
+    parts = ['<div class="qa-list"><ol>']
+    for p in result["passages"]:
+        holds = any(s == p["source"] and p["start"] <= a and b <= p["end"] for s, a, b in cited)
+        href = source_href(p["source"], p["start"], p["end"])
+        parts.append(f'<li><a href="{href}" target="_blank" rel="noopener noreferrer"><strong>{esc(p["title"])}'
+                     f'</strong></a>{" · cited" if holds else ""}<br><span class="qa-score">score {p["score"]:.3f}'
+                     f' · dense {p["dense"]:.3f} · lexical {p["lexical"]:.3f} · chars {p["start"]}–{p["end"]}'
+                     f'</span><div class="qa-ctx">{_snippet(p["text"])}</div></li>')
+    if not result["passages"]:
+        parts.append('<li class="qa-note">No passage was retrieved.</li>')
+    parts.append("</ol></div>")
+    return "".join(parts)
+
+
+def explain_html(answer, text_of, title_of) -> str:
+    """Per-sentence ranker scores, the calibration features and, for an abstention, the reason."""
+    ex = answer.explain or {}
+    parts = ['<div class="qa-explain">']
+    if answer.abstained:
+        parts.append(f'<p><strong>Why no answer:</strong> {esc(answer.reason or "no passage holds an answer")}</p>')
+    parts.append(f'<p>Confidence {percent(answer.confidence)} (threshold {percent(ex.get("threshold", 0))}); '
+                 f'question type: {esc(ex.get("question_type") or "any sentence")}.</p>')
+    rows = ex.get("top_sentences") or []
+    if rows:
+        parts.append("<table><thead><tr><th>#</th><th>score</th><th>sentence</th><th>features</th></tr></thead><tbody>")
+        for n, r in enumerate(rows, 1):
+            text = text_of(r["source"])
+            feats = ", ".join(f"{k} {v:.2f}" for k, v in r.get("features", {}).items())
+            parts.append(f'<tr><td>{n}</td><td class="qa-score">{r["score"]:.2f}</td>'
+                         f'<td>{esc(text[r["start"]:r["end"]])}<br><span class="qa-note">{esc(title_of(r["source"]))}'
+                         f'</span></td><td class="qa-score">{esc(feats)}</td></tr>')
+        parts.append("</tbody></table>")
+    calib = ex.get("calibration") or {}
+    if calib:
+        parts.append('<p class="qa-score">calibration: ' + esc(", ".join(f"{k} {v:.3f}" for k, v in calib.items()))
+                     + "</p>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+# ------------------------------------------------------------------ the Blocks
+
+def build_ui(pipeline: Pipeline) -> gr.Blocks:
+    """The chat UI over ``pipeline`` (mount it with :func:`qa.api.create_app`)."""
+    limit = pipeline.config.limits.max_question_chars
+
+    def text_of(doc_id: str) -> str:
+        return pipeline.source(doc_id)["text"]
+
+    def title_of(doc_id: str) -> str:
+        return pipeline.source(doc_id)["title"]
+
+    def respond(question: str, history: list | None):
+        history = list(history or [])
+        if not isinstance(question, str) or not question.strip():
+            return history, "", gr.skip(), gr.skip()
+        history.append({"role": "user", "content": esc(question)})
+        try:
+            answer = pipeline.ask(question)
+        except QAError as exc:
+            history.append({"role": "assistant", "content": f'<div class="qa-msg">{esc(exc)}</div>'})
+            return history, question, gr.skip(), gr.skip()
+        result = answer.to_dict()
+        history.append({"role": "assistant", "content": answer_html(result, text_of)})
+        return history, "", sources_html(result), explain_html(answer, text_of, title_of)
+
+    with gr.Blocks(title="qa: ask the sources", analytics_enabled=False) as demo:
+        gr.Markdown("## Ask the sources\nAnswers are quoted word for word from the documents, with citations; "
+                    "when the documents don't answer, it says so.")
+        with gr.Tab("Ask"):
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=320):
+                    chat = gr.Chatbot(label="Answers", show_label=False, height=520, buttons=["copy", "copy_all"], sanitize_html=True, latex_delimiters=[],
+                                      feedback_options=None, group_consecutive_messages=False,
+                                      elem_id="qa-chat", placeholder="Ask a question about the documents.")
+                    with gr.Row(equal_height=True):
+                        box = gr.Textbox(show_label=False, placeholder="Type a question and press Enter",
+                                         lines=1, max_lines=4, max_length=limit, scale=5, min_width=180,
+                                         autofocus=True, elem_id="qa-question")
+                        ask = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="qa-ask")
+                    gr.Markdown("Try one:")
+                    with gr.Row(elem_classes="qa-examples"):
+                        buttons = [gr.Button(q, size="sm", variant="secondary", min_width=160) for q in EXAMPLES]
+                    clear = gr.Button("Clear the conversation", size="sm", variant="secondary")
+                with gr.Column(scale=2, min_width=300):
+                    gr.Markdown("### Sources")
+                    sources = gr.HTML(sources_html(None), elem_id="qa-sources")
+                    with gr.Accordion("Explain", open=False):
+                        explain = gr.HTML('<p class="qa-note">Scores of the best sentences appear here.</p>',
+                                          elem_id="qa-explain")
+        with gr.Tab("Check a claim"):
+            gr.Markdown("Checking a claim against the sources is coming soon.")
+
+        outputs = [chat, box, sources, explain]
+        box.submit(respond, [box, chat], outputs)
+        ask.click(respond, [box, chat], outputs)
+        for b, q in zip(buttons, EXAMPLES):
+            b.click(lambda history, q=q: respond(q, history), [chat], outputs)
+        clear.click(lambda: ([], "", sources_html(None), ""), None, outputs)
+    return demo

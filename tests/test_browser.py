@@ -1,0 +1,261 @@
+"""Real headless Chromium against a live server: the UI, the widget across origins, and XSS payloads.
+
+Uses the system Chromium (``apt-get install chromium``); a browser is never downloaded. Without
+/usr/bin/chromium these tests skip, unless ``CI`` is set: then they fail, so CI cannot skip them.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import SEEDS, fake_pipeline
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+EXPORT_Q = "How much did Japan export to South Korea in 2021?"
+XSS_DOC = ("The zorblax festival <img src=x onerror=\"window.__xss=1\"> was first held in 1999 in Osaka "
+           "<script>window.__xss=1</script> with ${window.__xss=1} lanterns and {{constructor.constructor('window.__xss=1')()}} "
+           "drums [click](javascript:window.__xss=1).\n\n"
+           "Later zorblax festivals moved to Kobe.\n")
+ZORBLAX_Q = "In what year was the zorblax festival first held in Osaka?"
+XSS_Q = 'When was the zorblax festival <img src=x onerror="window.__xss=1"> first held <script>window.__xss=1</script>?'
+
+pytestmark = pytest.mark.browser
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing and CI is set: install it with `apt-get install -y chromium`",
+                    pytrace=False)
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Served:
+    """A uvicorn server in a background thread, stopped on :meth:`close`."""
+
+    def __init__(self, app, port: int):
+        import uvicorn
+
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+class StaticSite:
+    """A plain http.server on its own loopback port: a *different origin* hosting the widget."""
+
+    def __init__(self, root: Path, port: int):
+        handler = functools.partial(_QuietHandler, directory=str(root))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.url = f"http://127.0.0.1:{port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def host_page(qa_url: str, target: bool = False) -> str:
+    tag = (f'<div id="box"></div><script src="{qa_url}/widget.js" data-qa-url="{qa_url}" '
+           f'data-qa-target="#box"></script>' if target else
+           f'<script src="{qa_url}/widget.js" data-qa-url="{qa_url}"></script>')
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>Host</title>"
+            "<style>input, button, mark, p { color: red !important; font-size: 40px !important; }</style></head>"
+            f"<body><h1>A host page</h1><p>Ask our documents:</p>{tag}</body></html>")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """The qa app (seeds + an XSS document) and two static sites: one allowed by CORS, one not."""
+    from qa.api import create_app
+
+    tmp = tmp_path_factory.mktemp("browser")
+    corpus = tmp / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    (corpus / "xss.txt").write_text(XSS_DOC, encoding="utf-8")
+    with open(corpus / "sources.yaml", "a", encoding="utf-8") as f:  # a hostile title and link too
+        f.write('\nxss.txt:\n  title: "Zorblax <img src=x onerror=\'window.__xss=1\'>"\n'
+                '  url: "javascript:window.__xss=1"\n')
+    app_port, allowed_port, refused_port = free_port(), free_port(), free_port()
+    allowed_origin = f"http://127.0.0.1:{allowed_port}"
+    pipeline = fake_pipeline(tmp, corpus=corpus, cors_origins=[allowed_origin])
+    served = Served(create_app(pipeline), app_port)
+    sites = []
+    for name, port in (("allowed", allowed_port), ("refused", refused_port)):
+        root = tmp / name
+        root.mkdir()
+        (root / "index.html").write_text(host_page(served.url), encoding="utf-8")
+        (root / "target.html").write_text(host_page(served.url, target=True), encoding="utf-8")
+        sites.append(StaticSite(root, port))
+    yield {"app": served, "allowed": sites[0], "refused": sites[1], "pipeline": pipeline}
+    for s in sites:
+        s.close()
+    served.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.external_requests = []  # type: ignore[attr-defined]
+    pg.on("request", lambda r: None if r.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+          else pg.external_requests.append(r.url))  # type: ignore[attr-defined]
+    pg.on("dialog", lambda d: d.dismiss())
+    yield pg
+    context.close()
+
+
+def ask_ui(page, question: str) -> None:
+    box = page.locator("#qa-question textarea, #qa-question input").first
+    box.fill(question)
+    box.press("Enter")
+
+
+def test_ui_answers_with_highlight(stack, page):
+    page.goto(stack["app"].url + "/")
+    ask_ui(page, EXPORT_Q)
+    mark = page.locator("#qa-chat .qa-msg mark").first
+    mark.wait_for(timeout=20_000)
+    assert mark.inner_text() == "$51.1 billion"
+    assert "confident" in page.locator("#qa-chat .qa-conf").first.inner_text()
+    assert "[1]" in page.locator("#qa-chat summary").first.inner_text()
+    assert page.locator("#qa-sources li").count() >= 1
+    # the whole-document link opens the quote highlighted by offsets
+    href = page.locator("#qa-chat a.qa-open").first.get_attribute("href")
+    doc = page.context.new_page()
+    doc.goto(stack["app"].url + href)
+    assert doc.locator("mark#hl").inner_text() == "$51.1 billion"
+    assert page.external_requests == []  # nothing fetched from a CDN
+
+
+def test_ui_example_button_and_abstention(stack, page):
+    page.goto(stack["app"].url + "/")
+    page.get_by_role("button", name=EXPORT_Q).click()
+    page.locator("#qa-chat .qa-msg mark").first.wait_for(timeout=20_000)
+    ask_ui(page, "What is the capital of Mars?")
+    page.get_by_text("The sources don't answer this.").wait_for(timeout=20_000)
+    assert page.get_by_text("Related, but not an answer").count() >= 1
+    assert page.locator("#qa-chat .qa-msg").count() == 2  # history kept
+
+
+def test_ui_phone_width(stack, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(stack["app"].url + "/")
+    ask_ui(page, EXPORT_Q)
+    page.locator("#qa-chat .qa-msg mark").first.wait_for(timeout=20_000)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390 + 2, f"page is {width}px wide at a 390px viewport"
+    context.close()
+
+
+def test_widget_on_allowed_origin(stack, page):
+    page.goto(stack["allowed"].url + "/index.html")
+    page.locator(".qa-widget input").fill(EXPORT_Q)
+    page.locator(".qa-widget input").press("Enter")
+    mark = page.locator(".qa-widget mark")
+    mark.wait_for(timeout=20_000)
+    assert mark.inner_text() == "$51.1 billion"
+    assert "confident" in page.locator(".qa-widget .conf").inner_text()
+    assert page.locator(".qa-widget ol.cites li").count() >= 1
+    # the host page's !important styles do not reach inside the shadow root
+    assert page.locator(".qa-widget mark").evaluate("e => getComputedStyle(e).color") != "rgb(255, 0, 0)"
+    # the widget sits right after its script tag
+    assert page.evaluate("document.querySelector('script[src$=\"widget.js\"]').nextElementSibling.className") \
+        == "qa-widget"
+
+
+def test_widget_into_target(stack, page):
+    page.goto(stack["allowed"].url + "/target.html")
+    page.locator("#box .qa-widget input").fill(EXPORT_Q)
+    page.locator("#box .qa-widget button").click()
+    page.locator("#box .qa-widget mark").wait_for(timeout=20_000)
+
+
+def test_widget_refused_on_other_origin(stack, page):
+    page.goto(stack["refused"].url + "/index.html")
+    page.locator(".qa-widget input").fill(EXPORT_Q)
+    page.locator(".qa-widget input").press("Enter")
+    err = page.locator(".qa-widget .error")
+    err.wait_for(timeout=20_000)
+    assert "Could not reach" in err.inner_text()
+    assert page.locator(".qa-widget mark").count() == 0
+
+
+def test_xss_never_runs_in_ui(stack, page):
+    src = stack["pipeline"].ask(ZORBLAX_Q)
+    assert not src.abstained and src.citations[0].source == "xss.txt"  # the payload is in the cited quote
+    assert "<img" in src.citations[0].quote or "<script>" in src.citations[0].quote
+    page.goto(stack["app"].url + "/")
+    ask_ui(page, XSS_Q)
+    page.locator("#qa-chat .qa-msg").first.wait_for(timeout=20_000)
+    ask_ui(page, ZORBLAX_Q)
+    page.locator("#qa-chat .qa-msg mark").first.wait_for(timeout=20_000)
+    page.locator("#qa-chat details").first.evaluate("e => e.open = true")
+    page.get_by_text("Explain").click()
+    page.wait_for_timeout(500)
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.locator("#qa-chat img[src=x]").count() == 0
+    # the payload is shown as text
+    assert "<img src=x" in page.locator("#qa-chat").inner_text()
+    # and the document view shows it as text too
+    page.goto(stack["app"].url + page.locator("#qa-chat a.qa-open").last.get_attribute("href"))
+    page.wait_for_timeout(200)
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert "<script>window.__xss=1</script>" in page.inner_text("body")
+
+
+def test_xss_never_runs_in_widget(stack, page):
+    page.goto(stack["allowed"].url + "/index.html")
+    page.locator(".qa-widget input").fill(XSS_Q)
+    page.locator(".qa-widget input").press("Enter")
+    page.locator(".qa-widget .out p").first.wait_for(timeout=20_000)
+    page.locator(".qa-widget input").fill(ZORBLAX_Q)
+    page.locator(".qa-widget input").press("Enter")
+    page.locator(".qa-widget mark").wait_for(timeout=20_000)
+    page.wait_for_timeout(300)
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.locator(".qa-widget img").count() == 0
+    assert "onerror" in page.locator(".qa-widget .quote").first.inner_text()

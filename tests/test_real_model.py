@@ -1,0 +1,53 @@
+"""Integration tests with the real bundled MiniLM model (loaded once per run)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.evaluation import eval_question_set, load_question_set
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def test_model_loads_offline(real_embedder):
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+    v = real_embedder.embed(["When did Japan rule Korea?"])
+    assert v.shape == (1, 384)
+
+
+def test_seed_question_set_targets(real_seed_pipeline):
+    """Issue targets on the held-out split: >= 85% top-1, every off-topic question abstains, exact citations."""
+    qs = load_question_set(ROOT / "eval" / "seed_questions.yaml", "test")
+    r = eval_question_set(real_seed_pipeline, qs)
+    assert r["citations_exact"] == 1.0
+    assert r["answer_contains_gold_at_1"] >= 0.85, r["misses"]
+    assert r["off_topic_abstained"] == 1.0, r["off_topic_answered"]
+    assert r["answerable_abstained"] <= 0.05
+
+
+def test_cli_index_then_ask_json_with_the_real_model(tmp_path):
+    cfg = tmp_path / "qa.yaml"
+    cfg.write_text(f"corpus: {ROOT / 'seeds'}\nindex: {tmp_path / 'index'}\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = lambda *a, **k: subprocess.run([sys.executable, "-m", "qa.cli", "--config", str(cfg), *a],  # noqa: E731
+                                         capture_output=True, text=True, timeout=300, env=env, **k)
+    first = run("index", "--json")
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert summary["added"] == 3 and summary["chunks"] > 0
+    again = json.loads(run("index", "--json").stdout)
+    assert again["skipped"] and again["unchanged"] == 3
+    out = run("ask", "--json", "-", input="When did Japan colonize Korea?\nWhat is the capital of Peru?\n")
+    assert out.returncode == 0, out.stderr
+    first_answer, off_topic = (json.loads(line) for line in out.stdout.strip().splitlines())
+    assert "1910" in first_answer["answer"] and not first_answer["abstained"]
+    c = first_answer["citations"][0]
+    text = (ROOT / "seeds" / c["source"]).read_bytes().decode("utf-8")
+    assert text[c["start"]:c["end"]] == c["quote"]
+    assert text[c["answer_start"]:c["answer_end"]] == first_answer["answer"]
+    assert off_topic["abstained"] and off_topic["citations"] == []

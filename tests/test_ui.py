@@ -1,0 +1,135 @@
+"""The UI's HTML: highlights by offsets (never by searching again) and escapes everything it shows."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from qa.ui import NO_ANSWER, answer_html, build_ui, esc, explain_html, highlight_html, percent, sources_html
+
+MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
+
+
+def test_mark_is_exactly_at_the_offsets():
+    text = "Intro. In 1910 it began; by 1945 it ended. Later: 1965."
+    s = text.index("In 1910")
+    e = text.index(" Later")
+    a0 = text.index("1945")
+    out = highlight_html(text, s, e, a0, a0 + 4)
+    assert MARK.findall(out) == ["1945"]
+    assert html.unescape(re.sub(r"</?mark>", "", out)) == text[s:e]
+    before, _, after = out.partition("<mark>")
+    assert html.unescape(before) == text[s:a0]
+
+
+def test_mark_uses_offsets_when_the_answer_occurs_earlier():
+    text = "The treaty was signed in 1965. Talks resumed in 1965 and again, 1965 was the year."
+    # the answer is the *third* "1965"; a str.find would wrongly mark the first
+    a0 = text.rindex("1965")
+    out = highlight_html(text, 0, len(text), a0, a0 + 4)
+    assert out.count("<mark>") == 1
+    before, _, rest = out.partition("<mark>")
+    assert before == esc(text[:a0]) and before.count("1965") == 2
+    assert rest == esc(text[a0:a0 + 4]) + "</mark>" + esc(text[a0 + 4:])
+
+
+def test_context_window_wraps_the_quote():
+    text = "word " * 100 + "Japan exported $51.1 billion in 2021. " + "tail " * 100
+    s = text.index("Japan")
+    e = text.index(" tail")
+    a0 = text.index("$51.1")
+    out = highlight_html(text, s, e, a0, a0 + len("$51.1 billion"), context=40)
+    assert out.startswith("…") and out.endswith("…")
+    assert '<span class="qa-quote">Japan exported <mark>$51.1 billion</mark> in 2021.</span>' in out
+    assert len(html.unescape(out)) < 200
+
+
+def test_escapes_script_and_event_handlers():
+    text = 'Before <script>alert(1)</script> and <img src=x onerror="alert(2)"> after "q" & \'s\'.'
+    a0 = text.index("<script>")
+    out = highlight_html(text, 0, len(text), a0, a0 + len("<script>alert(1)</script>"), context=10)
+    assert "<script" not in out and "<img" not in out
+    assert "<mark>&lt;script&gt;alert(1)&lt;/script&gt;</mark>" in out
+    assert "&quot;alert(2)&quot;" in out and "&amp;" in out and "&#x27;s&#x27;" in out
+
+
+def test_bad_offsets_are_refused():
+    with pytest.raises(ValueError, match="outside"):
+        highlight_html("short", 0, 99)
+    with pytest.raises(ValueError, match="outside the quote"):
+        highlight_html("a longer text", 2, 6, 0, 4)
+
+
+def test_esc_leaves_no_blank_line():
+    # a blank line would end the chat's HTML block and let Markdown reinterpret the rest
+    assert esc("a\n\n\nb\r\n\r\nc <d>") == "a<br>b<br>c &lt;d&gt;"
+
+
+def test_percent_never_rounds_up_to_certainty():
+    assert percent(0.9985) == "99%" and percent(1.0) == "100%" and percent(0.4999) == "49%" and percent(0) == "0%"
+
+
+def _result(pipeline, q):
+    a = pipeline.ask(q)
+    return a, a.to_dict()
+
+
+def test_answer_html_for_a_grounded_answer(seed_pipeline):
+    a, r = _result(seed_pipeline, "How much did Japan export to South Korea in 2021?")
+    out = answer_html(r, lambda d: seed_pipeline.source(d)["text"])
+    assert "<mark>$51.1 billion</mark>" in out
+    assert "[1] " + esc(r["citations"][0]["title"]) in out
+    assert f'{percent(r["confidence"])} confident' in out
+    assert "/source/000_c6a6f3801ffa9646.txt?start=" in out and "#hl" in out
+    assert "\n\n" not in out
+
+
+def test_answer_html_for_an_abstention(seed_pipeline):
+    a, r = _result(seed_pipeline, "What is the capital of Mars?")
+    assert r["abstained"]
+    out = answer_html(r, lambda d: seed_pipeline.source(d)["text"])
+    assert esc(NO_ANSWER) in out and "Related, but not an answer" in out and "<mark>" not in out
+    ex = explain_html(a, lambda d: seed_pipeline.source(d)["text"], lambda d: seed_pipeline.source(d)["title"])
+    assert "Why no answer" in ex and esc(a.reason) in ex and "<table>" in ex
+
+
+def test_sources_panel_lists_passages_with_scores(seed_pipeline):
+    a, r = _result(seed_pipeline, "How much did Japan export to South Korea in 2021?")
+    out = sources_html(r)
+    assert out.count("<li>") == len(r["passages"]) and "score " in out and "cited" in out
+    assert "Retrieved passages appear here" in sources_html(None)
+
+
+def test_html_from_hostile_documents_is_inert(tmp_path):
+    from .conftest import fake_pipeline, make_corpus
+
+    corpus = make_corpus(tmp_path, {
+        "<b>x</b>.txt": "Zorblax festival\n\nThe zorblax festival <img src=x onerror=alert(1)> was first held "
+                        "in 1999 <script>alert(2)</script> in Osaka.\n"})
+    p = fake_pipeline(tmp_path, corpus=corpus)
+    a, r = _result(p, "When was the zorblax festival first held?")
+    assert not a.abstained
+    text_of = lambda d: p.source(d)["text"]  # noqa: E731
+    for out in (answer_html(r, text_of), sources_html(r),
+                explain_html(a, text_of, lambda d: p.source(d)["title"])):
+        assert "<img" not in out and "<script" not in out and "<b>" not in out
+    assert "%3Cb%3Ex%3C%2Fb%3E.txt" in answer_html(r, text_of)  # the id is percent-encoded in links
+
+
+def test_build_ui_answers_through_the_pipeline(seed_pipeline):
+    demo = build_ui(seed_pipeline)
+    assert demo.title.startswith("qa")
+    fns = [fn for fn in demo.fns.values() if getattr(fn, "name", "") == "respond"]
+    assert fns, "the submit handler is wired"
+    respond = fns[0].fn
+    history, box, sources, explain = respond("How much did Japan export to South Korea in 2021?", [])
+    assert box == "" and history[0] == {"role": "user", "content": "How much did Japan export to South Korea in 2021?"}
+    assert "<mark>$51.1 billion</mark>" in history[1]["content"] and "<li>" in sources
+    history2, *_ = respond("<img src=x onerror=alert(1)> When?", history)
+    assert len(history2) == 4 and history2[2]["content"].startswith("&lt;img")
+    assert respond("   ", history2)[0] == history2  # an empty question does nothing
+    long_q = "x" * (seed_pipeline.config.limits.max_question_chars + 1)
+    history3, box3, *_ = respond(long_q, history2)
+    assert "limit is" in history3[-1]["content"] and box3 == long_q

@@ -6,11 +6,13 @@ exact ``start``/``end`` of its text in the document plus the spans of the
 sentences inside it. Chunks do not run across a blank-line paragraph break,
 except that a short block (a heading, a one-liner) joins the paragraph after
 it. When a paragraph is longer than ``size``, consecutive chunks share up to
-``overlap`` characters of whole sentences.
+``overlap`` characters of whole sentences. Chunks of a Markdown document carry
+the ``section`` they belong to: the nearest heading at or before their start.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -18,6 +20,9 @@ from .documents import Document
 from .sentences import split_sentences
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
+_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*\r?$")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+MARKDOWN_SUFFIXES = (".md", ".markdown")
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class Chunk:
     end: int
     text: str
     sentences: tuple[tuple[int, int], ...]
+    section: str | None = None  # nearest preceding Markdown heading
 
     def __post_init__(self) -> None:
         if not (0 <= self.start < self.end):
@@ -38,6 +44,20 @@ class Chunk:
             raise ValueError("Chunk.text must be document.text[start:end]")
         if not self.sentences or self.sentences[0][0] != self.start or self.sentences[-1][1] != self.end:
             raise ValueError("a chunk must start and end on its sentences")
+
+
+def markdown_headings(text: str) -> list[tuple[int, str]]:
+    """``(offset, heading text)`` of each ATX heading, ignoring fenced code blocks."""
+    out, pos, fenced = [], 0, False
+    for line in text.splitlines(keepends=True):
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced:
+            m = _HEADING.match(line.rstrip("\n"))
+            if m:
+                out.append((pos, m.group(1).strip()))
+        pos += len(line)
+    return out
 
 
 def paragraphs(text: str) -> list[tuple[int, int]]:
@@ -91,10 +111,14 @@ def _pack(sents: list[tuple[int, int]], size: int, overlap: int) -> list[list[tu
 
 def chunk_document(doc: Document, size: int = 800, overlap: int = 200) -> list[Chunk]:
     """All chunks of ``doc`` in document order."""
+    headings = markdown_headings(doc.text) if doc.id.lower().endswith(MARKDOWN_SUFFIXES) else []
+    heading_starts = [h[0] for h in headings]
     chunks = []
     for block in _blocks(doc.text, size):
         for window in _pack(block, size, overlap):
             start, end = window[0][0], window[-1][1]
+            i = bisect.bisect_right(heading_starts, start)
             chunks.append(Chunk(id=f"{doc.id}:{start}-{end}", doc_id=doc.id, start=start, end=end,
-                                text=doc.text[start:end], sentences=tuple(window)))
+                                text=doc.text[start:end], sentences=tuple(window),
+                                section=headings[i - 1][1] if i else None))
     return chunks

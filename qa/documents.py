@@ -1,29 +1,33 @@
 """Load a corpus folder into :class:`Document` objects.
 
 The document id is the file's path relative to the corpus folder (with ``/``).
-``text`` is the decoded file content, byte for byte what the file says, so
-citation offsets index into exactly what a reader sees. Files that cannot be
+``text`` is what :mod:`qa.formats` extracts: for ``.txt``/``.md`` the decoded
+file, byte for byte; for HTML the main text; for PDF the page texts (with each
+page's start offset in ``pages``). Citation offsets index into exactly that
+text, which is also what the sources view shows. Files that cannot be
 read are skipped with a warning that names them and says why; the rest load.
 An optional ``sources.yaml`` in the corpus folder gives titles and metadata.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import yaml
 
 from .errors import CorpusError
+from .formats import SUFFIXES, extract
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".txt", ".md")
+SUPPORTED_SUFFIXES = SUFFIXES
 MANIFEST_NAME = "sources.yaml"
 META_KEYS = ("title", "url", "author", "site", "date", "license")
 
@@ -38,11 +42,21 @@ class Document:
     title: str
     text: str
     fingerprint: str
+    pages: tuple[int, ...] = ()  # start offset in ``text`` of each page (PDF only)
     meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.id:
             raise ValueError("Document.id must not be empty")
+        if self.pages and (self.pages[0] != 0 or list(self.pages) != sorted(self.pages)):
+            raise ValueError("Document.pages must be ascending page start offsets from 0")
+
+
+def page_of(pages: Sequence[int], offset: int) -> int | None:
+    """1-based page holding ``offset``, or None for a document without pages."""
+    if not pages:
+        return None
+    return bisect.bisect_right(pages, offset)
 
 
 def fingerprint(data: bytes) -> str:
@@ -109,19 +123,13 @@ def read_document(doc_id: str, path: Path, meta: dict[str, Any], warn: Warn) -> 
     except OSError as exc:
         warn(f"{doc_id}: skipped, cannot be read ({exc.strerror or type(exc).__name__})")
         return None
-    if b"\x00" in data:
-        warn(f"{doc_id}: skipped, it looks binary (contains NUL bytes)")
+    suffix = path.suffix.lower()
+    got = extract(doc_id, suffix, data, warn)
+    if got is None:
         return None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        warn(f"{doc_id}: skipped, not valid UTF-8 (byte {exc.start}); re-save it as UTF-8")
-        return None
-    if not text.strip():
-        warn(f"{doc_id}: skipped, it is empty")
-        return None
-    title = meta.get("title") or (_markdown_title(text) if path.suffix.lower() == ".md" else None) or doc_id
-    return Document(id=doc_id, title=title, text=text, fingerprint=fingerprint(data),
+    title = (meta.get("title") or got.title or (_markdown_title(got.text) if suffix == ".md" else None)
+             or doc_id)
+    return Document(id=doc_id, title=title, text=got.text, fingerprint=fingerprint(data), pages=got.pages,
                     meta={k: v for k, v in meta.items() if k != "title"})
 
 

@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -86,6 +86,7 @@ class Index:
     faiss_index: object
     bm25_chunks: BM25Index
     bm25_sentences: BM25Index
+    pages: list[list[int]] = field(default_factory=list)  # per document: page start offsets (PDF), else []
 
     @property
     def doc_position(self) -> dict[str, int]:
@@ -214,7 +215,8 @@ def _read_build(path: Path, manifest: dict) -> Index:
                  chunk_sents=chunk_sents, sent_doc=sent_doc.astype(np.int64),
                  sent_span=sent_span.astype(np.int64), sent_chunk=sent_chunk.astype(np.int64),
                  vectors=vectors, chunk_vectors=chunk_means(vectors, chunk_sents),
-                 faiss_index=faiss_index, bm25_chunks=bm25_chunks, bm25_sentences=bm25_sentences)
+                 faiss_index=faiss_index, bm25_chunks=bm25_chunks, bm25_sentences=bm25_sentences,
+                 pages=[list(d.get("pages", ())) for d in docs])
 
 
 def chunk_means(vectors: np.ndarray, chunk_sents: np.ndarray) -> np.ndarray:
@@ -357,7 +359,8 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
         "model": config.model,
         "dimension": int(dim),
         "settings": config.index_settings(),
-        "documents": [{"id": d.id, "title": d.title, "fingerprint": d.fingerprint, "meta": d.meta} for d in docs],
+        "documents": [{"id": d.id, "title": d.title, "fingerprint": d.fingerprint, "meta": d.meta,
+                       **({"pages": list(d.pages)} if d.pages else {})} for d in docs],
         "files": {k: list(v) for k, v in files.items()},
         "sources_stat": [sources.stat().st_size, sources.stat().st_mtime_ns] if sources.is_file() else None,
         "chunks": len(chunk_ids),

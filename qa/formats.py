@@ -1,0 +1,164 @@
+"""Per-format text extraction: file bytes -> the text every offset indexes into.
+
+``.txt`` and ``.md`` are the decoded file, byte for byte. ``.html``/``.htm``
+keep only the main text (BeautifulSoup, ``html.parser``): page chrome such as
+scripts, navigation and footers is dropped, block elements end a line and
+paragraph-like elements end a paragraph (a blank line), so chunking sees the
+same structure a reader does. ``.pdf`` is the text of each page (pypdf), pages
+joined by a blank line, with the start offset of each page recorded so any
+offset maps to a page. A file that yields no usable text gives None after a
+warning that names it and says why.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+Warn = Callable[[str], None]
+
+TEXT_SUFFIXES = (".txt", ".md")
+HTML_SUFFIXES = (".html", ".htm")
+PDF_SUFFIXES = (".pdf",)
+SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + PDF_SUFFIXES
+PAGE_SEPARATOR = "\n\n"
+
+# Page chrome and non-content elements: never part of the document text.
+_DROP = ("script", "style", "nav", "header", "footer", "aside", "noscript", "form", "template",
+         "head", "iframe", "svg", "canvas", "button", "select", "textarea")
+# Elements that end a paragraph (blank line) or a line.
+_PARAGRAPH = frozenset(("p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "ul", "ol",
+                        "dl", "figure", "section", "article", "main", "hr", "address", "details", "body"))
+_LINE = frozenset(("div", "li", "tr", "dt", "dd", "figcaption", "caption", "summary", "br"))
+_CELL = frozenset(("td", "th"))
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """The text of one file, plus what its format says about title and pages."""
+
+    text: str
+    title: str | None = None
+    pages: tuple[int, ...] = ()
+
+
+def extract(doc_id: str, suffix: str, data: bytes, warn: Warn) -> Extracted | None:
+    """Extract the document text of a file's bytes according to its suffix."""
+    suffix = suffix.lower()
+    if suffix in HTML_SUFFIXES:
+        return extract_html(doc_id, data, warn)
+    if suffix in PDF_SUFFIXES:
+        return extract_pdf(doc_id, data, warn)
+    return extract_text(doc_id, data, warn)
+
+
+def extract_text(doc_id: str, data: bytes, warn: Warn) -> Extracted | None:
+    """Plain text and Markdown: the UTF-8 decoded bytes, unchanged."""
+    if b"\x00" in data:
+        warn(f"{doc_id}: skipped, it looks binary (contains NUL bytes)")
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        warn(f"{doc_id}: skipped, not valid UTF-8 (byte {exc.start}); re-save it as UTF-8")
+        return None
+    if not text.strip():
+        warn(f"{doc_id}: skipped, it is empty")
+        return None
+    return Extracted(text)
+
+
+def extract_html(doc_id: str, data: bytes, warn: Warn) -> Extracted | None:
+    """Main text of an HTML page; ``<main>`` or ``<article>`` win over the whole body."""
+    from bs4 import BeautifulSoup
+
+    if b"\x00" in data:
+        warn(f"{doc_id}: skipped, it looks binary (contains NUL bytes)")
+        return None
+    soup = BeautifulSoup(data, "html.parser")  # bytes: the parser honours <meta charset>
+    title = None
+    if soup.title is not None:
+        title = _SPACE.sub(" ", soup.title.get_text()).strip() or None
+    for tag in soup.find_all(_DROP):
+        tag.decompose()
+    root = soup.find("main") or soup.find("article") or soup.body or soup
+    text = html_text(root)
+    if not text:
+        warn(f"{doc_id}: skipped, the HTML page has no main text")
+        return None
+    return Extracted(text, title=title)
+
+
+def html_text(root) -> str:
+    """Text of an element: one line per block element, a blank line after each paragraph."""
+    from bs4 import Comment, NavigableString, Tag
+    from bs4.element import Declaration, Doctype, ProcessingInstruction
+
+    skip = (Comment, Declaration, Doctype, ProcessingInstruction)
+    parts: list[str | int] = []  # text, or a break: 1 = new line, 2 = new paragraph
+
+    def walk(node, pre: bool) -> None:
+        for child in node.children:
+            if isinstance(child, Tag):
+                name = child.name
+                brk = 2 if name in _PARAGRAPH else 1 if name in _LINE else 0
+                if brk:
+                    parts.append(brk)
+                elif name in _CELL:
+                    parts.append(" ")
+                walk(child, pre or name == "pre")
+                if brk:
+                    parts.append(brk)
+            elif isinstance(child, NavigableString) and not isinstance(child, skip):
+                s = str(child)
+                parts.append(s if pre else _SPACE.sub(" ", s))
+
+    walk(root, root.name == "pre" if isinstance(root, Tag) else False)
+    out: list[str] = []
+    buf: list[str] = []
+    pending = 0
+    for p in parts + [2]:
+        if isinstance(p, str):
+            buf.append(p)
+            continue
+        line = "".join(buf).strip()
+        buf.clear()
+        if line:
+            if out:
+                out.append("\n\n" if pending >= 2 else "\n")
+            out.append(line if "\n" in line else re.sub(" {2,}", " ", line))
+            pending = 0
+        pending = max(pending, p)
+    return "".join(out)
+
+
+def extract_pdf(doc_id: str, data: bytes, warn: Warn) -> Extracted | None:
+    """Text of each page joined by a blank line; ``pages`` holds each page's start offset."""
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            try:
+                ok = reader.decrypt("")
+            except Exception:  # e.g. an AES PDF without the crypto package: still unreadable to us
+                ok = 0
+            if not ok:
+                warn(f"{doc_id}: skipped, the PDF is encrypted and needs a password; "
+                     "save an unprotected copy")
+                return None
+        page_texts = [(page.extract_text() or "").replace("\x00", "").strip() for page in reader.pages]
+    except Exception as exc:  # pypdf raises many types for damaged files; all mean "unreadable"
+        warn(f"{doc_id}: skipped, not a readable PDF ({type(exc).__name__}: {str(exc)[:80]})")
+        return None
+    if not any(page_texts):
+        warn(f"{doc_id}: skipped, the PDF has no extractable text (a scanned image? run OCR first)")
+        return None
+    starts, pos = [], 0
+    for t in page_texts:
+        starts.append(pos)
+        pos += len(t) + len(PAGE_SEPARATOR)
+    return Extracted(PAGE_SEPARATOR.join(page_texts), pages=tuple(starts))

@@ -26,6 +26,8 @@ from qa.answer import CALIBRATION_FEATURES, AnswerModel, Answerer  # noqa: E402
 from qa.config import config_from_dict  # noqa: E402
 from qa.retrieval import FEATURES  # noqa: E402
 from qa.squad import load_squad, sample, write_corpus  # noqa: E402
+from qa.evaluation import load_question_set  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
 
 TRAIN = ROOT.parent / "shared" / "data" / "squad-train-v1.1.reconstructed.json"
 
@@ -53,6 +55,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", type=int, default=4000)
     ap.add_argument("--offtopic", type=int, default=1500)
+    ap.add_argument("--seed-share", type=float, default=0.2, help="weight of the seed dev split in the fit")
     ap.add_argument("--out", default=str(ROOT / "qa" / "data" / "ranker.json"))
     args = ap.parse_args()
     from sklearn.linear_model import LogisticRegression
@@ -86,9 +89,25 @@ def main() -> None:
 
     X = np.vstack([r.features for r in R_fit])
     y = np.concatenate([labels_for(p, r, g) for r, g in zip(R_fit, fit_q)])
+    weights = np.ones(len(y))
+    # The seed corpus's dev split (never its test split) joins the fit with a fixed share of the
+    # weight, so the ranker also fits long single-topic documents, not only Wikipedia paragraphs.
+    seed = Pipeline.from_config(ROOT / "qa.yaml")
+    seed.ensure_index(progress=False)
+    seed_set = load_question_set(ROOT / "eval" / "seed_questions.yaml", "dev")
+    seed_q = [SimpleNamespace(question=q["question"], answers=[str(a) for a in q["answers"]]) for q in seed_set.answerable]
+    seed_off = [SimpleNamespace(question=q["question"]) for q in seed_set.off_topic]
+    R_seed = collect(seed, seed_q, top_k=10)
+    ys = [np.array([any(a in seed.index.sentence_text(int(row)) for a in q.answers) for row in r.sentence_rows], dtype=np.int32)
+          for r, q in zip(R_seed, seed_q)]
+    Xs, ys_ = np.vstack([r.features for r in R_seed]), np.concatenate(ys)
+    share = args.seed_share
+    X = np.vstack([X, Xs])
+    weights = np.r_[weights, np.full(len(ys_), share * len(y) / max(1, len(ys_)))]
+    y = np.r_[y, ys_]
     recall = np.mean([labels_for(p, r, g).any() for r, g in zip(R_fit, fit_q)])
     print(f"candidate recall (answer in some candidate sentence): {recall:.3f}; rows {len(y)}", file=sys.stderr)
-    ranker = LogisticRegression(C=1.0, max_iter=2000).fit(X, y)
+    ranker = LogisticRegression(C=1.0, max_iter=2000).fit(X, y, sample_weight=weights)
     w = ranker.coef_[0]
     b = float(ranker.intercept_[0])
     print("ranker:", dict(zip(FEATURES, np.round(w, 3))), round(b, 3), file=sys.stderr)
@@ -108,9 +127,20 @@ def main() -> None:
         return np.mean(hits)
 
     print(f"held-out train: answer sentence @1 = {top1(R_hold, hold_q):.3f}", file=sys.stderr)
+    seed_ans = Answerer(seed.index, model)
+    seed_hits = np.mean([bool(l[int(np.argmax(seed_ans.sentence_scores(r)))]) for r, l in zip(R_seed, ys)])
+    print(f"seed dev: answer sentence @1 = {seed_hits:.3f}", file=sys.stderr)
     Xc = np.vstack([calib(collect(p, fit_q[:1500], top_k=p.config.top_k)), calib(R_off_fit)])
     yc = np.r_[np.ones(min(1500, len(fit_q))), np.zeros(len(R_off_fit))]
-    cal = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced").fit(Xc, yc)
+    wc = np.r_[np.full(min(1500, len(fit_q)), 0.5 / min(1500, len(fit_q))), np.full(len(R_off_fit), 0.5 / len(R_off_fit))]
+    seed_ans = Answerer(seed.index, model)
+    seed_calib = lambda rs: np.array([seed_ans.calibration_features(r, seed_ans.sentence_scores(r)) for r in rs])  # noqa: E731
+    R_seed5 = collect(seed, seed_q, top_k=seed.config.top_k)
+    R_seed_off = collect(seed, seed_off, top_k=seed.config.top_k)
+    Xc = np.vstack([Xc, seed_calib(R_seed5), seed_calib(R_seed_off)])
+    yc = np.r_[yc, np.ones(len(R_seed5)), np.zeros(len(R_seed_off))]
+    wc = np.r_[wc, np.full(len(R_seed5), share / 2 / len(R_seed5)), np.full(len(R_seed_off), share / 2 / len(R_seed_off))]
+    cal = LogisticRegression(C=1.0, max_iter=2000).fit(Xc, yc, sample_weight=wc * len(yc))
     model = AnswerModel(model.ranker, model.ranker_bias, tuple(map(float, cal.coef_[0])),
                         float(cal.intercept_[0]))
     ans = Answerer(p.index, model)
@@ -119,6 +149,14 @@ def main() -> None:
     for th in (0.3, 0.5, 0.7):
         print(f"held-out: threshold {th}: answerable abstain {np.mean(conf_pos < th):.3f}, "
               f"off-topic answered {np.mean(conf_neg >= th):.3f}", file=sys.stderr)
+    seed_ans = Answerer(seed.index, model)
+    sp = np.array([seed_ans.confidence(c) for c in seed_calib(R_seed5)])
+    sn = np.array([seed_ans.confidence(c) for c in seed_calib(R_seed_off)])
+    for th in (0.3, 0.4, 0.5, 0.6, 0.7):
+        print(f"seed dev: threshold {th}: answerable abstain {np.mean(sp < th):.3f}, off-topic answered "
+              f"{np.mean(sn >= th):.3f}", file=sys.stderr)
+    print("seed dev off-topic confidences:", np.round(np.sort(sn), 3), file=sys.stderr)
+    print("seed dev answerable confidences:", np.round(np.sort(sp)[:8], 3), file=sys.stderr)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({
         "features": list(FEATURES), "ranker": list(model.ranker), "ranker_bias": model.ranker_bias,

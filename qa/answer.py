@@ -20,13 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer_types import typed_spans
+from .answer_types import answer_spans
+from .documents import page_of
 from .lexical import tokenize
 from .retrieval import FEATURES, Passage, Retrieval
 from .store import Index
 
 WEIGHTS_FILE = Path(__file__).parent / "data" / "ranker.json"
-CALIBRATION_FEATURES = ("best", "margin", "dense", "coverage", "lexical", "type_match")
+CALIBRATION_FEATURES = ("best", "margin", "dense", "coverage", "lexical", "type_match", "type_missing")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Citation:
     answer_end: int | None
     score: float
     url: str | None = None
+    page: int | None = None  # 1-based page of ``start`` in a paged (PDF) source
 
     def __post_init__(self) -> None:
         if len(self.quote) != self.end - self.start or self.start < 0:
@@ -56,6 +58,8 @@ class Citation:
              "score": round(self.score, 4)}
         if self.url:
             d["url"] = self.url
+        if self.page is not None:
+            d["page"] = self.page
         return d
 
 
@@ -120,8 +124,12 @@ class AnswerModel:
         """Hand-set weights, used only until a fitted ``ranker.json`` exists."""
         ranker = dict(dense=4.0, dense_gap=1.0, lexical=2.0, chunk_dense=1.0, chunk_lexical=1.0, chunk_best_dense=1.0,
                       neighbour_dense=0.5, coverage=1.5, type_match=1.0, short=-1.0)
-        calib = dict(best=1.0, margin=1.0, dense=4.0, coverage=3.0, lexical=0.0, type_match=0.5)
+        calib = dict(best=1.0, margin=1.0, dense=4.0, coverage=3.0, lexical=0.0, type_match=0.5, type_missing=-2.0)
         return cls(tuple(ranker[f] for f in FEATURES), -4.0, tuple(calib[f] for f in CALIBRATION_FEATURES), -6.0)
+
+
+def _page(idx: Index, doc: int, offset: int) -> int | None:
+    return page_of(idx.pages[doc], offset) if idx.pages else None
 
 
 def _sigmoid(x: float) -> float:
@@ -135,12 +143,7 @@ def narrow(qtype: str | None, question: str, sentence: str) -> tuple[int, int]:
     contain, pick the one closest to where the question's words occur.
     """
     qterms = set(tokenize(question))
-    spans = []
-    for s, e in typed_spans(qtype, sentence):
-        toks = set(tokenize(sentence[s:e]))
-        if sentence[s:e].lower() in question.lower() or (toks and toks <= qterms):
-            continue
-        spans.append((s, e))
+    spans = answer_spans(qtype, question, sentence)
     if not spans:
         return 0, len(sentence)
     where: dict[str, list[int]] = {}
@@ -175,8 +178,10 @@ class Answerer:
         b = order[0]
         second = scores[order[1]] if len(order) > 1 else scores[b] - 5.0
         f = dict(zip(FEATURES, r.features[b]))
+        # type_missing: the question wants a date/number/name and the best sentence holds none.
         vals = dict(best=scores[b], margin=scores[b] - second, dense=f["dense"], coverage=f["coverage"],
-                    lexical=f["lexical"], type_match=f["type_match"])
+                    lexical=f["lexical"], type_match=f["type_match"],
+                    type_missing=float(r.qtype is not None and f["type_match"] == 0))
         return np.array([vals[k] for k in CALIBRATION_FEATURES], dtype=np.float64)
 
     def confidence(self, calib: np.ndarray) -> float:
@@ -227,7 +232,7 @@ class Answerer:
                 break
         meta = idx.metas[d]
         cites = [Citation(idx.doc_ids[d], idx.titles[d], qs, qe, text[qs:qe], s + a0, s + a1,
-                          _sigmoid(float(scores[best])), meta.get("url"))]
+                          _sigmoid(float(scores[best])), meta.get("url"), _page(idx, d, qs))]
         # Supporting citations: the best sentence of other passages that score close to the answer.
         used = {(d, qs, qe)}
         for i in order[1:]:
@@ -240,5 +245,5 @@ class Answerer:
                 continue
             used.add((rd, rs, re_))
             cites.append(Citation(idx.doc_ids[rd], idx.titles[rd], rs, re_, idx.texts[rd][rs:re_], None, None,
-                                  _sigmoid(float(scores[i])), idx.metas[rd].get("url")))
+                                  _sigmoid(float(scores[i])), idx.metas[rd].get("url"), _page(idx, rd, rs)))
         return cites

@@ -106,12 +106,28 @@ def typed_spans(qtype: str | None, sentence: str) -> list[tuple[int, int]]:
     return []
 
 
+def answer_spans(qtype: str | None, question: str, sentence: str) -> list[tuple[int, int]]:
+    """Typed spans that could answer the question: not already said by the question itself.
+
+    A date or number the question states is not the answer; a name sharing a word with the
+    question ("Yoon" in "Who met Yoon?") is what is asked about, not the answer.
+    """
+    from .lexical import tokenize
+
+    qterms = set(tokenize(question))
+    qlow = question.lower()
+    names = qtype not in (DATE, NUMBER)
+    out = []
+    for s, e in typed_spans(qtype, sentence):
+        toks = set(tokenize(sentence[s:e]))
+        if sentence[s:e].lower() in qlow or (toks and (toks & qterms if names else toks <= qterms)):
+            continue
+        out.append((s, e))
+    return out
+
+
 def type_match(qtype: str | None, question: str, sentence: str) -> float:
-    """1.0 when the sentence holds a span of the wanted type that the question does not already contain."""
+    """1.0 when the sentence holds a span of the wanted type that could answer the question."""
     if qtype is None:
         return 0.0
-    qlow = question.lower()
-    for s, e in typed_spans(qtype, sentence):
-        if sentence[s:e].lower() not in qlow:
-            return 1.0
-    return 0.0
+    return 1.0 if answer_spans(qtype, question, sentence) else 0.0

@@ -64,6 +64,7 @@ class CitationOut(BaseModel):
     answer_end: int | None
     score: float
     url: str | None = None
+    page: int | None = Field(None, description="1-based page of start (PDF sources only)")
 
 
 class PassageOut(BaseModel):
@@ -75,6 +76,7 @@ class PassageOut(BaseModel):
     score: float
     dense: float
     lexical: float
+    page: int | None = Field(None, description="1-based page of start (PDF sources only)")
 
 
 class AnswerOut(BaseModel):

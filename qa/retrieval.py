@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .answer_types import question_type, type_match
+from .documents import page_of
 from .lexical import tokenize
 from .store import Index
 
@@ -35,11 +36,15 @@ class Passage:
     score: float
     dense: float
     lexical: float
+    page: int | None = None  # 1-based page of ``start`` in a paged (PDF) source
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "title": self.title, "start": self.start, "end": self.end,
-                "text": self.text, "score": round(self.score, 4),
-                "dense": round(self.dense, 4), "lexical": round(self.lexical, 4)}
+        d = {"source": self.source, "title": self.title, "start": self.start, "end": self.end,
+             "text": self.text, "score": round(self.score, 4),
+             "dense": round(self.dense, 4), "lexical": round(self.lexical, 4)}
+        if self.page is not None:
+            d["page"] = self.page
+        return d
 
 
 @dataclass(frozen=True)
@@ -139,7 +144,8 @@ class Retriever:
             seen.append((d, s, e))
             passages.append(Passage(row=c, source=idx.doc_ids[d], title=idx.titles[d], start=s, end=e,
                                     text=idx.texts[d][s:e], score=float(chunk_score[i]),
-                                    dense=float(chunk_dense[i]), lexical=float(lex_chunk[c])))
+                                    dense=float(chunk_dense[i]), lexical=float(lex_chunk[c]),
+                                    page=page_of(idx.pages[d], s) if idx.pages else None))
             if len(passages) >= max(top_k, 1):
                 break
 

@@ -272,4 +272,10 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         for b, q in zip(buttons, EXAMPLES):
             b.click(lambda history, q=q: respond(q, history), [chat], outputs)
         clear.click(lambda: ([], "", sources_html(None), ""), None, outputs)
+
+        def ask_api(question: str, top_k: int | None = None) -> dict:
+            """The `qa ask --json` object, for gradio_client users."""
+            return pipeline.ask(question, top_k=top_k).to_dict()
+
+        gr.api(ask_api, api_name="ask")
     return demo

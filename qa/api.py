@@ -22,6 +22,7 @@ from urllib.parse import quote
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 from fastapi import FastAPI, Query, Request  # noqa: E402
+from fastapi_offline import FastAPIOffline  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse  # noqa: E402
 from pydantic import BaseModel, Field  # noqa: E402
@@ -232,7 +233,8 @@ def _error(status: int, message: str) -> JSONResponse:
 def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
     """The FastAPI app: JSON API, widget, source view and (unless ``ui=False``) the Gradio UI at ``/``."""
     config = pipeline.config
-    app = FastAPI(title="qa", version="0.1.0",
+    # FastAPIOffline serves the Swagger/ReDoc assets of /docs from the package, not from a CDN.
+    app = FastAPIOffline(title="qa", version="0.1.0",
                   description="Source-grounded extractive question answering: every answer is a verbatim "
                               "span of a document, with offsets; or an abstention.")
     # Always installed: with no configured origin this refuses every cross-origin request, and its

@@ -240,7 +240,11 @@ def test_widget_js(client):
 
 
 def test_openapi_docs(client):
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "cdn" not in docs.text.lower()  # served offline: assets come from this server
+    for src in __import__("re").findall(r'(?:src|href)="(/[^"]+)"', docs.text):
+        assert client.get(src).status_code == 200, src
     spec = client.get("/openapi.json").json()
     assert {"/api/ask", "/api/sources/{doc_id}", "/api/health"} <= set(spec["paths"])
     schema = spec["paths"]["/api/ask"]["post"]["requestBody"]["content"]["application/json"]["schema"]

@@ -268,9 +268,10 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
 
     def document(doc_id: str) -> dict:
         # Only ids of the loaded index exist; the id never reaches the filesystem.
-        if doc_id not in pipeline.index.doc_ids:
-            raise ApiError(404, f"no document with id {doc_id!r} in the index (GET /api/health lists the count)")
-        return pipeline.source(doc_id)
+        try:
+            return pipeline.source(doc_id)
+        except KeyError:
+            raise ApiError(404, f"no document with id {doc_id!r} in the index (GET /api/health lists the count)") from None
 
     @app.post("/api/ask", response_model=AnswerOut, tags=["api"],
               responses={400: {"model": ErrorOut}, 413: {"model": ErrorOut}},

@@ -20,7 +20,7 @@ from .config import Config, load_config
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import InputError, StaleIndexError, IndexMissingError
 from .retrieval import Retriever
-from .store import BuildReport, Index, build_index, load_index
+from .store import BuildReport, Index, build_index, live_path, load_index
 
 
 def clean_text(text: object, what: str, limit: int) -> str:
@@ -88,8 +88,8 @@ class Pipeline:
         """Build or update the index for the configured corpus, then use it."""
         with self._lock:
             report = build_index(self.config, self.embedder, rebuild=rebuild, progress=progress, warn=warn)
-            self._index = None
-            if not report.skipped or self._index is None:
+            # Reload unless nothing changed and the live build is the one already in memory.
+            if not (report.skipped and self._index is not None and self._index.path == live_path(self.config.index)):
                 self._attach(load_index(self.config, check=False))
             return report
 

@@ -88,6 +88,7 @@ class Retriever:
         self._next = np.where(same_next, np.arange(len(idx.sent_doc)) + 1, -1)
         lens = idx.sent_span[:, 1] - idx.sent_span[:, 0]
         self._short = (lens < 40).astype(np.float32)
+        self._terms: dict[int, frozenset[str]] = {}
 
     def dense_sentences(self, qvec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k sentence rows by cosine similarity, via FAISS."""
@@ -150,31 +151,38 @@ class Retriever:
                 break
 
         # Candidate sentences: those of the kept passages.
-        keep_pos = {p.row: j for j, p in enumerate(passages)}
         cand_pos = {int(c): i for i, c in enumerate(cand)}
         sel = np.concatenate([np.nonzero(owner == cand_pos[p.row])[0] for p in passages])
         srows = rows[sel]
         sown = owner[sel]
-        prev, nxt = self._prev[srows], self._next[srows]
-        all_dense_needed = np.unique(np.concatenate([prev[prev >= 0], nxt[nxt >= 0]]))
-        nd = dict(zip(all_dense_needed.tolist(), (idx.vectors[all_dense_needed] @ qvec).tolist())) \
-            if len(all_dense_needed) else {}
-        neigh = np.array([max(nd.get(int(p), 0.0), nd.get(int(n), 0.0)) for p, n in zip(prev, nxt)],
-                         dtype=np.float32)
+        neigh = np.maximum(self._neighbour_dense(self._prev[srows], qvec),
+                           self._neighbour_dense(self._next[srows], qvec))
         coverage = self._coverage(qtokens, srows)
         tmatch = np.array([type_match(qtype, question, idx.sentence_text(int(r))) for r in srows], dtype=np.float32)
         sdense = dense[sel]
         feats = np.column_stack([
             sdense, sdense - sdense.max(), lex_sent[srows], chunk_dense[sown], lex_chunk[cand[sown]], best_dense[sown],
             neigh, coverage, tmatch, self._short[srows]]).astype(np.float32)
-        chunk_of = np.array([int(cand[o]) for o in sown], dtype=np.int64)
-        assert all(c in keep_pos for c in chunk_of.tolist())
-        return Retrieval(question, qtype, tuple(passages), srows, chunk_of, feats)
+        return Retrieval(question, qtype, tuple(passages), srows, cand[sown].astype(np.int64), feats)
+
+    def _neighbour_dense(self, neighbours: np.ndarray, qvec: np.ndarray) -> np.ndarray:
+        """Cosine of each neighbour sentence row with the question; 0 where there is no neighbour."""
+        out = np.zeros(len(neighbours), dtype=np.float32)
+        has = neighbours >= 0
+        if has.any():
+            out[has] = self.index.vectors[neighbours[has]] @ qvec
+        return out
+
+    def _sentence_terms(self, row: int) -> frozenset[str]:
+        """Tokens of one sentence, computed on first use and kept (sentences never change)."""
+        terms = self._terms.get(row)
+        if terms is None:
+            terms = self._terms[row] = frozenset(tokenize(self.index.sentence_text(row)))
+        return terms
 
     def _coverage(self, qtokens: list[str], rows: np.ndarray) -> np.ndarray:
         """Share of the question's distinct content words that occur in each sentence."""
         q = set(qtokens)
         if not q:
             return np.zeros(len(rows), dtype=np.float32)
-        return np.array([len(q & set(tokenize(self.index.sentence_text(int(r))))) / len(q) for r in rows],
-                        dtype=np.float32)
+        return np.array([len(q & self._sentence_terms(int(r))) / len(q) for r in rows], dtype=np.float32)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import json
 import os
 import shutil
@@ -88,8 +89,9 @@ class Index:
     bm25_sentences: BM25Index
     pages: list[list[int]] = field(default_factory=list)  # per document: page start offsets (PDF), else []
 
-    @property
+    @functools.cached_property
     def doc_position(self) -> dict[str, int]:
+        """doc id -> position in ``doc_ids``/``texts``; built once per loaded index."""
         return {d: i for i, d in enumerate(self.doc_ids)}
 
     def sentence_text(self, row: int) -> str:
@@ -143,8 +145,20 @@ def scan_corpus(corpus: Path, warn: Callable[[str], None] = lambda m: None) -> d
     return out
 
 
-def staleness(config: Config, manifest: dict) -> str | None:
-    """Why an index no longer matches the config and corpus, or None when it does."""
+def _sources_stat(corpus: Path) -> list[int] | None:
+    """(size, mtime_ns) of the corpus's sources.yaml, or None when there is none."""
+    try:
+        st = (corpus / "sources.yaml").stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+def staleness(config: Config, manifest: dict, files: dict[str, tuple[int, int]] | None = None) -> str | None:
+    """Why an index no longer matches the config and corpus, or None when it does.
+
+    ``files`` is a :func:`scan_corpus` result the caller already has; otherwise the corpus is scanned.
+    """
     if manifest.get("settings") != config.index_settings():
         old, new = manifest.get("settings", {}), config.index_settings()
         what = [k for k in new if old.get(k) != new.get(k)] or ["settings"]
@@ -152,15 +166,13 @@ def staleness(config: Config, manifest: dict) -> str | None:
     if not config.corpus.is_dir():
         return None  # serve what was indexed; nothing to compare against
     recorded = manifest.get("files", {})
-    current = scan_corpus(config.corpus)
-    sources = (config.corpus / "sources.yaml")
-    sources_stat = [sources.stat().st_size, sources.stat().st_mtime_ns] if sources.is_file() else None
+    current = scan_corpus(config.corpus) if files is None else files
     changed = sorted(set(recorded) ^ set(current) | {d for d in set(recorded) & set(current)
                                                      if tuple(recorded[d]) != current[d]})
     if changed:
         return (f"index was built from a different corpus ({len(changed)} file(s) changed, e.g. "
                 f"{changed[0]})")
-    if manifest.get("sources_stat") != sources_stat:
+    if manifest.get("sources_stat") != _sources_stat(config.corpus):
         return "sources.yaml changed since the index was built"
     return None
 
@@ -304,7 +316,7 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
         old_manifest = read_manifest(path) if path else None
     except CorruptIndexError as exc:
         _warn(f"previous index ignored: {exc}")
-    if (not rebuild and old_manifest is not None and staleness(config, old_manifest) is None):
+    if (not rebuild and old_manifest is not None and staleness(config, old_manifest, files) is None):
         n_docs = len(old_manifest["documents"])
         return BuildReport(added=0, updated=0, removed=0, unchanged=n_docs, documents=n_docs,
                            chunks=old_manifest["chunks"], sentences=old_manifest["sentences"], embedded=0,
@@ -317,8 +329,6 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
 
     previous = {} if rebuild else _previous_vectors(index_dir, config)
     old_docs = {d["id"]: d["fingerprint"] for d in (old_manifest or {}).get("documents", [])} if not rebuild else {}
-    dim = None
-    vectors = None
     todo_rows, todo_texts = [], []
     reused: dict[int, np.ndarray] = {}
     for row, (di, (s, e)) in enumerate(zip(sent_doc, sent_span)):
@@ -352,7 +362,6 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
     unchanged = len(docs) - added - updated
     removed = len(set(old_docs) - {d.id for d in docs})
 
-    sources = config.corpus / "sources.yaml"
     manifest = {
         "format": FORMAT_VERSION,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -362,7 +371,7 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
         "documents": [{"id": d.id, "title": d.title, "fingerprint": d.fingerprint, "meta": d.meta,
                        **({"pages": list(d.pages)} if d.pages else {})} for d in docs],
         "files": {k: list(v) for k, v in files.items()},
-        "sources_stat": [sources.stat().st_size, sources.stat().st_mtime_ns] if sources.is_file() else None,
+        "sources_stat": _sources_stat(config.corpus),
         "chunks": len(chunk_ids),
         "sentences": int(len(sent_doc)),
         "warnings": warnings,

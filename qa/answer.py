@@ -20,14 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer_types import answer_spans
+from .answer_types import answer_spans, preferred
 from .documents import page_of
 from .lexical import tokenize
 from .retrieval import FEATURES, Passage, Retrieval
 from .store import Index
 
 WEIGHTS_FILE = Path(__file__).parent / "data" / "ranker.json"
-CALIBRATION_FEATURES = ("best", "margin", "dense", "coverage", "lexical", "type_match", "type_missing")
+CALIBRATION_FEATURES = ("best", "margin", "dense", "coverage", "lexical", "type_match", "type_missing",
+                        "idf_coverage", "context_coverage", "chunk_coverage")
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,10 @@ class AnswerModel:
     def default(cls) -> "AnswerModel":
         """Hand-set weights, used only until a fitted ``ranker.json`` exists."""
         ranker = dict(dense=4.0, dense_gap=1.0, lexical=2.0, chunk_dense=1.0, chunk_lexical=1.0, chunk_best_dense=1.0,
-                      neighbour_dense=0.5, coverage=1.5, type_match=1.0, short=-1.0)
-        calib = dict(best=1.0, margin=1.0, dense=4.0, coverage=3.0, lexical=0.0, type_match=0.5, type_missing=-2.0)
+                      neighbour_dense=0.5, coverage=1.5, type_match=1.0, short=-1.0, idf_coverage=1.5,
+                      context_coverage=0.5, chunk_coverage=0.5, bigram=0.5)
+        calib = dict(best=1.0, margin=1.0, dense=4.0, coverage=3.0, lexical=0.0, type_match=0.5, type_missing=-2.0,
+                     idf_coverage=1.0, context_coverage=1.0, chunk_coverage=0.0)
         return cls(tuple(ranker[f] for f in FEATURES), -4.0, tuple(calib[f] for f in CALIBRATION_FEATURES), -6.0)
 
 
@@ -139,8 +142,9 @@ def _sigmoid(x: float) -> float:
 def narrow(qtype: str | None, question: str, sentence: str) -> tuple[int, int]:
     """The answer span inside ``sentence`` (offsets relative to it); the whole sentence if nothing narrower fits.
 
-    Among the spans of the wanted type that the question does not already
-    contain, pick the one closest to where the question's words occur.
+    Among the spans of the wanted type that the question does not already contain, prefer
+    the wanted kind of quantity ("$17.3 billion" for "what was the value"), then the one
+    closest to where the question's words occur.
     """
     qterms = set(tokenize(question))
     spans = answer_spans(qtype, question, sentence)
@@ -151,14 +155,13 @@ def narrow(qtype: str | None, question: str, sentence: str) -> tuple[int, int]:
         for t in tokenize(m.group()):
             if t in qterms:
                 where.setdefault(t, []).append(m.start())
-    if not where:
-        return spans[0]
 
-    def distance(sp: tuple[int, int]) -> float:
+    def key(sp: tuple[int, int]) -> tuple[bool, float]:
         mid = (sp[0] + sp[1]) / 2
-        return sum(min(abs(mid - p) for p in pos) for pos in where.values())
+        distance = sum(min(abs(mid - p) for p in pos) for pos in where.values())
+        return (not preferred(qtype, question, sentence, sp), distance)
 
-    return min(spans, key=distance)
+    return min(spans, key=key)
 
 
 class Answerer:
@@ -181,7 +184,9 @@ class Answerer:
         # type_missing: the question wants a date/number/name and the best sentence holds none.
         vals = dict(best=scores[b], margin=scores[b] - second, dense=f["dense"], coverage=f["coverage"],
                     lexical=f["lexical"], type_match=f["type_match"],
-                    type_missing=float(r.qtype is not None and f["type_match"] == 0))
+                    type_missing=float(r.qtype is not None and f["type_match"] == 0),
+                    idf_coverage=f["idf_coverage"], context_coverage=f["context_coverage"],
+                    chunk_coverage=f["chunk_coverage"])
         return np.array([vals[k] for k in CALIBRATION_FEATURES], dtype=np.float64)
 
     def confidence(self, calib: np.ndarray) -> float:

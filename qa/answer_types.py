@@ -43,10 +43,11 @@ _Q_NUMBER = re.compile(r"\b(how (many|much|long|far|old|large|big|high|often)|wh
                        r"number|rate)|by how much)\b", re.IGNORECASE)
 _Q_DATE = re.compile(r"\b(when|what (years?|dates?|day|months?|decades?|century|time)|which (years?|dates?|months?|"
                      r"decades?|century)|in what (year|month)|since when|how long ago)\b", re.IGNORECASE)
-_Q_PERSON = re.compile(r"\b(who|whom|whose|which (person|leader|president|prime minister|minister|"
+_Q_PERSON = re.compile(r"\b(who|whom|whose|(?:which|what) (?:[A-Z]\w+ )?(person|leader|president|prime minister|minister|"
                        r"emperor|king|official|general|historian|author))\b", re.IGNORECASE)
 _Q_PLACE = re.compile(r"\b(where|what (city|country|place|region|island|location|state|sea|river)|"
-                      r"which (city|country|place|region|island|location|state|sea|river))\b", re.IGNORECASE)
+                      r"which (?:[A-Z]\w+ )?(city|country|place|region|island|location|state|sea|river))\b",
+                      re.IGNORECASE)
 _STOP_CAPS = frozenset("The A An In On At For But And Or If As It Its This That These Those He She They We "
                        "I You His Her Their Our After Before During Since When While However Although Also "
                        "Yet Both Under Over From To By With Among Between Despite Due Some Others Many "
@@ -106,28 +107,110 @@ def typed_spans(qtype: str | None, sentence: str) -> list[tuple[int, int]]:
     return []
 
 
+# What kind of quantity a NUMBER question wants; spans of that kind are preferred.
+MONEY, PERCENT, DISTANCE, DURATION, COUNT = "MONEY", "PERCENT", "DISTANCE", "DURATION", "COUNT"
+_Q_KIND = (
+    (PERCENT, re.compile(r"\b(percentage|percent|per cent|proportion|what share|what rate)\b", re.IGNORECASE)),
+    (DISTANCE, re.compile(r"\b(how far|distance|how long is|how wide|how high|how tall|how deep)\b", re.IGNORECASE)),
+    (DURATION, re.compile(r"\bhow long\b", re.IGNORECASE)),
+    (MONEY, re.compile(r"\b(how much|value|cost|worth|price|budget|revenue|spen[dt]|paid|pay|fund\w*|"
+                       r"dollars?|yen|won)\b", re.IGNORECASE)),
+    (COUNT, re.compile(r"\b(how many|what number|number of)\b", re.IGNORECASE)),
+)
+_MONEY_RE = re.compile(r"[$€£¥]|\b(dollars?|yen|won|euros?|pounds?)\b", re.IGNORECASE)
+_PERCENT_RE = re.compile(r"%|\bper ?cent\b", re.IGNORECASE)
+_DISTANCE_RE = re.compile(r"\b(km|kilomet(er|re)s?|miles?|met(er|re)s?|feet|ft)\b", re.IGNORECASE)
+_DURATION_RE = re.compile(r"\b(years?|months?|weeks?|days?|hours?|minutes?|decades?|centuries)\b", re.IGNORECASE)
+
+
+# A lone nationality or language word ("Japanese", "Korean") describes, it rarely names the answer.
+_DEMONYM = re.compile(r"[A-Z][a-z]+(?:ese|ian|an|ish|i|ch)")
+
+
+def quantity_kind(question: str) -> str | None:
+    """MONEY, PERCENT, DISTANCE, DURATION or COUNT for a NUMBER question; None when unclear."""
+    found = [(m.start(), kind) for kind, rx in _Q_KIND for m in [rx.search(question)] if m]
+    return min(found)[1] if found else None
+
+
+def _span_kind(text: str) -> str:
+    if _PERCENT_RE.search(text):
+        return PERCENT
+    if _MONEY_RE.search(text):
+        return MONEY
+    if _DISTANCE_RE.search(text):
+        return DISTANCE
+    if _DURATION_RE.search(text):
+        return DURATION
+    return COUNT
+
+
+def _head_noun(question: str) -> str | None:
+    """The stemmed noun after "how many" ("times" in "How many times ..."), if any."""
+    from .lexical import tokenize
+
+    m = re.search(r"\bhow many\s+(\w+)", question, re.IGNORECASE)
+    toks = tokenize(m.group(1)) if m else []
+    return toks[0] if toks else None
+
+
+def _question_names(question: str) -> set[str]:
+    """Stemmed tokens of the question's capitalised words, its first word excepted."""
+    from .lexical import tokenize
+
+    words = re.findall(r"\w[\w'’\-]*", question)[1:]
+    return {t for w in words if w[:1].isupper() for t in tokenize(w)}
+
+
 def answer_spans(qtype: str | None, question: str, sentence: str) -> list[tuple[int, int]]:
     """Typed spans that could answer the question: not already said by the question itself.
 
-    A date or number the question states is not the answer; a name sharing a word with the
-    question ("Yoon" in "Who met Yoon?") is what is asked about, not the answer.
+    A date or number the question states is not the answer; a name sharing a name with the
+    question ("Yoon" in "Who met Yoon?") is what is asked about, not the answer, while a
+    name that only repeats a common word of the question ("Emperor Hirohito" for "Which
+    emperor ...") still is one.
     """
     from .lexical import tokenize
 
     qterms = set(tokenize(question))
+    qnames = _question_names(question)
     qlow = question.lower()
     names = qtype not in (DATE, NUMBER)
     out = []
     for s, e in typed_spans(qtype, sentence):
         toks = set(tokenize(sentence[s:e]))
-        if sentence[s:e].lower() in qlow or (toks and (toks & qterms if names else toks <= qterms)):
+        if sentence[s:e].lower() in qlow or not toks and not names:
+            continue
+        if toks and (toks <= qterms or (names and toks & qnames)):
             continue
         out.append((s, e))
     return out
 
 
+def preferred(qtype: str | None, question: str, sentence: str, span: tuple[int, int]) -> bool:
+    """True when the span is the kind of quantity the question asks for ("$17.3 billion" for
+    "what was the value", "four times" for "how many times"); always True for other types."""
+    text = sentence[span[0]:span[1]]
+    if qtype in (PERSON, PLACE):
+        return not _DEMONYM.fullmatch(text)
+    if qtype != NUMBER:
+        return True
+    head = _head_noun(question)
+    if head is not None:
+        from .lexical import tokenize
+
+        after = sentence[span[0]:min(len(sentence), span[1] + 25)]
+        return head in tokenize(after)[:4]
+    kind = quantity_kind(question)
+    return kind is None or _span_kind(text) == kind
+
+
 def type_match(qtype: str | None, question: str, sentence: str) -> float:
-    """1.0 when the sentence holds a span of the wanted type that could answer the question."""
+    """1.0 when the sentence holds a span of the wanted kind that could answer the question,
+    0.5 when it holds one of the wanted type only (a count where an amount is asked), else 0."""
     if qtype is None:
         return 0.0
-    return 1.0 if answer_spans(qtype, question, sentence) else 0.0
+    spans = answer_spans(qtype, question, sentence)
+    if not spans:
+        return 0.0
+    return 1.0 if any(preferred(qtype, question, sentence, sp) for sp in spans) else 0.5

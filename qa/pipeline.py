@@ -129,9 +129,12 @@ class Pipeline:
         return result
 
     def source(self, doc_id: str) -> dict:
-        """Title, text and metadata of an indexed document (only ids in the index exist)."""
+        """Title, text, metadata (and a PDF's page start offsets) of an indexed document (only ids in the index exist)."""
         idx = self.index
         pos = idx.doc_position.get(doc_id)
         if pos is None:
             raise KeyError(doc_id)
-        return {"id": doc_id, "title": idx.titles[pos], "text": idx.texts[pos], "meta": idx.metas[pos]}
+        out = {"id": doc_id, "title": idx.titles[pos], "text": idx.texts[pos], "meta": idx.metas[pos]}
+        if idx.pages and idx.pages[pos]:
+            out["pages"] = list(idx.pages[pos])
+        return out

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Sequence
 import yaml
 
 from .errors import CorpusError
-from .formats import SUFFIXES, extract
+from .formats import EXTRACTORS, SUFFIXES, extract
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,9 @@ def page_of(pages: Sequence[int], offset: int) -> int | None:
     return bisect.bisect_right(pages, offset)
 
 
-def fingerprint(data: bytes) -> str:
-    """Content hash of a file's bytes: equal bytes, equal fingerprint."""
-    return hashlib.sha256(data).hexdigest()
+def fingerprint(data: bytes, suffix: str = ".txt") -> str:
+    """``<extractor version>:<sha256 of the bytes>``: equal bytes read by the same extractor, equal fingerprint."""
+    return f"{EXTRACTORS[suffix.lower()]}:{hashlib.sha256(data).hexdigest()}"
 
 
 def _markdown_title(text: str) -> str | None:
@@ -129,7 +129,7 @@ def read_document(doc_id: str, path: Path, meta: dict[str, Any], warn: Warn) -> 
         return None
     title = (meta.get("title") or got.title or (_markdown_title(got.text) if suffix == ".md" else None)
              or doc_id)
-    return Document(id=doc_id, title=title, text=got.text, fingerprint=fingerprint(data), pages=got.pages,
+    return Document(id=doc_id, title=title, text=got.text, fingerprint=fingerprint(data, suffix), pages=got.pages,
                     meta={k: v for k, v in meta.items() if k != "title"})
 
 

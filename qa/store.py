@@ -32,6 +32,7 @@ import numpy as np
 from .chunking import Chunk, chunk_document
 from .config import Config
 from .documents import Document, iter_corpus_files, load_corpus, load_sources_manifest
+from .formats import EXTRACTORS
 from .embedding import Embedder
 from .errors import CorruptIndexError, IndexMissingError, StaleIndexError
 from .lexical import BM25Index
@@ -166,6 +167,11 @@ def staleness(config: Config, manifest: dict, files: dict[str, tuple[int, int]] 
     if not config.corpus.is_dir():
         return None  # serve what was indexed; nothing to compare against
     recorded = manifest.get("files", {})
+    old_extractors = manifest.get("extractors", {})
+    for suffix in sorted({Path(d).suffix.lower() for d in recorded}):
+        if suffix in EXTRACTORS and old_extractors.get(suffix) != EXTRACTORS[suffix]:
+            return (f"index was built with another {suffix} extractor ({old_extractors.get(suffix)!r} -> "
+                    f"{EXTRACTORS[suffix]!r}), so {suffix} files must be read again")
     current = scan_corpus(config.corpus) if files is None else files
     changed = sorted(set(recorded) ^ set(current) | {d for d in set(recorded) & set(current)
                                                      if tuple(recorded[d]) != current[d]})
@@ -270,28 +276,30 @@ def _sentence_table(docs: Sequence[Document], chunks_by_doc: list[list[Chunk]]):
             np.asarray(chunk_span, dtype=np.int64).reshape(-1, 2), np.asarray(chunk_sents, dtype=np.int64).reshape(-1, 2))
 
 
-def _previous_vectors(index_dir: Path, config: Config) -> dict[tuple[str, str], dict[tuple[int, int], np.ndarray]]:
-    """(doc id, fingerprint) -> {sentence span: vector} from the live build, if compatible."""
+def _previous_vectors(index_dir: Path, config: Config) -> tuple[dict[str, int], np.ndarray | None]:
+    """Sentence text -> row of its vector in the live build (memory-mapped), if the model is the same.
+
+    Keyed by text, not by document: a vector depends only on the sentence, so sentences that
+    survive an edit, a move to another file or a new extractor version are never embedded again.
+    """
     try:
         path = live_path(index_dir) if index_dir.is_dir() else None
         if path is None:
-            return {}
+            return {}, None
         manifest = read_manifest(path)
         if manifest.get("settings", {}).get("model") != config.model:
-            return {}
+            return {}, None
+        texts_by_id = json.loads((path / "texts.json").read_text(encoding="utf-8"))
         with np.load(path / "sentences.npz") as z:
             sent_doc, sent_span = z["doc"], z["span"]
         vectors = np.load(path / "vectors.npy", mmap_mode="r")
         if len(vectors) != len(sent_doc):
-            return {}
+            return {}, None
+        texts = [texts_by_id[d["id"]] for d in manifest["documents"]]
+        rows = {texts[di][s:e]: row for row, (di, (s, e)) in enumerate(zip(sent_doc.tolist(), sent_span.tolist()))}
     except Exception:
-        return {}  # a damaged old index is simply not reused
-    out: dict = {}
-    docs = manifest["documents"]
-    for row, (di, span) in enumerate(zip(sent_doc, sent_span)):
-        d = docs[di]
-        out.setdefault((d["id"], d["fingerprint"]), {})[(int(span[0]), int(span[1]))] = np.array(vectors[row])
-    return out
+        return {}, None  # a damaged old index is simply not reused
+    return rows, vectors
 
 
 def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progress: bool = True,
@@ -327,18 +335,18 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
     chunks_by_doc = [chunk_document(d, config.chunking.size, config.chunking.overlap) for d in docs]
     (sent_doc, sent_span, sent_chunk, chunk_ids, chunk_doc, chunk_span, chunk_sents) = _sentence_table(docs, chunks_by_doc)
 
-    previous = {} if rebuild else _previous_vectors(index_dir, config)
+    previous, old_vectors = ({}, None) if rebuild else _previous_vectors(index_dir, config)
     old_docs = {d["id"]: d["fingerprint"] for d in (old_manifest or {}).get("documents", [])} if not rebuild else {}
-    todo_rows, todo_texts = [], []
+    todo: dict[str, list[int]] = {}  # new sentence text -> its rows (a repeated sentence is embedded once)
     reused: dict[int, np.ndarray] = {}
-    for row, (di, (s, e)) in enumerate(zip(sent_doc, sent_span)):
-        doc = docs[di]
-        vec = previous.get((doc.id, doc.fingerprint), {}).get((int(s), int(e)))
-        if vec is not None:
-            reused[row] = vec
+    for row, (di, (s, e)) in enumerate(zip(sent_doc.tolist(), sent_span.tolist())):
+        text = docs[di].text[s:e]
+        old_row = previous.get(text)
+        if old_row is not None and old_vectors is not None:
+            reused[row] = np.array(old_vectors[old_row])
         else:
-            todo_rows.append(row)
-            todo_texts.append(doc.text[s:e])
+            todo.setdefault(text, []).append(row)
+    todo_texts = list(todo)
 
     batch = max(1, config.batch_size * 8)
     new_vecs = []
@@ -353,7 +361,8 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
         dim = embedder.dimension
     vectors = np.zeros((len(sent_doc), dim), dtype=np.float32)
     if new_vecs:
-        vectors[todo_rows] = np.vstack(new_vecs)
+        for vec, rows in zip(np.vstack(new_vecs), todo.values()):
+            vectors[rows] = vec
     for row, vec in reused.items():
         vectors[row] = vec
 
@@ -371,6 +380,7 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
         "documents": [{"id": d.id, "title": d.title, "fingerprint": d.fingerprint, "meta": d.meta,
                        **({"pages": list(d.pages)} if d.pages else {})} for d in docs],
         "files": {k: list(v) for k, v in files.items()},
+        "extractors": dict(EXTRACTORS),
         "sources_stat": _sources_stat(config.corpus),
         "chunks": len(chunk_ids),
         "sentences": int(len(sent_doc)),

@@ -61,11 +61,18 @@ class LimitsConfig:
 
     max_question_chars: int = 2000
     max_body_bytes: int = 65536
+    max_file_mb: float = 50.0      # corpus files larger than this are skipped with a warning
 
     def __post_init__(self) -> None:
         _check(self.max_question_chars >= 10, "limits.max_question_chars", "must be >= 10",
                self.max_question_chars)
         _check(self.max_body_bytes >= 1024, "limits.max_body_bytes", "must be >= 1024", self.max_body_bytes)
+        _check(0 < self.max_file_mb <= 10_000, "limits.max_file_mb", "must be > 0 and <= 10000",
+               self.max_file_mb)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -92,7 +99,8 @@ class Config:
 
     def index_settings(self) -> dict[str, Any]:
         """The settings an index depends on; a change in any of them makes it stale."""
-        return {"model": self.model, "chunking": dataclasses.asdict(self.chunking)}
+        return {"model": self.model, "chunking": dataclasses.asdict(self.chunking),
+                "max_file_mb": self.limits.max_file_mb}
 
 
 def _coerce(key: str, tp: Any, value: Any, base: Path) -> Any:

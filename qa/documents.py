@@ -113,15 +113,31 @@ def iter_corpus_files(folder: Path, warn: Warn) -> Iterator[tuple[str, Path]]:
                 if not target.is_relative_to(root):
                     warn(f"{doc_id}: skipped, it is a symlink pointing outside the corpus folder")
                     continue
+            if not path.is_file():  # a pipe or device would block or never end; a broken link has no text
+                why = ("it disappeared while the corpus was being read" if not os.path.lexists(path)
+                       else "it is a broken symlink" if path.is_symlink() else "it is not a regular file")
+                warn(f"{doc_id}: skipped, {why}")
+                continue
             yield doc_id, path
 
 
-def read_document(doc_id: str, path: Path, meta: dict[str, Any], warn: Warn) -> Document | None:
-    """Read one file; return None (after a warning saying why) when it cannot be used."""
+def read_document(doc_id: str, path: Path, meta: dict[str, Any], warn: Warn,
+                  max_bytes: int | None = None) -> Document | None:
+    """Read one file; return None (after a warning saying why) when it cannot be used.
+
+    At most ``max_bytes`` (+1) bytes are read, so a huge file is refused without loading it.
+    """
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        warn(f"{doc_id}: skipped, it disappeared while the corpus was being read")
+        return None
     except OSError as exc:
         warn(f"{doc_id}: skipped, cannot be read ({exc.strerror or type(exc).__name__})")
+        return None
+    if max_bytes is not None and len(data) > max_bytes:
+        warn(f"{doc_id}: skipped, it is larger than {max_bytes / 1e6:g} MB (limits.max_file_mb in qa.yaml)")
         return None
     suffix = path.suffix.lower()
     got = extract(doc_id, suffix, data, warn)
@@ -133,8 +149,8 @@ def read_document(doc_id: str, path: Path, meta: dict[str, Any], warn: Warn) -> 
                     meta={k: v for k, v in meta.items() if k != "title"})
 
 
-def load_corpus(folder: str | Path, warn: Warn | None = None) -> list[Document]:
-    """Load every supported document under ``folder``.
+def load_corpus(folder: str | Path, warn: Warn | None = None, max_bytes: int | None = None) -> list[Document]:
+    """Load every supported document under ``folder`` (files over ``max_bytes`` are skipped).
 
     Raises :class:`CorpusError` when the folder is missing or nothing in it is usable.
     """
@@ -145,7 +161,7 @@ def load_corpus(folder: str | Path, warn: Warn | None = None) -> list[Document]:
     manifest = load_sources_manifest(folder, warn)
     docs = []
     for doc_id, path in iter_corpus_files(folder, warn):
-        doc = read_document(doc_id, path, manifest.get(doc_id, {}), warn)
+        doc = read_document(doc_id, path, manifest.get(doc_id, {}), warn, max_bytes)
         if doc is not None:
             docs.append(doc)
     if not docs:

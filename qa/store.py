@@ -331,7 +331,8 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
                            seconds=time.perf_counter() - t0, skipped=True, path=str(index_dir),
                            warnings=tuple(old_manifest.get("warnings", ())))
 
-    docs = load_corpus(config.corpus, warn=_warn)
+    docs = load_corpus(config.corpus, warn=_warn, max_bytes=config.limits.max_file_bytes)
+    files = {k: v for k, v in files.items() if os.path.lexists(config.corpus / k)}  # drop files gone mid-build
     chunks_by_doc = [chunk_document(d, config.chunking.size, config.chunking.overlap) for d in docs]
     (sent_doc, sent_span, sent_chunk, chunk_ids, chunk_doc, chunk_span, chunk_sents) = _sentence_table(docs, chunks_by_doc)
 

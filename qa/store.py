@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -199,9 +200,33 @@ def load_index(config: Config, check: bool = True) -> Index:
     return _read_build(path, manifest)
 
 
+def checksums(folder: Path) -> dict[str, str]:
+    """sha256 of every file of a build (manifest.json aside), by path relative to the build."""
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name != "manifest.json":
+            with open(p, "rb") as fh:
+                out[p.relative_to(folder).as_posix()] = hashlib.file_digest(fh, "sha256").hexdigest()
+    return out
+
+
+def _verify(path: Path, manifest: dict) -> None:
+    """Refuse a build whose files are not the ones it was written with (truncated, edited, missing)."""
+    recorded = manifest.get("checksums")
+    if recorded is None:
+        return  # built before checksums were recorded; the size checks below still apply
+    actual = checksums(path)
+    bad = sorted(k for k in set(recorded) | set(actual) if recorded.get(k) != actual.get(k))
+    if bad:
+        what = "is missing" if bad[0] not in actual else "is not in the manifest" if bad[0] not in recorded \
+            else "changed since the index was built"
+        raise CorruptIndexError(f"index at {path} is damaged ({bad[0]} {what}): run `qa index --rebuild`")
+
+
 def _read_build(path: Path, manifest: dict) -> Index:
     import faiss
 
+    _verify(path, manifest)
     try:
         texts_by_id = json.loads((path / "texts.json").read_text(encoding="utf-8"))
         chunks = json.loads((path / "chunks.json").read_text(encoding="utf-8"))
@@ -325,6 +350,7 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
     except CorruptIndexError as exc:
         _warn(f"previous index ignored: {exc}")
     if (not rebuild and old_manifest is not None and staleness(config, old_manifest, files) is None):
+        _cleanup(index_dir, keep={path.name})  # a build killed after its swap left the old one behind
         n_docs = len(old_manifest["documents"])
         return BuildReport(added=0, updated=0, removed=0, unchanged=n_docs, documents=n_docs,
                            chunks=old_manifest["chunks"], sentences=old_manifest["sentences"], embedded=0,
@@ -356,6 +382,10 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
             part = embedder.embed(todo_texts[i:i + batch])
             new_vecs.append(part)
             bar.update(len(part))
+    old_dim = old_vectors.shape[1] if old_vectors is not None else None
+    if new_vecs and reused and new_vecs[0].shape[1] != old_dim:
+        raise CorruptIndexError(f"the previous index holds {old_dim}-dimensional vectors but the model "
+                                f"{config.model!r} gives {new_vecs[0].shape[1]}: run `qa index --rebuild`")
     if new_vecs or reused:
         dim = (new_vecs[0].shape[1] if new_vecs else next(iter(reused.values())).shape[0])
     else:
@@ -406,6 +436,7 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
         BM25Index.build([d.text[s:e] for d, cs in zip(docs, chunks_by_doc) for c in cs for s, e in [(c.start, c.end)]]
                         ).save(tmp / "bm25-chunks")
         BM25Index.build([docs[di].text[s:e] for di, (s, e) in zip(sent_doc, sent_span)]).save(tmp / "bm25-sentences")
+        manifest["checksums"] = checksums(tmp)
         _write_json(tmp / "manifest.json", manifest)  # written last: its presence marks a complete build
         _fsync_dir(tmp)
         os.rename(tmp, final)
@@ -443,10 +474,28 @@ def _swap_current(index_dir: Path, name: str) -> None:
     os.replace(tmp, index_dir / CURRENT)
 
 
+def _pid_alive(name: str) -> bool:
+    """Whether the process whose id ends ``name`` (``...-<pid>`` / ``...<pid>.tmp``) still runs."""
+    digits = name.removesuffix(".tmp").replace(".", "-").rsplit("-", 1)[-1]
+    if not digits.isdigit() or int(digits) == os.getpid():
+        return False
+    try:
+        os.kill(int(digits), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists but is not ours
+    return True
+
+
 def _cleanup(index_dir: Path, keep: set[str]) -> None:
-    """Remove older builds and leftovers of interrupted ones (never the live build)."""
+    """Remove older builds and leftovers of killed ones (never the live build, nor a build still running)."""
     for p in index_dir.iterdir():
-        if p.name in keep or not p.is_dir():
+        if p.name in keep:
             continue
-        if p.name.startswith("build-") or p.name.startswith(".tmp-build-"):
+        if p.is_dir() and p.name.startswith("build-"):
             shutil.rmtree(p, ignore_errors=True)
+        elif p.is_dir() and p.name.startswith(".tmp-build-") and not _pid_alive(p.name):
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.is_file() and p.name.startswith(f".{CURRENT}.") and not _pid_alive(p.name):
+            p.unlink(missing_ok=True)

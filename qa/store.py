@@ -32,10 +32,10 @@ import numpy as np
 
 from .chunking import Chunk, chunk_document
 from .config import Config
-from .documents import Document, iter_corpus_files, load_corpus, load_sources_manifest
+from .documents import Document, check_corpus_folder, iter_corpus_files, load_corpus, load_sources_manifest
 from .formats import EXTRACTORS
 from .embedding import Embedder
-from .errors import CorruptIndexError, IndexMissingError, StaleIndexError
+from .errors import ConfigError, CorruptIndexError, IndexMissingError, StaleIndexError
 from .lexical import BM25Index
 
 FORMAT_VERSION = 1
@@ -186,9 +186,15 @@ def staleness(config: Config, manifest: dict, files: dict[str, tuple[int, int]] 
 
 # ---------------------------------------------------------------- load
 
+def _check_index_folder(index_dir: Path) -> None:
+    if index_dir.exists() and not index_dir.is_dir():
+        raise ConfigError(f"index folder {index_dir} is a file: point 'index:' in the config to a folder")
+
+
 def load_index(config: Config, check: bool = True) -> Index:
     """Load the live index; raise a clear error when it is missing, stale or broken."""
     index_dir = config.index
+    _check_index_folder(index_dir)
     path = live_path(index_dir) if index_dir.is_dir() else None
     if path is None:
         raise IndexMissingError(f"no index in {index_dir}: run `qa index` to build it")
@@ -342,6 +348,8 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
             warn(msg)
 
     index_dir = config.index
+    _check_index_folder(index_dir)
+    check_corpus_folder(config.corpus)  # never report "up to date" for a corpus that is not there
     files = scan_corpus(config.corpus)
     old_manifest = None
     try:

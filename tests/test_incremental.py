@@ -116,3 +116,13 @@ def test_index_json_summary_after_changes(tmp_path, capsys, monkeypatch):
     assert cli.main(["--config", str(cfg), "index", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["skipped"] and d["embedded"] == 0 and d["unchanged"] == 4
+
+
+def test_editing_sources_yaml_updates_titles_and_links_without_embedding(mixed):
+    before = mixed.embedder.embedded
+    (mixed.config.corpus / "sources.yaml").write_text(
+        "a.txt:\n  title: The alpha page\n  url: https://example.org/alpha\n  license: CC0\n")
+    r = mixed.build_index(progress=False)
+    assert not r.skipped and r.embedded == 0 and mixed.embedder.embedded == before
+    src = mixed.source("a.txt")
+    assert src["title"] == "The alpha page" and src["meta"] == {"url": "https://example.org/alpha", "license": "CC0"}

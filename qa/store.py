@@ -8,10 +8,11 @@ Layout of the index folder::
 
 A build is written to a fresh ``build-*`` folder and only becomes live when
 ``CURRENT`` is swapped with ``os.replace``; a crash at any point leaves the
-previous build live and loadable. Sentences are the unit that is embedded: a
-chunk's vector is the normalised mean of its sentences' vectors, so nothing is
-encoded twice, and vectors of documents whose fingerprint did not change are
-copied from the previous build instead of re-encoded.
+previous build live and loadable; the manifest records a sha256 of every other
+file, checked on load (:mod:`qa.buildfiles`). Sentences are the unit that is
+embedded: a chunk's vector is the normalised mean of its sentences' vectors, and
+a sentence whose text is already in the previous build keeps its vector, so
+nothing is encoded twice.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import functools
-import hashlib
 import json
 import os
 import shutil
@@ -30,6 +30,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .buildfiles import CURRENT, checksums, cleanup_builds, verify_build
 from .chunking import Chunk, chunk_document
 from .config import Config
 from .documents import Document, check_corpus_folder, iter_corpus_files, load_corpus, load_sources_manifest
@@ -39,7 +40,6 @@ from .errors import ConfigError, CorruptIndexError, IndexMissingError, StaleInde
 from .lexical import BM25Index
 
 FORMAT_VERSION = 1
-CURRENT = "CURRENT"
 _FILES = ("manifest.json", "texts.json", "chunks.json", "sentences.npz", "vectors.npy", "sentences.faiss")
 
 
@@ -206,33 +206,10 @@ def load_index(config: Config, check: bool = True) -> Index:
     return _read_build(path, manifest)
 
 
-def checksums(folder: Path) -> dict[str, str]:
-    """sha256 of every file of a build (manifest.json aside), by path relative to the build."""
-    out = {}
-    for p in sorted(folder.rglob("*")):
-        if p.is_file() and p.name != "manifest.json":
-            with open(p, "rb") as fh:
-                out[p.relative_to(folder).as_posix()] = hashlib.file_digest(fh, "sha256").hexdigest()
-    return out
-
-
-def _verify(path: Path, manifest: dict) -> None:
-    """Refuse a build whose files are not the ones it was written with (truncated, edited, missing)."""
-    recorded = manifest.get("checksums")
-    if recorded is None:
-        return  # built before checksums were recorded; the size checks below still apply
-    actual = checksums(path)
-    bad = sorted(k for k in set(recorded) | set(actual) if recorded.get(k) != actual.get(k))
-    if bad:
-        what = "is missing" if bad[0] not in actual else "is not in the manifest" if bad[0] not in recorded \
-            else "changed since the index was built"
-        raise CorruptIndexError(f"index at {path} is damaged ({bad[0]} {what}): run `qa index --rebuild`")
-
-
 def _read_build(path: Path, manifest: dict) -> Index:
     import faiss
 
-    _verify(path, manifest)
+    verify_build(path, manifest)
     try:
         texts_by_id = json.loads((path / "texts.json").read_text(encoding="utf-8"))
         chunks = json.loads((path / "chunks.json").read_text(encoding="utf-8"))
@@ -358,7 +335,7 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
     except CorruptIndexError as exc:
         _warn(f"previous index ignored: {exc}")
     if (not rebuild and old_manifest is not None and staleness(config, old_manifest, files) is None):
-        _cleanup(index_dir, keep={path.name})  # a build killed after its swap left the old one behind
+        cleanup_builds(index_dir, keep={path.name})  # a build killed after its swap left the old one behind
         n_docs = len(old_manifest["documents"])
         return BuildReport(added=0, updated=0, removed=0, unchanged=n_docs, documents=n_docs,
                            chunks=old_manifest["chunks"], sentences=old_manifest["sentences"], embedded=0,
@@ -452,7 +429,7 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _cleanup(index_dir, keep={final.name})
+    cleanup_builds(index_dir, keep={final.name})
     return BuildReport(added=added, updated=updated, removed=removed, unchanged=unchanged, documents=len(docs),
                        chunks=len(chunk_ids), sentences=int(len(sent_doc)), embedded=len(todo_texts),
                        seconds=time.perf_counter() - t0, skipped=False, path=str(index_dir),
@@ -480,30 +457,3 @@ def _swap_current(index_dir: Path, name: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, index_dir / CURRENT)
-
-
-def _pid_alive(name: str) -> bool:
-    """Whether the process whose id ends ``name`` (``...-<pid>`` / ``...<pid>.tmp``) still runs."""
-    digits = name.removesuffix(".tmp").replace(".", "-").rsplit("-", 1)[-1]
-    if not digits.isdigit() or int(digits) == os.getpid():
-        return False
-    try:
-        os.kill(int(digits), 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # it exists but is not ours
-    return True
-
-
-def _cleanup(index_dir: Path, keep: set[str]) -> None:
-    """Remove older builds and leftovers of killed ones (never the live build, nor a build still running)."""
-    for p in index_dir.iterdir():
-        if p.name in keep:
-            continue
-        if p.is_dir() and p.name.startswith("build-"):
-            shutil.rmtree(p, ignore_errors=True)
-        elif p.is_dir() and p.name.startswith(".tmp-build-") and not _pid_alive(p.name):
-            shutil.rmtree(p, ignore_errors=True)
-        elif p.is_file() and p.name.startswith(f".{CURRENT}.") and not _pid_alive(p.name):
-            p.unlink(missing_ok=True)

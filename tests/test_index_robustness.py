@@ -15,7 +15,8 @@ import pytest
 
 from qa import Pipeline, cli
 from qa.errors import CorruptIndexError, IndexMissingError, StaleIndexError
-from qa.store import checksums, live_path, load_index
+from qa.buildfiles import checksums
+from qa.store import live_path, load_index
 
 from .conftest import ROOT, fake_pipeline, make_corpus
 from .fakes import FakeEmbedder
@@ -162,7 +163,7 @@ KILL_SCRIPT = textwrap.dedent("""
 
     for owner, attr in [(FakeEmbedder, "embed"), (store, "_write_json"), (np, "savez"), (np, "save"),
                         (faiss, "write_index"), (BM25Index, "save"), (store, "_fsync_dir"), (os, "rename"),
-                        (os, "replace"), (store, "_cleanup")]:
+                        (os, "replace"), (store, "cleanup_builds")]:
         wrap(owner, attr)
     cfg = config_from_dict({"corpus": sys.argv[1], "index": sys.argv[2], "batch_size": 1})
     Pipeline(cfg, embedder=FakeEmbedder()).build_index(progress=False)
@@ -212,11 +213,11 @@ def test_a_build_killed_at_any_stage_leaves_the_previous_index_loadable(tmp_path
         if line.startswith("done"):
             break
         stages.append(line.split(" ", 3)[3])
-        swapped = stages[-1] == "_cleanup"  # paused *before* a call: only cleanup comes after the swap
+        swapped = stages[-1] == "cleanup_builds"  # paused *before* a call: only cleanup comes after the swap
         # before the pointer swap the old build is live; after it, the complete new one is
         assert_answers(p.config, None if swapped else old)
     assert {"embed", "_write_json", "savez", "save", "write_index", "_fsync_dir", "rename", "replace",
-            "_cleanup"} <= set(stages), stages
+            "cleanup_builds"} <= set(stages), stages
     # the build that finally ran through removed every leftover of the killed ones
     left = sorted(x.name for x in p.config.index.iterdir())
     assert left == ["CURRENT", live_path(p.config.index).name]

@@ -22,6 +22,7 @@ import numpy as np
 
 from .answer_types import answer_spans, preferred
 from .documents import page_of
+from .links import cite_url, safe_url
 from .lexical import tokenize
 from .retrieval import FEATURES, Passage, Retrieval
 from .store import Index
@@ -43,12 +44,14 @@ class Citation:
     answer_start: int | None
     answer_end: int | None
     score: float
-    url: str | None = None
+    url: str | None = None   # the source's http(s) url with a text fragment scrolling to the quote
     page: int | None = None  # 1-based page of ``start`` in a paged (PDF) source
 
     def __post_init__(self) -> None:
         if len(self.quote) != self.end - self.start or self.start < 0:
             raise ValueError("Citation.quote must be document_text[start:end]")
+        if self.url is not None and safe_url(self.url) != self.url:
+            raise ValueError("Citation.url must be an http(s) link")
         if self.answer_start is not None:
             if not (self.start <= self.answer_start < self.answer_end <= self.end):  # type: ignore[operator]
                 raise ValueError("the answer span must lie inside the quote")
@@ -235,9 +238,9 @@ class Answerer:
                 ns, ne = (int(x) for x in idx.sent_span[nb])
                 qs, qe = min(qs, ns), max(qe, ne)
                 break
-        meta = idx.metas[d]
+        page = _page(idx, d, qs)
         cites = [Citation(idx.doc_ids[d], idx.titles[d], qs, qe, text[qs:qe], s + a0, s + a1,
-                          _sigmoid(float(scores[best])), meta.get("url"), _page(idx, d, qs))]
+                          _sigmoid(float(scores[best])), cite_url(idx.metas[d].get("url"), text[qs:qe], page), page)]
         # Supporting citations: the best sentence of other passages that score close to the answer.
         used = {(d, qs, qe)}
         for i in order[1:]:
@@ -249,6 +252,8 @@ class Answerer:
             if any(ud == rd and min(re_, ue) > max(rs, us) for ud, us, ue in used):
                 continue
             used.add((rd, rs, re_))
+            rpage = _page(idx, rd, rs)
             cites.append(Citation(idx.doc_ids[rd], idx.titles[rd], rs, re_, idx.texts[rd][rs:re_], None, None,
-                                  _sigmoid(float(scores[i])), idx.metas[rd].get("url"), _page(idx, rd, rs)))
+                                  _sigmoid(float(scores[i])), cite_url(idx.metas[rd].get("url"), idx.texts[rd][rs:re_],
+                                                                       rpage), rpage))
         return cites

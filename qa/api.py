@@ -31,6 +31,8 @@ from starlette.exceptions import HTTPException  # noqa: E402
 from starlette.middleware.cors import CORSMiddleware  # noqa: E402
 
 from .errors import InputError, QAError  # noqa: E402
+from .links import cite_url, safe_url  # noqa: E402,F401  (safe_url: part of this module's API)
+from .documents import page_of  # noqa: E402
 from .pipeline import Pipeline  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -94,7 +96,8 @@ class SourceOut(BaseModel):
     id: str
     title: str
     text: str
-    meta: dict[str, Any]
+    meta: dict[str, Any] = Field(description="From sources.yaml: url, author, site, date, license (where given)")
+    pages: list[int] | None = Field(None, description="Start offset in text of each page (PDF sources only)")
 
 
 class ErrorOut(BaseModel):
@@ -169,13 +172,6 @@ def source_link(doc_id: str, start: int | None = None, end: int | None = None,
     return url
 
 
-def safe_url(url: Any) -> str | None:
-    """``url`` if it is a plain http(s) link, else None (no ``javascript:`` from document metadata)."""
-    if isinstance(url, str) and url.strip().lower().startswith(("http://", "https://")):
-        return url.strip()
-    return None
-
-
 SOURCE_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -217,7 +213,11 @@ def render_source(doc: dict, start: int | None, end: int | None,
         body = (html.escape(text[:start]) + f'<span class="quote">{inner}</span>' + html.escape(text[end:]))
     meta = doc.get("meta") or {}
     parts = [html.escape(f"{k}: {v}") for k, v in meta.items() if k != "url"]
-    url = safe_url(meta.get("url"))
+    page = page_of(doc.get("pages") or (), start) if start is not None else None
+    if page is not None:
+        parts.append(f"page {page}")
+    # With a highlighted span, the link scrolls the original page to the same quote.
+    url = cite_url(meta.get("url"), text[start:end], page) if start is not None else safe_url(meta.get("url"))
     if url:
         parts.append(f'<a href="{html.escape(url, quote=True)}" rel="noopener noreferrer">original</a>')
     parts.append(f"id: {html.escape(doc['id'])}")

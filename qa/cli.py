@@ -55,17 +55,25 @@ def _warn(msg: str) -> None:
     print(f"warning: {msg}", file=sys.stderr)
 
 
+def _where(item) -> str:
+    """``p. 2, chars 10-80`` (the page only for PDF sources)."""
+    page = getattr(item, "page", None)
+    return (f"p. {page}, " if page is not None else "") + f"chars {item.start}-{item.end}"
+
+
 def _render(ans) -> str:
     if ans.abstained:
         lines = ["The sources don't answer this." + (f" ({ans.reason})" if ans.reason else "")]
         if ans.passages:
             lines.append("Related, but not an answer:")
-            lines += [f"  - {p.title} [{p.start}:{p.end}]: {p.text[:160]}..." for p in ans.passages[:3]]
+            lines += [f"  - {p.title} [{_where(p)}]: {p.text[:160]}..." for p in ans.passages[:3]]
         return "\n".join(lines)
     lines = [ans.answer, f"confidence {ans.confidence:.0%}"]
     for i, c in enumerate(ans.citations, 1):
-        lines.append(f"[{i}] {c.title} ({c.source}, chars {c.start}-{c.end})")
+        lines.append(f"[{i}] {c.title} ({c.source}, {_where(c)})")
         lines.append(f"    \"{c.quote}\"")
+        if c.url:
+            lines.append(f"    {c.url}")
     return "\n".join(lines)
 
 

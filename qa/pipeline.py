@@ -120,8 +120,13 @@ class Pipeline:
         if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 100:
             raise InputError(f"top_k must be an integer between 1 and 100, got {top_k!r}")
         self._ensure_loaded()
-        assert self._retriever is not None and self._answerer is not None
-        retrieval = self._retriever.retrieve(q, self.embed_question(q), top_k=top_k)
+        assert self._retriever is not None and self._answerer is not None and self._index is not None
+        qvec = self.embed_question(q)
+        dim = self._index.vectors.shape[1]
+        if qvec.shape[-1] != dim:  # same model name, other weights: never search with mismatched vectors
+            raise StaleIndexError(f"the index holds {dim}-dimensional vectors but the model {self.config.model!r} "
+                                  f"gives {qvec.shape[-1]}: run `qa index --rebuild`")
+        retrieval = self._retriever.retrieve(q, qvec, top_k=top_k)
         result = self._answerer.answer(retrieval)
         if q != question:  # report the question as asked, offsets are unaffected
             result = Answer(question, result.answer, result.abstained, result.confidence, result.citations,
@@ -129,9 +134,12 @@ class Pipeline:
         return result
 
     def source(self, doc_id: str) -> dict:
-        """Title, text and metadata of an indexed document (only ids in the index exist)."""
+        """Title, text, metadata (and a PDF's page start offsets) of an indexed document (only ids in the index exist)."""
         idx = self.index
         pos = idx.doc_position.get(doc_id)
         if pos is None:
             raise KeyError(doc_id)
-        return {"id": doc_id, "title": idx.titles[pos], "text": idx.texts[pos], "meta": idx.metas[pos]}
+        out = {"id": doc_id, "title": idx.titles[pos], "text": idx.texts[pos], "meta": idx.metas[pos]}
+        if idx.pages and idx.pages[pos]:
+            out["pages"] = list(idx.pages[pos])
+        return out

@@ -115,6 +115,23 @@ def source_href(doc_id: str, start: int | None = None, end: int | None = None,
     return html.escape(source_link(doc_id, start, end, answer_start, answer_end), quote=True)
 
 
+def page_label(item: dict) -> str:
+    """`` · p. N`` for a citation or passage of a PDF, else empty."""
+    page = item.get("page")
+    return f" · p. {int(page)}" if isinstance(page, int) and not isinstance(page, bool) else ""
+
+
+def original_link(citation: dict) -> str:
+    """A link to the original document (scrolled to the quote), only for a plain http(s) url."""
+    from .links import safe_url
+
+    url = safe_url(citation.get("url"))
+    if url is None:
+        return ""
+    return (f' · <a class="qa-open qa-original" href="{html.escape(url, quote=True)}" target="_blank" '
+            f'rel="noopener noreferrer">Open the original</a>')
+
+
 def _snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     if len(text) <= limit:
         return esc(text)
@@ -144,10 +161,10 @@ def answer_html(result: dict, text_of) -> str:
         ctx = highlight_html(text, c["start"], c["end"], c["answer_start"], c["answer_end"], CONTEXT_CHARS)
         href = source_href(c["source"], c["start"], c["end"], c["answer_start"], c["answer_end"])
         role = "answer" if n == 1 else "supporting"
-        parts.append(f'<details class="qa-cite"><summary>[{n}] {esc(c["title"])}'
+        parts.append(f'<details class="qa-cite"><summary>[{n}] {esc(c["title"])}{page_label(c)}'
                      f'</summary><div class="qa-ctx">{ctx}</div>'
                      f'<a class="qa-open" href="{href}" target="_blank" rel="noopener noreferrer">'
-                     f'Open the whole document ({role})</a></details>')
+                     f'Open the whole document ({role})</a>{original_link(c)}</details>')
     parts.append("</div>")
     return "".join(parts)
 
@@ -160,7 +177,7 @@ def abstention_html(result: dict, related: int = 3) -> str:
         parts.append('<p class="qa-note">Related, but not an answer:</p>')
     for n, p in enumerate(passages, 1):
         href = source_href(p["source"], p["start"], p["end"])
-        parts.append(f'<details class="related"><summary>[{n}] {esc(p["title"])}</summary>'
+        parts.append(f'<details class="related"><summary>[{n}] {esc(p["title"])}{page_label(p)}</summary>'
                      f'<div class="qa-ctx">{_snippet(p["text"])}</div>'
                      f'<a class="qa-open" href="{href}" target="_blank" rel="noopener noreferrer">'
                      f'Open the whole document</a></details>')
@@ -179,7 +196,7 @@ def sources_html(result: dict | None) -> str:
         href = source_href(p["source"], p["start"], p["end"])
         parts.append(f'<li><a href="{href}" target="_blank" rel="noopener noreferrer"><strong>{esc(p["title"])}'
                      f'</strong></a>{" · cited" if holds else ""}<br><span class="qa-score">score {p["score"]:.3f}'
-                     f' · dense {p["dense"]:.3f} · lexical {p["lexical"]:.3f} · chars {p["start"]}–{p["end"]}'
+                     f' · dense {p["dense"]:.3f} · lexical {p["lexical"]:.3f} · chars {p["start"]}–{p["end"]}{page_label(p)}'
                      f'</span><div class="qa-ctx">{_snippet(p["text"])}</div></li>')
     if not result["passages"]:
         parts.append('<li class="qa-note">No passage was retrieved.</li>')

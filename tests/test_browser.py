@@ -259,3 +259,52 @@ def test_xss_never_runs_in_widget(stack, page):
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert page.locator(".qa-widget img").count() == 0
     assert "onerror" in page.locator(".qa-widget .quote").first.inner_text()
+    assert page.locator(".qa-widget a.original").count() == 0  # its javascript: url is never a link
+
+
+ORIGINAL_PAGE = ("<!doctype html><html><head><meta charset='utf-8'><title>The treaty</title></head><body>"
+                 "<div style='height:4000px'>Filler above.</div><main><h1>Relations</h1>"
+                 "<p id='quote'>The Treaty on Basic Relations was signed in 1965 - it normalised relations, "
+                 "at last &amp; for good.</p><p>Zorp glorb.</p></main>"
+                 "<div style='height:4000px'>Filler below.</div></body></html>")
+
+
+def test_citation_link_scrolls_the_original_page_to_the_quote(browser, tmp_path):
+    """Widget -> 'original' link -> a real Chromium scrolls the original page to the quote (text fragment)."""
+    site_root = tmp_path / "site"
+    site_root.mkdir()
+    site = StaticSite(site_root, free_port())
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "treaty.html").write_text(ORIGINAL_PAGE, encoding="utf-8")
+    (corpus / "sources.yaml").write_text(f"treaty.html:\n  url: {site.url}/treaty.html\n", encoding="utf-8")
+    pipeline = fake_pipeline(tmp_path, corpus=corpus, cors_origins=[site.url], abstain_threshold=0.0)
+    served = Served(create_app_for(pipeline), free_port())
+    (site_root / "treaty.html").write_text(ORIGINAL_PAGE, encoding="utf-8")
+    (site_root / "index.html").write_text(host_page(served.url), encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    try:
+        page = context.new_page()
+        page.goto(site.url + "/index.html")
+        page.locator(".qa-widget input").fill("When was the Treaty on Basic Relations signed?")
+        page.locator(".qa-widget input").press("Enter")
+        link = page.locator(".qa-widget a.original").first
+        link.wait_for(timeout=20_000)
+        href = link.get_attribute("href")
+        assert href.startswith(site.url + "/treaty.html#:~:text=The%20Treaty%20on%20Basic")
+        assert link.get_attribute("rel") == "noopener noreferrer"
+        original = context.new_page()
+        original.goto(href)
+        original.wait_for_timeout(500)
+        top = original.evaluate("document.getElementById('quote').getBoundingClientRect().top")
+        assert original.evaluate("window.scrollY") > 3000 and 0 <= top < 700
+    finally:
+        context.close()
+        served.close()
+        site.close()
+
+
+def create_app_for(pipeline):
+    from qa.api import create_app
+
+    return create_app(pipeline, ui=False)

@@ -392,7 +392,12 @@ class ClaimChecker:
         if supporting and not (contradicting and
                                contradicting[0].about - supporting[0].about > s.prefer_contradiction):
             top = supporting[0]
-            ev = tuple(self._evidence(u) for u in supporting[:s.max_evidence])
+            chosen: list[_Unit] = []
+            for u in supporting:  # overlapping units (a sentence and a pair holding it) are shown once
+                if len(chosen) < s.max_evidence and not any(
+                        c.doc == u.doc and c.start < u.end and u.start < c.end for c in chosen):
+                    chosen.append(u)
+            ev = tuple(self._evidence(u) for u in chosen)
             return Verdict(claim, SUPPORTED, _sigmoid(12 * (top.about - s.support) + 1), ev, (), explain)
         if contradicting:
             u = contradicting[0]

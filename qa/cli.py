@@ -41,8 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--source", default=None, metavar="ID", help="with --quote: only look in this document")
     p.add_argument("--json", action="store_true", help="print JSON (one object per claim and line)")
 
-    p = sub.add_parser("eval", help="measure answer quality on a YAML question set or a SQuAD JSON file")
-    p.add_argument("file", help="eval/seed_questions.yaml (uses the configured corpus) or SQuAD-format .json")
+    p = sub.add_parser("eval", help="measure quality on a YAML question or claim set, or a SQuAD JSON file")
+    p.add_argument("file", help="eval/seed_questions.yaml or eval/seed_claims.yaml (over the configured corpus), "
+                                "or a SQuAD-format .json")
     p.add_argument("--limit", type=int, default=None, help="evaluate at most N questions (sampled with --seed)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--split", default="all", choices=["all", "dev", "test"], help="subset of a YAML set")
@@ -177,11 +178,22 @@ def _cmd_serve(pipeline, args) -> int:
     return EXIT_OK
 
 
+def _confusion_table(confusion: dict) -> str:
+    """Gold verdicts as rows, predicted as columns."""
+    cols = list(confusion)
+    width = max(len(c) for c in cols) + 2
+    lines = ["confusion (rows: gold, columns: predicted):", " " * width + "".join(c.rjust(width) for c in cols)]
+    for gold, row in confusion.items():
+        lines.append(gold.ljust(width) + "".join(str(row[c]).rjust(width) for c in cols))
+    return "\n".join(lines)
+
+
 def _cmd_eval(pipeline, args) -> int:
     from tqdm.auto import tqdm
 
     from .config import config_from_dict
-    from .evaluation import eval_question_set, eval_squad, load_question_set
+    from .evaluation import (eval_claim_set, eval_question_set, eval_squad, is_claim_set, load_claim_set,
+                             load_question_set)
     from .pipeline import Pipeline
 
     path = Path(args.file)
@@ -194,6 +206,9 @@ def _cmd_eval(pipeline, args) -> int:
             return Pipeline(cfg, embedder=pipeline.embedder)
 
         result = eval_squad(path, args.limit, args.seed, make, progress=bar)
+    elif is_claim_set(path):
+        claims = load_claim_set(path, args.split)
+        result = eval_claim_set(pipeline, claims[:args.limit] if args.limit is not None else claims, progress=bar)
     else:
         qs = load_question_set(path, args.split)
         if args.limit is not None:
@@ -203,7 +218,11 @@ def _cmd_eval(pipeline, args) -> int:
         print(json.dumps(result, ensure_ascii=False))
     else:
         for key, value in result.items():
-            if isinstance(value, list):
+            if key == "confusion":
+                print(_confusion_table(value))
+            elif isinstance(value, dict):
+                print(f"{key}: " + ", ".join(f"{k} {v}" for k, v in value.items()))
+            elif isinstance(value, list):
                 print(f"{key}: {len(value)}")
                 for item in value[:20]:
                     print(f"   {item}")

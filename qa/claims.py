@@ -169,8 +169,25 @@ def name_in(name: str, words: list[str]) -> bool:
     distinctive = [w for w in mine if w not in _GENERIC] or mine
     if any(_same_word(w, o) for w in distinctive for o in words):
         return True
+    # Acronyms either way: "WTO" / "World Trade Organization", "U.S." / "United States".
     initials = "".join(w[0] for w in mine)
-    return len(initials) >= 2 and initials in words
+    if len(initials) >= 2 and (initials in words or initials in _acronyms(words)):
+        return True
+    return any(any("".join(w[0] for w in words[i:i + len(a)]) == a for i in range(len(words) - len(a) + 1))
+               for a in _acronyms(mine))
+
+
+def _acronyms(words: list[str]) -> set[str]:
+    """Runs of single letters joined: ["u", "s", "house"] -> {"us"}."""
+    out, run = set(), ""
+    for w in words + [""]:
+        if len(w) == 1:
+            run += w
+        else:
+            if len(run) >= 2:
+                out.add(run)
+            run = ""
+    return out
 
 
 def same_value(a: Detail, b: Detail) -> bool:

@@ -253,7 +253,7 @@ def verdicts_html(verdicts: list[dict], text_of) -> str:
         parts.append(f'<div class="qa-verdict"><p><span class="qa-badge {esc(v["verdict"])}">'
                      f'{esc(VERDICT_LABEL[v["verdict"]])}</span>'
                      f'{marked_html(claim, 0, len(claim), [(m["claim_start"], m["claim_end"]) for m in mm])}'
-                     f'<span class="qa-conf low" title="confidence">{percent(v["confidence"])}</span></p>')
+                     f'<span class="qa-conf low" title="confidence">{percent(v["confidence"])} confident</span></p>')
         if v["verdict"] == "not_found":
             parts.append('<p class="qa-note">Nothing in the sources is about this closely enough.</p>')
         for m in mm:

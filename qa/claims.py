@@ -138,6 +138,8 @@ class CheckSettings:
         for name in ("dense_weight", "support", "contradict", "prefer_contradiction", "pair_gain"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"CheckSettings.{name} must be in [0, 1]")
+        if self.units < 1 or self.max_evidence < 1:
+            raise ValueError("CheckSettings.units and max_evidence must be >= 1")
 
 
 # ------------------------------------------------------------------ detail comparison (pure)
@@ -257,8 +259,10 @@ def compare(claim: str, claim_details: list[Detail], evidence: str, evidence_det
             continue
         ctx = _context(claim, d)
         rel = d.start / max(len(claim), 1)
+        ev0, ev1 = span or (0, len(evidence))
+        # Most shared neighbouring words first; ties go to the detail at the same relative position.
         best = max(options, key=lambda e: (len(ctx & _context(evidence, e)),
-                                           -abs(e.start / max(len(evidence), 1) - rel)))
+                                           -abs((e.start - ev0) / max(ev1 - ev0, 1) - rel)))
         pairs.append((d, best))
         free.remove(best)
     return pairs, unconfirmed, confirmed

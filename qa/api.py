@@ -1,6 +1,6 @@
 """The HTTP edge: a FastAPI app over one :class:`~qa.pipeline.Pipeline`, with the Gradio UI at ``/``.
 
-Routes: ``POST /api/ask``, ``GET /api/sources/{id}``, ``GET /api/health``,
+Routes: ``POST /api/ask``, ``POST /api/check`` (claims and quotes), ``GET /api/sources/{id}``, ``GET /api/health``,
 ``GET /widget.js`` (the embeddable ask box), ``GET /source/{id}`` (a document
 with the cited span highlighted) and FastAPI's ``/docs``. Every error under
 ``/api/`` is a 4xx JSON ``{"error": "..."}`` that says what to fix; the body is
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 ASK_FIELDS = ("question", "top_k")
+CHECK_FIELDS = ("claim", "quote", "source")
 
 
 class ApiError(Exception):
@@ -92,6 +93,48 @@ class AnswerOut(BaseModel):
     reason: str | None = None
 
 
+class CheckRequest(BaseModel):
+    claim: str | None = Field(None, description="One or more sentences to check (one verdict per sentence)",
+                              examples=["Japan is the second-largest economy in the world."])
+    quote: str | None = Field(None, description="Instead of a claim: words to find verbatim in the sources")
+    source: str | None = Field(None, description="With quote: only look in this document id")
+
+
+class MismatchOut(BaseModel):
+    claim_text: str
+    claim_start: int = Field(description="offset into claim")
+    claim_end: int
+    evidence_text: str
+    evidence_start: int = Field(description="offset into the document text")
+    evidence_end: int
+    kind: str
+    source: str
+
+
+class EvidenceOut(BaseModel):
+    source: str
+    title: str
+    start: int
+    end: int
+    quote: str = Field(description="document_text[start:end]")
+    score: float
+    url: str | None = None
+
+
+class VerdictOut(BaseModel):
+    claim: str
+    verdict: str = Field(description="supported, contradicted or not_found")
+    confidence: float
+    evidence: list[EvidenceOut]
+    mismatches: list[MismatchOut]
+
+
+class CheckOut(BaseModel):
+    verdicts: list[VerdictOut] | None = Field(None, description="For a claim: one verdict per sentence")
+    quote: dict[str, Any] | None = Field(None, description="For a quote: status verbatim/differs/not_found, "
+                                                             "the closest passage with offsets, and word diffs")
+
+
 class SourceOut(BaseModel):
     id: str
     title: str
@@ -126,20 +169,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def parse_ask(body: bytes) -> tuple[Any, Any]:
     """``(question, top_k)`` from a JSON body, or an :class:`ApiError` naming what is wrong."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ApiError(400, f"request body is not valid UTF-8 (byte {exc.start}); send JSON encoded as UTF-8") from None
-    if not text.strip():
-        raise ApiError(400, 'request body is empty; send JSON like {"question": "..."}')
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except RecursionError:
-        raise ApiError(400, "request body is not valid JSON: nested too deeply") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, f'request body must be a JSON object like {{"question": "..."}}, got {type(data).__name__}')
+    data = _json_object(body, '{"question": "..."}')
     unknown = sorted(set(data) - set(ASK_FIELDS))
     if unknown:
         raise ApiError(400, f"unknown field '{unknown[0]}' (known fields: {', '.join(ASK_FIELDS)})")
@@ -151,6 +181,40 @@ def parse_ask(body: bytes) -> tuple[Any, Any]:
     if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool)):
         raise ApiError(400, f"'top_k' must be an integer, got {_json_type(top_k)}")
     return question, top_k
+
+
+def parse_check(body: bytes) -> dict[str, Any]:
+    """``{"claim": ...}`` or ``{"quote": ..., "source": ...}`` from a JSON body, validated."""
+    data = _json_object(body, '{"claim": "..."}')
+    unknown = sorted(set(data) - set(CHECK_FIELDS))
+    if unknown:
+        raise ApiError(400, f"unknown field '{unknown[0]}' (known fields: {', '.join(CHECK_FIELDS)})")
+    if ("claim" in data) == ("quote" in data):
+        raise ApiError(400, "send exactly one of 'claim' or 'quote'")
+    for key in CHECK_FIELDS:
+        if key in data and not isinstance(data[key], str) and not (key == "source" and data[key] is None):
+            raise ApiError(400, f"'{key}' must be a string, got {_json_type(data[key])}")
+    if data.get("source") is not None and "quote" not in data:
+        raise ApiError(400, "'source' only applies to a 'quote'")
+    return data
+
+
+def _json_object(body: bytes, example: str) -> dict:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"request body is not valid UTF-8 (byte {exc.start}); send JSON encoded as UTF-8") from None
+    if not text.strip():
+        raise ApiError(400, f"request body is empty; send JSON like {example}")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise ApiError(400, "request body is not valid JSON: nested too deeply") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, f"request body must be a JSON object like {example}, got {type(data).__name__}")
+    return data
 
 
 def _json_type(value: Any) -> str:
@@ -282,6 +346,19 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
         question, top_k = parse_ask(await read_body(request, config.limits.max_body_bytes))
         answer = await run_in_threadpool(pipeline.ask, question, top_k)
         return JSONResponse(answer.to_dict())
+
+    @app.post("/api/check", response_model=CheckOut, response_model_exclude_none=True, tags=["api"],
+              responses={400: {"model": ErrorOut}, 413: {"model": ErrorOut}},
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": CheckRequest.model_json_schema()}}}})
+    async def check(request: Request) -> JSONResponse:
+        """Check a claim (``{"verdicts": [...]}``, one per sentence) or a quote (``{"quote": {...}}``)."""
+        data = parse_check(await read_body(request, config.limits.max_body_bytes))
+        if "quote" in data:
+            result = await run_in_threadpool(pipeline.check_quote, data["quote"], data.get("source"))
+            return JSONResponse({"quote": result.to_dict()})
+        verdicts = await run_in_threadpool(pipeline.check_text, data["claim"])
+        return JSONResponse({"verdicts": [v.to_dict() for v in verdicts]})
 
     @app.get("/api/sources/{doc_id:path}", response_model=SourceOut, tags=["api"],
              responses={404: {"model": ErrorOut}})

@@ -1,8 +1,8 @@
-"""Command line: ``qa [--config FILE] {index,ask,serve,eval}``.
+"""Command line: ``qa [--config FILE] {index,ask,check,serve,eval}``.
 
 A thin edge: parse arguments, call :class:`Pipeline`, print. User mistakes
 (bad config, empty question, missing index) exit 2 with one line on stderr;
-answers and abstentions exit 0.
+answers, abstentions and every claim verdict exit 0.
 """
 
 from __future__ import annotations
@@ -34,8 +34,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the JSON object (one per line with '-')")
     p.add_argument("--top-k", type=int, default=None, dest="top_k", help="passages to return")
 
-    p = sub.add_parser("eval", help="measure answer quality on a YAML question set or a SQuAD JSON file")
-    p.add_argument("file", help="eval/seed_questions.yaml (uses the configured corpus) or SQuAD-format .json")
+    p = sub.add_parser("check", help="check a claim against the sources ('-' reads one claim per line), "
+                                     "or a quote with --quote")
+    p.add_argument("claim", nargs="?", help="the claim; several sentences are checked one by one")
+    p.add_argument("--quote", default=None, metavar="TEXT", help="check that TEXT is quoted verbatim in a source")
+    p.add_argument("--source", default=None, metavar="ID", help="with --quote: only look in this document")
+    p.add_argument("--json", action="store_true", help="print JSON (one object per claim and line)")
+
+    p = sub.add_parser("eval", help="measure quality on a YAML question or claim set, or a SQuAD JSON file")
+    p.add_argument("file", help="eval/seed_questions.yaml or eval/seed_claims.yaml (over the configured corpus), "
+                                "or a SQuAD-format .json")
     p.add_argument("--limit", type=int, default=None, help="evaluate at most N questions (sampled with --seed)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--split", default="all", choices=["all", "dev", "test"], help="subset of a YAML set")
@@ -112,6 +120,62 @@ def _cmd_ask(pipeline, args) -> int:
     return status
 
 
+def _render_verdict(v) -> str:
+    head = {"supported": "SUPPORTED", "contradicted": "CONTRADICTED", "not_found": "NOT FOUND"}[v.verdict]
+    lines = [f"{head} (confidence {v.confidence:.0%}): {v.claim}"]
+    if v.verdict == "not_found":
+        lines.append("  nothing in the sources is about this closely enough")
+    for m in v.mismatches:
+        lines.append(f"  the claim says \"{m.claim_text}\", the source says \"{m.evidence_text}\" "
+                     f"(chars {m.evidence_start}-{m.evidence_end})")
+    for i, e in enumerate(v.evidence, 1):
+        lines.append(f"  [{i}] {e.title} ({e.source}, chars {e.start}-{e.end})")
+        lines.append(f"      \"{e.quote}\"")
+    return "\n".join(lines)
+
+
+def _render_quote(q) -> str:
+    if q.status == "not_found":
+        return f"NOT FOUND: no passage of the sources is close to this quote (best similarity {q.score:.0%})"
+    where = f"{q.title} ({q.source}, chars {q.start}-{q.end})"
+    if q.status == "verbatim":
+        return f"VERBATIM in {where}:\n  \"{q.passage}\""
+    lines = [f"NOT VERBATIM; the closest passage ({q.score:.0%} similar) is in {where}:", f"  \"{q.passage}\"",
+             "  differences (quote -> source):"]
+    for d in q.diffs:
+        lines.append(f"    \"{d.quote_text}\" -> \"{d.source_text}\"" if d.op == "replace" else
+                     f"    missing in the source: \"{d.quote_text}\"" if d.op == "delete" else
+                     f"    missing in the quote: \"{d.source_text}\"")
+    return "\n".join(lines)
+
+
+def _cmd_check(pipeline, args) -> int:
+    if args.quote is not None:
+        result = pipeline.check_quote(args.quote, args.source)
+        print(json.dumps(result.to_dict(), ensure_ascii=False) if args.json else _render_quote(result))
+        return EXIT_OK
+    if args.claim != "-":
+        for v in pipeline.check_text(args.claim):
+            print(json.dumps(v.to_dict(), ensure_ascii=False) if args.json else _render_verdict(v))
+        return EXIT_OK
+    status = EXIT_OK
+    for line in sys.stdin:
+        claim = line.rstrip("\n")
+        if not claim.strip():
+            continue
+        try:
+            verdicts = pipeline.check_text(claim)
+        except QAError as exc:
+            if not args.json:
+                raise
+            print(json.dumps({"claim": claim, "error": str(exc)}, ensure_ascii=False), flush=True)
+            status = EXIT_USAGE
+            continue
+        for v in verdicts:
+            print(json.dumps(v.to_dict(), ensure_ascii=False) if args.json else _render_verdict(v) + "\n", flush=True)
+    return status
+
+
 def _cmd_serve(pipeline, args) -> int:
     report = pipeline.ensure_index(progress=sys.stderr.isatty(), warn=_warn)
     if report is not None:
@@ -122,11 +186,22 @@ def _cmd_serve(pipeline, args) -> int:
     return EXIT_OK
 
 
+def _confusion_table(confusion: dict) -> str:
+    """Gold verdicts as rows, predicted as columns."""
+    cols = list(confusion)
+    width = max(len(c) for c in cols) + 2
+    lines = ["confusion (rows: gold, columns: predicted):", " " * width + "".join(c.rjust(width) for c in cols)]
+    for gold, row in confusion.items():
+        lines.append(gold.ljust(width) + "".join(str(row[c]).rjust(width) for c in cols))
+    return "\n".join(lines)
+
+
 def _cmd_eval(pipeline, args) -> int:
     from tqdm.auto import tqdm
 
     from .config import config_from_dict
-    from .evaluation import eval_question_set, eval_squad, load_question_set
+    from .evaluation import (eval_claim_set, eval_question_set, eval_squad, is_claim_set, load_claim_set,
+                             load_question_set)
     from .pipeline import Pipeline
 
     path = Path(args.file)
@@ -139,6 +214,9 @@ def _cmd_eval(pipeline, args) -> int:
             return Pipeline(cfg, embedder=pipeline.embedder)
 
         result = eval_squad(path, args.limit, args.seed, make, progress=bar)
+    elif is_claim_set(path):
+        claims = load_claim_set(path, args.split)
+        result = eval_claim_set(pipeline, claims[:args.limit] if args.limit is not None else claims, progress=bar)
     else:
         qs = load_question_set(path, args.split)
         if args.limit is not None:
@@ -148,13 +226,31 @@ def _cmd_eval(pipeline, args) -> int:
         print(json.dumps(result, ensure_ascii=False))
     else:
         for key, value in result.items():
-            if isinstance(value, list):
+            if key == "confusion":
+                print(_confusion_table(value))
+            elif isinstance(value, dict):
+                print(f"{key}: " + ", ".join(f"{k} {v}" for k, v in value.items()))
+            elif isinstance(value, list):
                 print(f"{key}: {len(value)}")
                 for item in value[:20]:
                     print(f"   {item}")
             else:
                 print(f"{key}: {value}")
     return EXIT_OK
+
+
+def _check_args(args) -> None:
+    """Refuse a malformed ``qa check`` before loading anything."""
+    if args.quote is not None:
+        if args.claim is not None:
+            raise QAError("give either a claim or --quote \"...\", not both")
+        if not args.quote.strip():
+            raise QAError("quote is empty: qa check --quote \"the exact words\"")
+        return
+    if args.source is not None:
+        raise QAError("--source only applies to --quote: qa check --quote \"...\" --source ID")
+    if args.claim is None or (args.claim != "-" and not args.claim.strip()):
+        raise QAError("claim is empty: qa check \"a sentence to check\" (or --quote \"...\")")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,8 +262,11 @@ def main(argv: list[str] | None = None) -> int:
             raise QAError("question is empty: qa ask \"your question\"")
         if args.command == "ask" and args.top_k is not None and not 1 <= args.top_k <= 100:
             raise QAError(f"--top-k must be between 1 and 100, got {args.top_k}")
+        if args.command == "check":
+            _check_args(args)
         pipeline = Pipeline.from_config(_config_path(args.config))
-        handler = {"index": _cmd_index, "ask": _cmd_ask, "serve": _cmd_serve, "eval": _cmd_eval}[args.command]
+        handler = {"index": _cmd_index, "ask": _cmd_ask, "check": _cmd_check, "serve": _cmd_serve,
+                   "eval": _cmd_eval}[args.command]
         return handler(pipeline, args)
     except QAError as exc:
         print(f"qa: error: {exc}", file=sys.stderr)

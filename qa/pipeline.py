@@ -16,10 +16,13 @@ from typing import Callable
 import numpy as np
 
 from .answer import Answer, Answerer, AnswerModel
+from .claims import CheckSettings, ClaimChecker, Verdict
 from .config import Config, load_config
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import InputError, StaleIndexError, IndexMissingError
+from .quotes import QuoteCheck, check_quote
 from .retrieval import Retriever
+from .sentences import split_sentences
 from .store import BuildReport, Index, build_index, live_path, load_index
 
 
@@ -47,6 +50,8 @@ class Pipeline:
         self._index: Index | None = None
         self._retriever: Retriever | None = None
         self._answerer: Answerer | None = None
+        self._checker: ClaimChecker | None = None
+        self.check_settings = CheckSettings()
         self._lock = threading.RLock()
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
 
@@ -80,6 +85,7 @@ class Pipeline:
         r = self.config.retrieval
         self._retriever = Retriever(index, r.dense_weight, r.candidates, r.sentence_weight)
         self._answerer = Answerer(index, self._answer_model, self.config.abstain_threshold)
+        self._checker = ClaimChecker(index, self._retriever, self.check_settings)
         self._qcache.clear()
         self._index = index
 
@@ -132,6 +138,37 @@ class Pipeline:
             result = Answer(question, result.answer, result.abstained, result.confidence, result.citations,
                             result.passages, result.reason, result.explain)
         return result
+
+    # ------------------------------------------------------------ claims and quotes
+
+    def check(self, claim: str) -> Verdict:
+        """Check one claim against the sources: supported, contradicted (with mismatches) or not found."""
+        c = clean_text(claim, "claim", self.config.limits.max_question_chars)
+        self._ensure_loaded()
+        assert self._retriever is not None and self._checker is not None
+        qvec = self.embed_question(c)
+        retrieval = self._retriever.retrieve(c, qvec, top_k=max(self.config.top_k, 5))
+        return self._checker.check(c, qvec, retrieval)
+
+    def check_text(self, text: str) -> list[Verdict]:
+        """Split ``text`` into sentences and check each as a claim; one :class:`Verdict` per claim."""
+        clean_text(text, "claim", self.config.limits.max_question_chars)  # refuses empty or over-long input
+        return [self.check(text[s:e]) for s, e in split_sentences(text)]
+
+    def check_quote(self, quote: str, source: str | None = None) -> QuoteCheck:
+        """Is ``quote`` verbatim in the sources (or in document ``source``)? Else the closest passage, diffed."""
+        q = clean_text(quote, "quote", self.config.limits.max_question_chars)
+        idx = self.index
+        if source is not None:
+            if source not in idx.doc_position:
+                raise InputError(f"no document with id {source!r} in the index; "
+                                 f"ids look like {idx.doc_ids[0]!r}" if idx.doc_ids else
+                                 f"no document with id {source!r}: the index is empty")
+            positions = [idx.doc_position[source]]
+        else:
+            positions = list(range(len(idx.doc_ids)))
+        docs = [(idx.doc_ids[i], idx.titles[i], idx.texts[i]) for i in positions]
+        return check_quote(q, docs)
 
     def source(self, doc_id: str) -> dict:
         """Title, text, metadata (and a PDF's page start offsets) of an indexed document (only ids in the index exist)."""

@@ -1,6 +1,7 @@
 """The Gradio UI: a chat over the corpus where every answer shows its sources.
 
-Everything shown comes from :meth:`Pipeline.ask` and is rendered here as
+Everything shown comes from :meth:`Pipeline.ask` (the "Ask" tab) and
+:meth:`Pipeline.check_text` / :meth:`Pipeline.check_quote` (the "Check a claim" tab), rendered as
 HTML: document text and questions are escaped with :func:`html.escape`, and
 spans are highlighted by their offsets (``text[answer_start:answer_end]``),
 never by searching for the answer string again. :func:`build_ui` returns the
@@ -60,8 +61,21 @@ CSS = """
 .qa-explain td, .qa-explain th { border-bottom: 1px solid #e5e7eb; padding: .25em .4em; text-align: left;
                                 vertical-align: top; }
 .qa-examples button { white-space: normal !important; text-align: left; }
+.qa-verdict { margin: 0 0 1em; }
+.qa-badge { display: inline-block; font-size: .8em; font-weight: 700; padding: .1em .6em; border-radius: 1em;
+            margin-right: .4em; text-transform: uppercase; letter-spacing: .02em; }
+.qa-badge.supported, .qa-badge.verbatim { background: #dcfce7; color: #14532d; }
+.qa-badge.contradicted { background: #fee2e2; color: #7f1d1d; }
+.qa-badge.not_found, .qa-badge.differs { background: #e5e7eb; color: #1f2937; }
+.qa-verdict mark.qa-diff { background: #fca5a5; color: #111827; }
+.qa-verdict .qa-ins { background: #bbf7d0; color: #111827; }
 footer { display: none !important; }
 """
+CHECK_EXAMPLES = (
+    "Japan is the second-largest economy in the world.",
+    "North Korea invaded South Korea in June 1950. The armistice was signed in 1953.",
+)
+VERDICT_LABEL = {"supported": "Supported", "contradicted": "Contradicted", "not_found": "Not found"}
 
 
 # ------------------------------------------------------------------ HTML helpers (pure, tested)
@@ -230,6 +244,79 @@ def explain_html(answer, text_of, title_of) -> str:
     return "".join(parts)
 
 
+def marked_html(text: str, start: int, end: int, spans, cls: str = "qa-diff") -> str:
+    """Escaped ``text[start:end]`` with each ``(s, e)`` of ``spans`` (offsets into ``text``) in a ``<mark>``.
+
+    Spans outside the window or overlapping an earlier one are refused, never re-searched.
+    """
+    if not 0 <= start <= end <= len(text):
+        raise ValueError(f"span {start}:{end} is outside a text of {len(text)} characters")
+    out, pos = [], start
+    for s, e in sorted(spans):
+        if not pos <= s <= e <= end:
+            raise ValueError(f"mark {s}:{e} is outside {start}:{end} or overlaps another")
+        out.append(esc(text[pos:s]) + f'<mark class="{cls}">' + esc(text[s:e]) + "</mark>")
+        pos = e
+    return "".join(out) + esc(text[pos:end])
+
+
+def verdicts_html(verdicts: list[dict], text_of) -> str:
+    """One block per claim (``Verdict.to_dict()``): the verdict, the claim with its differing details
+    marked, and each evidence passage with the source's differing details marked by their offsets."""
+    parts = ['<div class="qa-msg">']
+    for v in verdicts:
+        claim = v["claim"]
+        mm = v["mismatches"]
+        parts.append(f'<div class="qa-verdict"><p><span class="qa-badge {esc(v["verdict"])}">'
+                     f'{esc(VERDICT_LABEL[v["verdict"]])}</span>'
+                     f'{marked_html(claim, 0, len(claim), [(m["claim_start"], m["claim_end"]) for m in mm])}'
+                     f'<span class="qa-conf low" title="confidence">{percent(v["confidence"])} confident</span></p>')
+        if v["verdict"] == "not_found":
+            parts.append('<p class="qa-note">Nothing in the sources is about this closely enough.</p>')
+        for m in mm:
+            parts.append(f'<p class="qa-note">The claim says “{esc(m["claim_text"])}”; the source says '
+                         f'“{esc(m["evidence_text"])}”.</p>')
+        for n, e in enumerate(v["evidence"], 1):
+            text = text_of(e["source"])
+            marks = [(m["evidence_start"], m["evidence_end"]) for m in mm
+                     if n == 1 and m["source"] == e["source"]]
+            href = source_href(e["source"], e["start"], e["end"])
+            parts.append(f'<details class="qa-cite" open><summary>[{n}] {esc(e["title"])}</summary>'
+                         f'<div class="qa-ctx">“{marked_html(text, e["start"], e["end"], marks)}”</div>'
+                         f'<a class="qa-open" href="{href}" target="_blank" rel="noopener noreferrer">'
+                         f'Open the whole document</a></details>')
+        parts.append("</div>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def quote_html(result: dict, text_of) -> str:
+    """The quote check (``QuoteCheck.to_dict()``): verbatim, or the closest passage with both sides'
+    differing words marked by their offsets."""
+    status = result["status"]
+    label = {"verbatim": "Verbatim", "differs": "Not verbatim", "not_found": "Not found"}[status]
+    parts = ['<div class="qa-msg"><div class="qa-verdict">',
+             f'<p><span class="qa-badge {esc(status)}">{esc(label)}</span>'
+             f'<span class="qa-conf low" title="similarity">{percent(result["score"])} similar</span></p>']
+    if status == "not_found":
+        parts.append('<p class="qa-note">No passage of the sources is close to this quote.</p></div></div>')
+        return "".join(parts)
+    quote = result["quote"]
+    diffs = result["diffs"]
+    if diffs:
+        parts.append('<p class="qa-note">Your quote (words not in the source marked):</p><p>“'
+                     + marked_html(quote, 0, len(quote), [(d["quote_start"], d["quote_end"]) for d in diffs
+                                                          if d["quote_end"] > d["quote_start"]]) + "”</p>")
+    text = text_of(result["source"])
+    marks = [(d["source_start"], d["source_end"]) for d in diffs if d["source_end"] > d["source_start"]]
+    href = source_href(result["source"], result["start"], result["end"])
+    parts.append(f'<details class="qa-cite" open><summary>{esc(result["title"])}</summary>'
+                 f'<div class="qa-ctx">“{marked_html(text, result["start"], result["end"], marks, "qa-ins")}”'
+                 f'</div><a class="qa-open" href="{href}" target="_blank" rel="noopener noreferrer">'
+                 f'Open the whole document</a></details></div></div>')
+    return "".join(parts)
+
+
 # ------------------------------------------------------------------ the Blocks
 
 def build_ui(pipeline: Pipeline) -> gr.Blocks:
@@ -281,7 +368,23 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                         explain = gr.HTML('<p class="qa-note">Scores of the best sentences appear here.</p>',
                                           elem_id="qa-explain")
         with gr.Tab("Check a claim"):
-            gr.Markdown("Checking a claim against the sources is coming soon.")
+            gr.Markdown("Paste a claim (each sentence is checked on its own) or switch to quote mode to see "
+                        "whether words are quoted verbatim.")
+            mode = gr.Radio(["Check claims", "Verify a quote"], value="Check claims", show_label=False,
+                            elem_id="qa-check-mode")
+            claim_box = gr.Textbox(show_label=False, placeholder="A claim, or a quote, to check", lines=3,
+                                   max_lines=10, max_length=limit, elem_id="qa-claim")
+            try:
+                doc_ids = list(pipeline.index.doc_ids)
+            except QAError:  # no index yet: quotes are then checked against every document
+                doc_ids = []
+            source_pick = gr.Dropdown([("All documents", "")] + [(title_of(d), d) for d in doc_ids], value="",
+                                      label="Quote source", visible=False, elem_id="qa-quote-source")
+            check_btn = gr.Button("Check", variant="primary", elem_id="qa-check")
+            with gr.Row(elem_classes="qa-examples"):
+                check_examples = [gr.Button(c, size="sm", variant="secondary", min_width=160)
+                                  for c in CHECK_EXAMPLES]
+            check_out = gr.HTML('<p class="qa-note">Verdicts appear here.</p>', elem_id="qa-check-result")
 
         outputs = [chat, box, sources, explain]
         box.submit(respond, [box, chat], outputs)
@@ -295,4 +398,27 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
             return pipeline.ask(question, top_k=top_k).to_dict()
 
         gr.api(ask_api, api_name="ask")
+
+        def run_check(text: str, how: str, source: str | None) -> str:
+            if not isinstance(text, str) or not text.strip():
+                return '<p class="qa-note">Type a claim or a quote first.</p>'
+            try:
+                if how == "Verify a quote":
+                    return quote_html(pipeline.check_quote(text, source or None).to_dict(), text_of)
+                return verdicts_html([v.to_dict() for v in pipeline.check_text(text)], text_of)
+            except QAError as exc:
+                return f'<div class="qa-msg">{esc(exc)}</div>'
+
+        mode.change(lambda how: gr.update(visible=how == "Verify a quote"), [mode], [source_pick])
+        check_btn.click(run_check, [claim_box, mode, source_pick], [check_out])
+        claim_box.submit(run_check, [claim_box, mode, source_pick], [check_out])
+        for b, c in zip(check_examples, CHECK_EXAMPLES):
+            b.click(lambda c=c: (c, "Check claims", run_check(c, "Check claims", "")), None,
+                    [claim_box, mode, check_out])
+
+        def check_api(claim: str) -> dict:
+            """`{"verdicts": [...]}` for a claim, one per sentence (as POST /api/check)."""
+            return {"verdicts": [v.to_dict() for v in pipeline.check_text(claim)]}
+
+        gr.api(check_api, api_name="check")
     return demo

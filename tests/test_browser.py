@@ -308,3 +308,26 @@ def create_app_for(pipeline):
     from qa.api import create_app
 
     return create_app(pipeline, ui=False)
+
+
+def test_check_tab_in_the_browser(stack, page, tmp_path):
+    """The "Check a claim" tab: a contradiction with both details marked, then quote mode with a source."""
+    page.goto(stack["app"].url + "/")
+    page.get_by_role("tab", name="Check a claim").click()
+    box = page.locator("#qa-claim textarea").first
+    box.fill("Japan exported $15.1 billion to South Korea in 2021. The zorblax festival was first held in 1997.")
+    page.locator("#qa-check").click()
+    result = page.locator("#qa-check-result")
+    result.locator("mark.qa-diff").first.wait_for(timeout=20_000)
+    assert result.locator("mark.qa-diff").all_inner_texts() == ["$15.1 billion", "$51.1 billion", "1997", "1999"]
+    assert result.locator(".qa-badge.contradicted").count() == 2
+    assert page.evaluate("window.__xss") is None  # the hostile document's markup stayed text
+    page.screenshot(path=os.environ.get("QA_CHECK_SCREENSHOT", str(tmp_path / "check.png")), full_page=True)
+    page.get_by_label("Verify a quote").check()
+    page.locator("#qa-quote-source").wait_for(timeout=10_000)
+    box.fill("Japan shipped $51.1 billion to South Korea")
+    page.locator("#qa-check").click()
+    result.locator("mark.qa-ins").first.wait_for(timeout=20_000)
+    assert result.locator("mark.qa-ins").all_inner_texts() == ["exported"]
+    assert "not verbatim" in result.inner_text().lower()
+    assert page.external_requests == []

@@ -17,8 +17,9 @@ QUESTIONS = ["When did Japan colonize Korea?", "How much did Japan export to Sou
 
 
 def test_public_api_is_pinned():
-    assert sorted(qa.__all__) == ["Answer", "Chunk", "Citation", "Config", "Document", "Embedder", "Passage",
-                                  "Pipeline", "QAError", "SentenceTransformerEmbedder", "load_config"]
+    assert sorted(qa.__all__) == ["Answer", "Chunk", "Citation", "Config", "Document", "Embedder", "Evidence",
+                                  "Mismatch", "Passage", "Pipeline", "QAError", "QuoteCheck",
+                                  "SentenceTransformerEmbedder", "Verdict", "load_config"]
 
 
 def check_offsets(p, d: dict) -> None:

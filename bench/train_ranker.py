@@ -187,6 +187,14 @@ def main() -> None:
     for th in (0.3, 0.4, 0.5, 0.6, 0.7):
         print(f"seed dev: threshold {th}: answerable abstain {np.mean(sp < th):.3f}, off-topic answered "
               f"{np.mean(sn >= th):.3f}", file=sys.stderr)
+    # The threshold: best balanced accuracy (answerable answered + off-topic abstained), averaged over
+    # held-out SQuAD train and the seed dev split; among equally good values, the one nearest 0.5.
+    grid = np.round(np.arange(0.05, 0.96, 0.01), 2)
+    good = [float(np.mean(sp >= th) + np.mean(sn < th) + np.mean(conf_pos >= th) + np.mean(conf_neg < th))
+            for th in grid]
+    best = max(good)
+    chosen = min((th for th, g in zip(grid, good) if g >= best - 1e-9), key=lambda th: abs(th - 0.5))
+    print(f"chosen abstain_threshold (seed dev): {chosen:.2f}", file=sys.stderr)
     print("seed dev off-topic confidences:", np.round(np.sort(sn), 3), file=sys.stderr)
     print("seed dev answerable confidences:", np.round(np.sort(sp)[:8], 3), file=sys.stderr)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ from .store import Index
 
 WEIGHTS_FILE = Path(__file__).parent / "data" / "ranker.json"
 CALIBRATION_FEATURES = ("best", "margin", "dense", "coverage", "lexical", "type_match", "type_missing",
-                        "idf_coverage", "context_coverage", "chunk_coverage")
+                        "idf_coverage", "context_coverage", "chunk_coverage", "missing_rare")
 
 
 @dataclass(frozen=True)
@@ -128,9 +128,9 @@ class AnswerModel:
         """Hand-set weights, used only until a fitted ``ranker.json`` exists."""
         ranker = dict(dense=4.0, dense_gap=1.0, lexical=2.0, chunk_dense=1.0, chunk_lexical=1.0, chunk_best_dense=1.0,
                       neighbour_dense=0.5, coverage=1.5, type_match=1.0, short=-1.0, idf_coverage=1.5,
-                      context_coverage=0.5, chunk_coverage=0.5, bigram=0.5)
+                      context_coverage=0.5, chunk_coverage=0.5, bigram=0.5, missing_rare=-0.5)
         calib = dict(best=1.0, margin=1.0, dense=4.0, coverage=3.0, lexical=0.0, type_match=0.5, type_missing=-2.0,
-                     idf_coverage=1.0, context_coverage=1.0, chunk_coverage=0.0)
+                     idf_coverage=1.0, context_coverage=1.0, chunk_coverage=0.0, missing_rare=-1.0)
         return cls(tuple(ranker[f] for f in FEATURES), -4.0, tuple(calib[f] for f in CALIBRATION_FEATURES), -6.0)
 
 
@@ -189,7 +189,7 @@ class Answerer:
                     lexical=f["lexical"], type_match=f["type_match"],
                     type_missing=float(r.qtype is not None and f["type_match"] == 0),
                     idf_coverage=f["idf_coverage"], context_coverage=f["context_coverage"],
-                    chunk_coverage=f["chunk_coverage"])
+                    chunk_coverage=f["chunk_coverage"], missing_rare=f["missing_rare"])
         return np.array([vals[k] for k in CALIBRATION_FEATURES], dtype=np.float64)
 
     def confidence(self, calib: np.ndarray) -> float:

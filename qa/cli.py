@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="evaluate at most N questions (sampled with --seed)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--split", default="all", choices=["all", "dev", "test"], help="subset of a YAML set")
+    p.add_argument("--workdir", metavar="DIR",
+                   help="SQuAD only: keep the corpus and index in DIR, so a rerun embeds nothing")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     p = sub.add_parser("serve", help="start the web UI and HTTP API (builds the index if needed)")
@@ -213,7 +215,8 @@ def _cmd_eval(pipeline, args) -> int:
             cfg = dataclasses.replace(pipeline.config, corpus=corpus, index=index)
             return Pipeline(cfg, embedder=pipeline.embedder)
 
-        result = eval_squad(path, args.limit, args.seed, make, progress=bar)
+        workdir = Path(args.workdir) if args.workdir else None
+        result = eval_squad(path, args.limit, args.seed, make, workdir=workdir, progress=bar)
     elif is_claim_set(path):
         claims = load_claim_set(path, args.split)
         result = eval_claim_set(pipeline, claims[:args.limit] if args.limit is not None else claims, progress=bar)

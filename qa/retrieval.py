@@ -21,7 +21,7 @@ from .store import Index
 # Names of the per-sentence features, in column order (see :func:`sentence_features`).
 FEATURES = ("dense", "dense_gap", "lexical", "chunk_dense", "chunk_lexical", "chunk_best_dense",
             "neighbour_dense", "coverage", "type_match", "short", "idf_coverage", "context_coverage",
-            "chunk_coverage", "bigram")
+            "chunk_coverage", "bigram", "missing_rare")
 
 
 @dataclass(frozen=True)
@@ -159,12 +159,13 @@ class Retriever:
         sown = owner[sel]
         neigh = np.maximum(self._neighbour_dense(self._prev[srows], qvec),
                            self._neighbour_dense(self._next[srows], qvec))
-        coverage, idf_cov, ctx_cov, chunk_cov, bigram = self._overlap(qtokens, srows, cand[sown])
+        coverage, idf_cov, ctx_cov, chunk_cov, bigram, missing = self._overlap(qtokens, srows, cand[sown])
         tmatch = np.array([type_match(qtype, question, idx.sentence_text(int(r))) for r in srows], dtype=np.float32)
         sdense = dense[sel]
         feats = np.column_stack([
             sdense, sdense - sdense.max(), lex_sent[srows], chunk_dense[sown], lex_chunk[cand[sown]], best_dense[sown],
-            neigh, coverage, tmatch, self._short[srows], idf_cov, ctx_cov, chunk_cov, bigram]).astype(np.float32)
+            neigh, coverage, tmatch, self._short[srows], idf_cov, ctx_cov, chunk_cov, bigram,
+            missing]).astype(np.float32)
         return Retrieval(question, qtype, tuple(passages), srows, cand[sown].astype(np.int64), feats)
 
     def _neighbour_dense(self, neighbours: np.ndarray, qvec: np.ndarray) -> np.ndarray:
@@ -195,18 +196,21 @@ class Retriever:
         idf_coverage: the same weighted by rarity (a rare word matched counts more than "Japan");
         context_coverage: idf coverage by the sentence with its neighbours;
         chunk_coverage: idf coverage by the whole passage;
-        bigram: share of the question's ordered word pairs that the sentence keeps in order.
+        bigram: share of the question's ordered word pairs that the sentence keeps in order;
+        missing_rare: idf of the rarest question word absent from the sentence and its neighbours,
+        relative to the rarest question word (1: the most specific word is missing).
         """
         n = len(rows)
         q = list(dict.fromkeys(qtokens))
         if not q:
-            return tuple(np.zeros(n, dtype=np.float32) for _ in range(5))
+            return tuple(np.zeros(n, dtype=np.float32) for _ in range(6))
         weight = dict(zip(q, self.index.bm25_sentences.idf(q).tolist()))
         total = sum(weight.values()) or 1.0
+        rarest = max(weight.values()) or 1.0
         qset = set(q)
         qpairs = _ordered_pairs(qtokens, 2)
         chunk_terms: dict[int, set[str]] = {}
-        out = np.zeros((5, n), dtype=np.float32)
+        out = np.zeros((6, n), dtype=np.float32)
         for i, (r, c) in enumerate(zip(rows.tolist(), chunks.tolist())):
             terms = qset.intersection(self._sentence_tokens(r))
             ctx = set(terms)
@@ -221,6 +225,7 @@ class Retriever:
             out[2, i] = sum(weight[t] for t in ctx) / total
             out[3, i] = sum(weight[t] for t in chunk_terms[c]) / total
             out[4, i] = len(qpairs & self._sentence_pairs(r)) / len(qpairs) if qpairs else 0.0
+            out[5, i] = max((weight[t] for t in qset - ctx), default=0.0) / rarest
         return tuple(out)
 
 

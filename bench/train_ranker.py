@@ -194,7 +194,7 @@ def main() -> None:
             for th in grid]
     best = max(good)
     chosen = min((th for th, g in zip(grid, good) if g >= best - 1e-9), key=lambda th: abs(th - 0.5))
-    print(f"chosen abstain_threshold (seed dev): {chosen:.2f}", file=sys.stderr)
+    print(f"chosen abstain_threshold (held-out train + seed dev): {chosen:.2f}", file=sys.stderr)
     print("seed dev off-topic confidences:", np.round(np.sort(sn), 3), file=sys.stderr)
     print("seed dev answerable confidences:", np.round(np.sort(sp)[:8], 3), file=sys.stderr)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

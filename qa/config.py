@@ -86,7 +86,7 @@ class Config:
     index: Path
     model: str = DEFAULT_MODEL
     top_k: int = 5
-    abstain_threshold: float = 0.4
+    abstain_threshold: float = 0.34
     batch_size: int = 32
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)

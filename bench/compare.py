@@ -94,8 +94,10 @@ def main() -> None:
           f"(seed {args.seed}); torch threads {torch.get_num_threads()}", flush=True)
 
     cfg = load_config(ROOT / "qa.yaml")
-    embedder = SentenceTransformerEmbedder(cfg.model, batch_size=cfg.batch_size)
-    st = embedder.model
+    embedder = SentenceTransformerEmbedder(cfg.model, batch_size=cfg.batch_size)  # qa's own, for its row
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(model_path(cfg.model), device="cpu", local_files_only=True)  # the baselines'
     rows: dict[str, dict] = {}
 
     def report(name: str, ranks: list[np.ndarray], times: list[float], quote: float | None = None) -> None:

@@ -48,14 +48,15 @@ print(json.dumps(marks))
 
 
 def env_for(code: Path) -> dict:
-    env = dict(os.environ)
+    env = dict(os.environ, QA_BENCH_CODE=str(code))
     env["PYTHONPATH"] = str(code) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
 
 def run(cmd: list[str], env: dict) -> tuple[float, subprocess.CompletedProcess]:
+    # Run from the code folder: `python -m`/`-c` put the working directory first on sys.path.
     t = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=env, cwd=env["QA_BENCH_CODE"], capture_output=True, text=True)
     return time.perf_counter() - t, proc
 
 
@@ -71,7 +72,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--question", default=QUESTION)
-    ap.add_argument("--config", default=str(ROOT / "qa.yaml"))
+    ap.add_argument("--config", default=str(ROOT / "qa.yaml"), type=lambda p: str(Path(p).resolve()))
     ap.add_argument("--code", default=str(ROOT), help="folder holding the qa package to time")
     ap.add_argument("--against", default=None, metavar="DIR",
                     help="also time the qa package in DIR, runs alternating, for a before/after ratio")
@@ -83,11 +84,14 @@ def main() -> None:
     _, built = run(cli + ["index", "--json"], env)
     if built.returncode != 0:
         sys.exit(f"qa index failed: {built.stderr.strip()[-300:]}")
-    print(f"qa package: {Path(args.code).resolve() / 'qa'}; python: {py}; index ready")
+    _, where = run([py, "-c", "import qa; print(qa.__file__)"], env)
+    print(f"qa package: {where.stdout.strip()}; python: {py}; index ready")
 
     envs = {"this": env}
     if args.against:
         envs["against"] = env_for(Path(args.against).resolve())
+        _, where = run([py, "-c", "import qa; print(qa.__file__)"], envs["against"])
+        print(f"against: {where.stdout.strip()}")
     times: dict[str, list[float]] = {k: [] for k in envs}
     for _ in range(args.runs):
         for name, e in envs.items():  # alternate, so a busy machine slows both alike

@@ -259,14 +259,15 @@ def _check_args(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        from .pipeline import Pipeline
-
         if args.command == "ask" and args.question != "-" and not args.question.strip():
             raise QAError("question is empty: qa ask \"your question\"")
         if args.command == "ask" and args.top_k is not None and not 1 <= args.top_k <= 100:
             raise QAError(f"--top-k must be between 1 and 100, got {args.top_k}")
         if args.command == "check":
             _check_args(args)
+        # Imported here, not at the top: usage errors and --help never load numpy, torch or the index.
+        from .pipeline import Pipeline
+
         pipeline = Pipeline.from_config(_config_path(args.config))
         handler = {"index": _cmd_index, "ask": _cmd_ask, "check": _cmd_check, "serve": _cmd_serve,
                    "eval": _cmd_eval}[args.command]

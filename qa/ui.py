@@ -3,7 +3,8 @@
 Everything shown comes from :meth:`Pipeline.ask` and is rendered here as
 HTML: document text and questions are escaped with :func:`html.escape`, and
 spans are highlighted by their offsets (``text[answer_start:answer_end]``),
-never by searching for the answer string again. :func:`build_ui` returns the
+never by searching for the answer string again. The chat renders no Markdown,
+so Markdown syntax in a document or question stays text too. :func:`build_ui` returns the
 Blocks; :mod:`qa.api` mounts it at ``/`` next to the JSON API.
 """
 
@@ -260,7 +261,10 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         with gr.Tab("Ask"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=320):
-                    chat = gr.Chatbot(label="Answers", show_label=False, height=520, buttons=["copy", "copy_all"], sanitize_html=True, latex_delimiters=[],
+                    # Markdown off: a document or question holding `[x](javascript:..)` or `![x](http://tracker)`
+                    # must show as those characters, not become a link or an image.
+                    chat = gr.Chatbot(label="Answers", show_label=False, height=520, buttons=["copy", "copy_all"],
+                                      sanitize_html=True, latex_delimiters=[], render_markdown=False,
                                       feedback_options=None, group_consecutive_messages=False,
                                       elem_id="qa-chat", placeholder="Ask a question about the documents.")
                     with gr.Row(equal_height=True):

@@ -3,7 +3,7 @@
 import pytest
 
 from .conftest import fake_pipeline
-from .test_browser import Served, free_port
+from .live import Served, free_port
 
 
 @pytest.fixture(scope="module")

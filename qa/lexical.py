@@ -34,7 +34,9 @@ except ImportError:  # pragma: no cover
         return word
 
 
-@lru_cache(maxsize=200_000)
+# Bounded: every new word of every question lands here, so a long-running server must not keep them all
+# (65,536 stems are a few MB; a miss only costs one Snowball call).
+@lru_cache(maxsize=65_536)
 def _normalise(word: str) -> str:
     return _stem(word)
 

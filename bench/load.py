@@ -240,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         "latency_ms_questions": {f"p{q}": round(pct(ok, q) * 1000, 1) for q in (50, 95, 99)},
         "errors": len(stats.errors) + (0 if alive else 1),
         "status": dict(stats.status), "by_kind": {k: len(v) for k, v in stats.by_kind.items()},
-        "rss_mb_start": round(rss_start, 1), "rss_mb_end": round(rss_end, 1), "rss_mb_every_5s": samples, "server_startup_s": round(startup, 1),
+        "rss_mb_start": round(rss_start, 1), "rss_mb_end": round(rss_end, 1), "rss_mb_every_5s": samples,
+        "server_startup_s": round(startup, 1),
         "cpus": os.cpu_count(), "loadavg_1min": round(os.getloadavg()[0], 2),
     }
     if args.json:
@@ -252,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
               f"(questions only: p95 {result['latency_ms_questions']['p95']} ms)")
         print(f"errors: {result['errors']}; status counts {result['status']}; mix {result['by_kind']}")
         print(f"server RSS: {rss_start:.0f} MB at start, {rss_end:.0f} MB at end; "
-              f"(every 5 s: {samples}); started in {startup:.0f}s; load average {result['loadavg_1min']} on {os.cpu_count()} CPUs")
+              f"(every 5 s: {samples}); started in {startup:.0f}s; "
+              f"load average {result['loadavg_1min']} on {os.cpu_count()} CPUs")
     for e in stats.errors[:10]:
         print("error:", e, file=sys.stderr)
     if not alive:

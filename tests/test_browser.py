@@ -29,10 +29,11 @@ XSS_DOC = ("The zorblax festival <img src=x onerror=\"window.__xss=1\"> was firs
 ZORBLAX_Q = "In what year was the zorblax festival first held in Osaka?"
 EVIL_ID = "<img src=x onerror=window.__xss=1>.txt"  # a file name is a document id, and a title fallback
 EVIL_DOC = ("<script>window.__xss=1</script> Quuxle notes\n\n"
-            "The quuxle fair <svg onload=window.__xss=1> was first held in 1888 in Nagoya <a href=\"javascript:window.__xss=1\">"
-            "here</a> with [this](javascript:window.__xss=1) and <iframe src=\"javascript:window.__xss=1\"></iframe>.\n")
+            "The quuxle fair <svg onload=window.__xss=1> was first held in 1888 in Nagoya "
+            "<a href=\"javascript:window.__xss=1\">here</a> with [this](javascript:window.__xss=1) and <iframe src=\"javascript:window.__xss=1\"></iframe>.\n")
 QUUXLE_Q = "In what year was the quuxle fair first held in Nagoya?"
-MD_Q = "[click me](javascript:window.__xss=1) ![x](javascript:window.__xss=1) <a href=javascript:window.__xss=1>a</a> when?"
+MD_Q = ("[click me](javascript:window.__xss=1) ![x](javascript:window.__xss=1) "
+        "<a href=javascript:window.__xss=1>a</a> when?")
 XSS_Q = 'When was the zorblax festival <img src=x onerror="window.__xss=1"> first held <script>window.__xss=1</script>?'
 
 pytestmark = pytest.mark.browser

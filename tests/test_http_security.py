@@ -38,6 +38,7 @@ def server(tmp_path_factory):
     pipeline = fake_pipeline(tmp, corpus=corpus, cors_origins=[ALLOWED],
                              limits={"max_question_chars": 200, "max_body_bytes": 4096})
     served = Served(create_app(pipeline), free_port())
+    served.app_tmp = tmp  # type: ignore[attr-defined]
     yield served
     served.close()
 
@@ -83,7 +84,8 @@ ESCAPES = [
 
 def _leaks(body: bytes) -> bool:
     text = body.decode("utf-8", "replace")
-    passwd = Path("/etc/passwd").read_text(errors="replace").splitlines()[0] if Path("/etc/passwd").exists() else "root:x:0:0"
+    etc = Path("/etc/passwd")
+    passwd = etc.read_text(errors="replace").splitlines()[0] if etc.exists() else "root:x:0:0"
     return SECRET in text or passwd in text or "corpus: corpus" in text or "title:" in text
 
 
@@ -194,3 +196,15 @@ def test_bad_content_length_is_400(server):
     r = conn.getresponse()
     assert 400 <= r.status < 500
     conn.close()
+
+
+@pytest.mark.parametrize("path", ["/gradio_api/file=/etc/passwd", "/gradio_api/file=..%2Fqa.yaml",
+                                  "/gradio_api/file=QA_YAML", "/gradio_api/file=SECRET_TXT", "/file=/etc/passwd",
+                                  "/gradio_api/file=%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/static/..%2f..%2fqa.yaml",
+                                  "/assets/..%2f..%2f..%2fetc%2fpasswd", "/widget.js/..%2f..%2fqa.yaml"])
+def test_gradio_file_routes_do_not_serve_files_outside(server, path):
+    """Gradio's own file routes are mounted too: they must not hand out the config or system files."""
+    tmp = server.app_tmp
+    path = path.replace("QA_YAML", str(tmp / "qa.yaml")).replace("SECRET_TXT", str(tmp / "secret.txt"))
+    status, _, body = raw(server, "GET", path)
+    assert status >= 400 and not _leaks(body), (path, status, body[:200])

@@ -236,7 +236,8 @@ def test_cli_stdin_lines(config_file, capsys, monkeypatch, command, key):
     assert [r[key] for r in rows[:3]] == lines[:3] and all("error" not in r for r in rows[:3])
     assert "the limit is 2000 (limits.max_question_chars" in rows[3]["error"]
     assert "is empty" in rows[4]["error"]
-    assert rows[5] == {key: "caf\ufffd \ufffd?", "error": "line 6 of stdin is not valid UTF-8 (byte 3); send UTF-8 text"}
+    assert rows[5] == {key: "caf\ufffd \ufffd?",
+                       "error": "line 6 of stdin is not valid UTF-8 (byte 3); send UTF-8 text"}
     assert rows[6][key] == "When did Japan rule Korea?" and "error" not in rows[6]
 
 
@@ -290,3 +291,20 @@ def test_real_model_over_http(real_seed_pipeline):
             assert body["abstained"] or body["citations"][0]["quote"], (name, body)
         ok = post_json(c, "/api/ask", json.dumps({"question": TEXTS["nul-inside"][0]}).encode()).json()
         assert ok["answer"] == "1910 to 1945", ok  # control characters do not change the answer
+
+
+def test_cli_invalid_utf8_argument_in_a_real_process(tmp_path):
+    """Invalid bytes in argv reach Python as lone surrogates: one line, exit 2, before any model loads."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "qa.yaml").write_text("corpus: docs\nindex: idx\n")
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    proc = subprocess.run([sys.executable.encode(), b"-m", b"qa.cli", b"--config", str(tmp_path / "qa.yaml").encode(),
+                           b"ask", b"caf\xe9 \xff?"], capture_output=True, env=env, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == b""
+    assert proc.stderr == (b"qa: error: question is not valid Unicode (a lone surrogate at character 3); "
+                           b"send it as UTF-8 text\n")

@@ -107,11 +107,12 @@ def _cmd_ask(pipeline, args) -> int:
         print(json.dumps(ans.to_dict(), ensure_ascii=False) if args.json else _render(ans))
         return EXIT_OK
     status = EXIT_OK
-    for line in sys.stdin:
-        question = line.rstrip("\n")
-        if not question.strip():
+    for number, question, bad in _stdin_lines():
+        if not question.strip() and bad is None:
             continue
         try:
+            if bad is not None:
+                raise QAError(f"line {number} of stdin is not valid UTF-8 (byte {bad}); send UTF-8 text")
             ans = pipeline.ask(question, top_k=args.top_k)
             out = ans.to_dict() if args.json else None
         except QAError as exc:
@@ -161,11 +162,12 @@ def _cmd_check(pipeline, args) -> int:
             print(json.dumps(v.to_dict(), ensure_ascii=False) if args.json else _render_verdict(v))
         return EXIT_OK
     status = EXIT_OK
-    for line in sys.stdin:
-        claim = line.rstrip("\n")
-        if not claim.strip():
+    for number, claim, bad in _stdin_lines():
+        if not claim.strip() and bad is None:
             continue
         try:
+            if bad is not None:
+                raise QAError(f"line {number} of stdin is not valid UTF-8 (byte {bad}); send UTF-8 text")
             verdicts = pipeline.check_text(claim)
         except QAError as exc:
             if not args.json:
@@ -176,6 +178,25 @@ def _cmd_check(pipeline, args) -> int:
         for v in verdicts:
             print(json.dumps(v.to_dict(), ensure_ascii=False) if args.json else _render_verdict(v) + "\n", flush=True)
     return status
+
+
+def _stdin_lines():
+    """``(line number, text, offset of the first invalid byte or None)`` for each line of stdin.
+
+    Lines are decoded one by one, so one line of invalid UTF-8 is reported on its own line of output
+    and the others are still answered; its text has U+FFFD where the bad bytes were.
+    """
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:  # a text stream (tests, embedding): already decoded
+        for n, line in enumerate(sys.stdin, 1):
+            yield n, line.rstrip("\r\n"), None
+        return
+    for n, line in enumerate(raw, 1):
+        line = line.rstrip(b"\r\n")
+        try:
+            yield n, line.decode("utf-8"), None
+        except UnicodeDecodeError as exc:
+            yield n, line.decode("utf-8", "replace"), exc.start
 
 
 def _cmd_serve(pipeline, args) -> int:

@@ -7,6 +7,7 @@ the config on first use) and the index is loaded lazily, once.
 
 from __future__ import annotations
 
+import re
 import threading
 import unicodedata
 from collections import OrderedDict
@@ -26,10 +27,22 @@ from .sentences import split_sentences
 from .store import BuildReport, Index, build_index, live_path, load_index
 
 
+QUESTION_CACHE = 1024   # question vectors kept (1.5 KB each for MiniLM)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def clean_text(text: object, what: str, limit: int) -> str:
-    """Validate user text: a non-empty string within ``limit`` characters, control characters removed."""
+    """Validate user text: a non-empty string within ``limit`` characters, control characters removed.
+
+    Lone surrogates (what invalid UTF-8 becomes in ``sys.argv``, or a JSON ``"\\ud800"``) are refused:
+    they cannot be encoded back to UTF-8, so no answer quoting the question could be printed or sent.
+    """
     if not isinstance(text, str):
         raise InputError(f"{what} must be a string, got {type(text).__name__}")
+    bad = _SURROGATE.search(text)
+    if bad:
+        raise InputError(f"{what} is not valid Unicode (a lone surrogate at character {bad.start()}); "
+                         "send it as UTF-8 text")
     cleaned = "".join(ch if (ch in "\t\n" or unicodedata.category(ch)[0] != "C") else " " for ch in text)
     cleaned = " ".join(cleaned.split())
     if not cleaned:
@@ -54,6 +67,7 @@ class Pipeline:
         self.check_settings = CheckSettings()
         self._lock = threading.RLock()
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._qlock = threading.Lock()
 
     @classmethod
     def from_config(cls, config: str | Path | Config = "qa.yaml", embedder: Embedder | None = None) -> "Pipeline":
@@ -86,7 +100,8 @@ class Pipeline:
         self._retriever = Retriever(index, r.dense_weight, r.candidates, r.sentence_weight)
         self._answerer = Answerer(index, self._answer_model, self.config.abstain_threshold)
         self._checker = ClaimChecker(index, self._retriever, self.check_settings)
-        self._qcache.clear()
+        with self._qlock:
+            self._qcache.clear()
         self._index = index
 
     def build_index(self, rebuild: bool = False, progress: bool = True,
@@ -110,12 +125,20 @@ class Pipeline:
     # ------------------------------------------------------------ questions
 
     def embed_question(self, question: str) -> np.ndarray:
-        """The question's vector, cached so retrieval and scoring never encode it twice."""
-        vec = self._qcache.get(question)
-        if vec is None:
-            vec = self.embedder.embed([question])[0]
+        """The question's vector, from a bounded LRU cache (repeated questions are not encoded again).
+
+        The cache holds at most ``QUESTION_CACHE`` vectors, so memory stays flat however many distinct
+        questions a server sees; the lock keeps concurrent requests from corrupting its order.
+        """
+        with self._qlock:
+            vec = self._qcache.get(question)
+            if vec is not None:
+                self._qcache.move_to_end(question)
+                return vec
+        vec = self.embedder.embed([question])[0]
+        with self._qlock:
             self._qcache[question] = vec
-            if len(self._qcache) > 1024:
+            while len(self._qcache) > QUESTION_CACHE:
                 self._qcache.popitem(last=False)
         return vec
 

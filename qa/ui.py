@@ -4,7 +4,8 @@ Everything shown comes from :meth:`Pipeline.ask` (the "Ask" tab) and
 :meth:`Pipeline.check_text` / :meth:`Pipeline.check_quote` (the "Check a claim" tab), rendered as
 HTML: document text and questions are escaped with :func:`html.escape`, and
 spans are highlighted by their offsets (``text[answer_start:answer_end]``),
-never by searching for the answer string again. :func:`build_ui` returns the
+never by searching for the answer string again. The chat renders no Markdown,
+so Markdown syntax in a document or question stays text too. :func:`build_ui` returns the
 Blocks; :mod:`qa.api` mounts it at ``/`` next to the JSON API.
 """
 
@@ -31,6 +32,7 @@ EXAMPLES = (
 NO_ANSWER = "The sources don't answer this."
 CONTEXT_CHARS = 160      # characters of document shown either side of a cited quote
 SNIPPET_CHARS = 300      # characters of a retrieved passage shown in lists
+MAX_TURNS = 50           # questions kept in a chat's history
 
 # System fonts only: the page must not fetch anything from a CDN.
 THEME = gr.themes.Soft(primary_hue="amber", secondary_hue="slate", neutral_hue="slate",
@@ -151,6 +153,12 @@ def _snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
         return esc(text)
     cut = text.rfind(" ", 0, limit)
     return esc(text[:cut if cut > limit // 2 else limit]) + "…"
+
+
+def _shown(question: str, limit: int = SNIPPET_CHARS) -> str:
+    """A refused question as echoed in the chat: cut, and with characters that cannot be shown replaced."""
+    text = question.encode("utf-8", "replace").decode("utf-8")
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def percent(confidence: float) -> str:
@@ -330,18 +338,26 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         return pipeline.source(doc_id)["title"]
 
     def respond(question: str, history: list | None):
+        """One turn: ``(history, history, box, sources, explain)``; the history lives in a server-side State.
+
+        The browser sends only the question (never the conversation back), so a long chat cannot push
+        a request past ``limits.max_body_bytes``.
+        """
         history = list(history or [])
         if not isinstance(question, str) or not question.strip():
-            return history, "", gr.skip(), gr.skip()
-        history.append({"role": "user", "content": esc(question)})
+            return history, history, "", gr.skip(), gr.skip()
         try:
             answer = pipeline.ask(question)
         except QAError as exc:
-            history.append({"role": "assistant", "content": f'<div class="qa-msg">{esc(exc)}</div>'})
-            return history, question, gr.skip(), gr.skip()
+            history += [{"role": "user", "content": esc(_shown(question))},
+                        {"role": "assistant", "content": f'<div class="qa-msg">{esc(exc)}</div>'}]
+            return history, history, question, gr.skip(), gr.skip()
         result = answer.to_dict()
-        history.append({"role": "assistant", "content": answer_html(result, text_of)})
-        return history, "", sources_html(result), explain_html(answer, text_of, title_of)
+        history += [{"role": "user", "content": esc(question)},
+                    {"role": "assistant", "content": answer_html(result, text_of)}]
+        if len(history) > MAX_TURNS * 2:  # bounded per session
+            history = history[-MAX_TURNS * 2:]
+        return history, history, "", sources_html(result), explain_html(answer, text_of, title_of)
 
     with gr.Blocks(title="qa: ask the sources", analytics_enabled=False) as demo:
         gr.Markdown("## Ask the sources\nAnswers are quoted word for word from the documents, with citations; "
@@ -349,7 +365,10 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         with gr.Tab("Ask"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=320):
-                    chat = gr.Chatbot(label="Answers", show_label=False, height=520, buttons=["copy", "copy_all"], sanitize_html=True, latex_delimiters=[],
+                    # Markdown off: a document or question holding `[x](javascript:..)` or `![x](http://tracker)`
+                    # must show as those characters, not become a link or an image.
+                    chat = gr.Chatbot(label="Answers", show_label=False, height=520, buttons=["copy", "copy_all"],
+                                      sanitize_html=True, latex_delimiters=[], render_markdown=False,
                                       feedback_options=None, group_consecutive_messages=False,
                                       elem_id="qa-chat", placeholder="Ask a question about the documents.")
                     with gr.Row(equal_height=True):
@@ -386,16 +405,20 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                                   for c in CHECK_EXAMPLES]
             check_out = gr.HTML('<p class="qa-note">Verdicts appear here.</p>', elem_id="qa-check-result")
 
-        outputs = [chat, box, sources, explain]
-        box.submit(respond, [box, chat], outputs)
-        ask.click(respond, [box, chat], outputs)
+        turns = gr.State([])
+        outputs = [chat, turns, box, sources, explain]
+        box.submit(respond, [box, turns], outputs)
+        ask.click(respond, [box, turns], outputs)
         for b, q in zip(buttons, EXAMPLES):
-            b.click(lambda history, q=q: respond(q, history), [chat], outputs)
-        clear.click(lambda: ([], "", sources_html(None), ""), None, outputs)
+            b.click(lambda history, q=q: respond(q, history), [turns], outputs)
+        clear.click(lambda: ([], [], "", sources_html(None), ""), None, outputs)
 
         def ask_api(question: str, top_k: int | None = None) -> dict:
-            """The `qa ask --json` object, for gradio_client users."""
-            return pipeline.ask(question, top_k=top_k).to_dict()
+            """The `qa ask --json` object, for gradio_client users; a bad question raises its message."""
+            try:
+                return pipeline.ask(question, top_k=top_k).to_dict()
+            except QAError as exc:
+                raise gr.Error(str(exc), print_exception=False) from None
 
         gr.api(ask_api, api_name="ask")
 

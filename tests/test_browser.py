@@ -10,14 +10,13 @@ import functools
 import http.server
 import os
 import shutil
-import socket
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from .conftest import SEEDS, fake_pipeline
+from .live import Served, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -28,6 +27,13 @@ XSS_DOC = ("The zorblax festival <img src=x onerror=\"window.__xss=1\"> was firs
            "drums [click](javascript:window.__xss=1).\n\n"
            "Later zorblax festivals moved to Kobe.\n")
 ZORBLAX_Q = "In what year was the zorblax festival first held in Osaka?"
+EVIL_ID = "<img src=x onerror=window.__xss=1>.txt"  # a file name is a document id, and a title fallback
+EVIL_DOC = ("<script>window.__xss=1</script> Quuxle notes\n\n"
+            "The quuxle fair <svg onload=window.__xss=1> was first held in 1888 in Nagoya "
+            "<a href=\"javascript:window.__xss=1\">here</a> with [this](javascript:window.__xss=1) and <iframe src=\"javascript:window.__xss=1\"></iframe>.\n")
+QUUXLE_Q = "In what year was the quuxle fair first held in Nagoya?"
+MD_Q = ("[click me](javascript:window.__xss=1) ![x](javascript:window.__xss=1) "
+        "<a href=javascript:window.__xss=1>a</a> when?")
 XSS_Q = 'When was the zorblax festival <img src=x onerror="window.__xss=1"> first held <script>window.__xss=1</script>?'
 
 pytestmark = pytest.mark.browser
@@ -39,34 +45,6 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)", allow_module_level=True)
 
 sync_api = pytest.importorskip("playwright.sync_api")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Served:
-    """A uvicorn server in a background thread, stopped on :meth:`close`."""
-
-    def __init__(self, app, port: int):
-        import uvicorn
-
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 class StaticSite:
@@ -107,6 +85,7 @@ def stack(tmp_path_factory):
     corpus = tmp / "corpus"
     shutil.copytree(SEEDS, corpus)
     (corpus / "xss.txt").write_text(XSS_DOC, encoding="utf-8")
+    (corpus / EVIL_ID).write_text(EVIL_DOC, encoding="utf-8")
     with open(corpus / "sources.yaml", "a", encoding="utf-8") as f:  # a hostile title and link too
         f.write('\nxss.txt:\n  title: "Zorblax <img src=x onerror=\'window.__xss=1\'>"\n'
                 '  url: "javascript:window.__xss=1"\n')
@@ -142,7 +121,8 @@ def page(browser):
     pg.external_requests = []  # type: ignore[attr-defined]
     pg.on("request", lambda r: None if r.url.startswith(("http://127.0.0.1", "data:", "blob:"))
           else pg.external_requests.append(r.url))  # type: ignore[attr-defined]
-    pg.on("dialog", lambda d: d.dismiss())
+    pg.dialogs = []  # type: ignore[attr-defined]
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
     yield pg
     context.close()
 
@@ -331,3 +311,52 @@ def test_check_tab_in_the_browser(stack, page, tmp_path):
     assert result.locator("mark.qa-ins").all_inner_texts() == ["exported"]
     assert "not verbatim" in result.inner_text().lower()
     assert page.external_requests == []
+
+
+def assert_inert(page, root: str) -> None:
+    """No payload ran: no flag, no dialog, no injected element or script link under the JS node ``root``."""
+    page.wait_for_timeout(300)
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.dialogs == []
+    bad = page.evaluate(f"""() => Array.from(({root}).querySelectorAll('*')).filter(e =>
+        ['SCRIPT', 'IFRAME', 'SVG', 'OBJECT', 'EMBED'].includes(e.tagName.toUpperCase()) && !e.closest('button') ||
+        (e.tagName === 'IMG' && (e.getAttribute('src') || '') === 'x') ||
+        Array.from(e.attributes).some(a => a.name.startsWith('on') ||
+            /^\\s*javascript:/i.test(a.value))).map(e => e.outerHTML.slice(0, 120))""")
+    assert bad == [], bad
+
+
+def test_xss_in_file_name_title_and_markdown_in_ui(stack, page):
+    assert stack["pipeline"].ask(QUUXLE_Q).citations[0].source == EVIL_ID
+    page.goto(stack["app"].url + "/")
+    ask_ui(page, MD_Q)
+    page.locator("#qa-chat .qa-msg").first.wait_for(timeout=20_000)
+    ask_ui(page, QUUXLE_Q)
+    page.locator("#qa-chat .qa-msg mark").first.wait_for(timeout=20_000)
+    for d in page.locator("#qa-chat details").all():
+        d.evaluate("e => e.open = true")
+    assert_inert(page, "document.querySelector('#qa-chat')")
+    assert_inert(page, "document.querySelector('#qa-sources')")
+    chat = page.locator("#qa-chat").inner_text()
+    assert "javascript:window.__xss=1" in chat  # the question's payload is shown as text
+    assert "<svg onload" in chat or "<iframe" in chat  # and the document's
+    # the id with markup is only ever a percent-encoded link, and the document view shows it as text
+    href = page.locator('#qa-chat a.qa-open[href^="/source/%3Cimg%20src%3Dx"]').first.get_attribute("href")
+    assert "<" not in href
+    page.goto(stack["app"].url + href)
+    assert_inert(page, "document.body")
+    assert "id: " + EVIL_ID in page.inner_text("body")
+    assert "<script>window.__xss=1</script>" in page.inner_text("body")
+
+
+def test_xss_in_file_name_in_widget(stack, page):
+    page.goto(stack["allowed"].url + "/index.html")
+    page.locator(".qa-widget input").fill(QUUXLE_Q)
+    page.locator(".qa-widget input").press("Enter")
+    page.locator(".qa-widget mark").wait_for(timeout=20_000)
+    assert_inert(page, "document.querySelector('.qa-widget').shadowRoot")
+    inner = page.evaluate("document.querySelector('.qa-widget').shadowRoot.querySelector('.out').innerHTML")
+    assert "<svg" not in inner and "<iframe" not in inner and "&lt;svg" in inner
+    link = page.locator('.qa-widget a.title[href*="/source/%3Cimg%20src%3Dx"]').first.get_attribute("href")
+    page.goto(link)
+    assert_inert(page, "document.body")

@@ -242,7 +242,7 @@ def parse_ask(body: bytes) -> tuple[Any, Any]:
     data = _json_object(body, '{"question": "..."}')
     unknown = sorted(set(data) - set(ASK_FIELDS))
     if unknown:
-        raise ApiError(400, f"unknown field '{unknown[0]}' (known fields: {', '.join(ASK_FIELDS)})")
+        raise ApiError(400, f"unknown field {unknown[0]!r} (known fields: {', '.join(ASK_FIELDS)})")
     if "question" not in data:
         raise ApiError(400, "missing field 'question'")
     question, top_k = data["question"], data.get("top_k")
@@ -258,7 +258,7 @@ def parse_check(body: bytes) -> dict[str, Any]:
     data = _json_object(body, '{"claim": "..."}')
     unknown = sorted(set(data) - set(CHECK_FIELDS))
     if unknown:
-        raise ApiError(400, f"unknown field '{unknown[0]}' (known fields: {', '.join(CHECK_FIELDS)})")
+        raise ApiError(400, f"unknown field {unknown[0]!r} (known fields: {', '.join(CHECK_FIELDS)})")
     if ("claim" in data) == ("quote" in data):
         raise ApiError(400, "send exactly one of 'claim' or 'quote'")
     for key in CHECK_FIELDS:
@@ -421,12 +421,13 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
         return JSONResponse(answer.to_dict())
 
     @app.post("/api/check", response_model=CheckOut, response_model_exclude_none=True, tags=["api"],
-              responses={400: {"model": ErrorOut}, 413: {"model": ErrorOut}},
+              responses={400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut}},
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": CheckRequest.model_json_schema()}}}})
     async def check(request: Request) -> JSONResponse:
         """Check a claim (``{"verdicts": [...]}``, one per sentence) or a quote (``{"quote": {...}}``)."""
-        data = parse_check(await read_body(request, config.limits.max_body_bytes))
+        check_json_content_type(request.headers.get("content-type"))
+        data = parse_check(await request.body())
         if "quote" in data:
             result = await run_in_threadpool(pipeline.check_quote, data["quote"], data.get("source"))
             return JSONResponse({"quote": result.to_dict()})

@@ -308,3 +308,39 @@ def test_cli_invalid_utf8_argument_in_a_real_process(tmp_path):
     assert proc.returncode == 2 and proc.stdout == b""
     assert proc.stderr == (b"qa: error: question is not valid Unicode (a lone surrogate at character 3); "
                            b"send it as UTF-8 text\n")
+
+
+# ------------------------------------------------------------------ the claim checker meets the same texts
+
+@pytest.mark.parametrize("text, refusal", TEXT_PARAMS)
+def test_http_check_text(client, text, refusal):
+    r = post_json(client, "/api/check", json.dumps({"claim": text}).encode())
+    body = check_response(r, {"verdicts"})
+    if refusal is None:
+        assert r.status_code == 200 and body["verdicts"]
+        assert all(v["verdict"] in {"supported", "contradicted", "not_found"} for v in body["verdicts"])
+    else:
+        assert r.status_code == 400 and body["error"]
+
+
+@pytest.mark.parametrize("body", [b"[]", b"42", b"{}", b'{"claim": 1}', b"\xff\xfe", b'{"claim": "x", "extra": 1}'])
+def test_http_check_wrong_shapes(client, body):
+    r = post_json(client, "/api/check", body)
+    assert r.status_code == 400 and set(check_response(r, set())) == {"error"}
+
+
+def test_http_check_needs_json(client):
+    r = post_json(client, "/api/check", b"claim=x", "application/x-www-form-urlencoded")
+    assert r.status_code == 415 and set(r.json()) == {"error"}
+
+
+@pytest.mark.parametrize("text, refusal", TEXT_PARAMS)
+def test_cli_check_argument(config_file, capsys, text, refusal):
+    code = cli.main(["--config", str(config_file), "check", text, "--json"])
+    out, err = capsys.readouterr()
+    if refusal is None:
+        assert code == 0 and err == ""
+        assert all(json.loads(line)["verdict"] for line in out.splitlines())
+    else:
+        assert code == 2 and out == ""
+        assert err.startswith("qa: error: ") and err.count("\n") == 1

@@ -54,7 +54,8 @@ def main() -> None:
     ap.add_argument("--config", default=str(ROOT / "qa.yaml"), help="qa.yaml whose vectors: settings are used")
     ap.add_argument("--ef-search", default=None, help="comma-separated efSearch values to sweep "
                     "(default: the configured vectors.ef_search)")
-    ap.add_argument("--threads", type=int, default=None, help="FAISS threads (default: all cores)")
+    ap.add_argument("--threads", type=int, default=None, help="FAISS threads for the build (default: all cores; "
+                    "single queries always run on one, see qa.vectors.search)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="also print one JSON line per setting")
     args = ap.parse_args()
@@ -96,7 +97,7 @@ def main() -> None:
         for i in range(args.queries):
             q = queries[i:i + 1]
             t = time.perf_counter()
-            _, rows = index.search(q, args.k)
+            _, rows = vectors.search(index, q, args.k)
             times.append(time.perf_counter() - t)
             found[i] = rows[0]
         recall = float(np.mean([len(set(found[i]) & set(truth[i])) / args.k for i in range(m)]))

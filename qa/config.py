@@ -79,7 +79,7 @@ class VectorsConfig:
 
     exact_below: int = 50000
     hnsw_m: int = 32
-    ef_construction: int = 200
+    ef_construction: int = 40
     ef_search: int = 128
 
     def __post_init__(self) -> None:

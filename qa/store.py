@@ -357,6 +357,9 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
             todo_rows.append(row)
             todo_texts.append(doc.text[s:e])
 
+    # Longest first, as a single encode() call would sort them: batches of similar length pad least.
+    order = sorted(range(len(todo_texts)), key=lambda i: -len(todo_texts[i]))
+    todo_rows, todo_texts = [todo_rows[i] for i in order], [todo_texts[i] for i in order]
     batch = max(1, config.batch_size * 8)
     new_vecs = []
     with tqdm(total=len(todo_texts), desc="Embedding", unit="sent", disable=not progress or not todo_texts) as bar:

@@ -99,5 +99,17 @@ def search(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     n = index.ntotal
     if n == 0 or k <= 0:
         return (np.zeros((len(queries), 0), dtype=np.float32), np.zeros((len(queries), 0), dtype=np.int64))
-    scores, rows = index.search(queries, min(k, n))
+    if len(queries) == 1:
+        # One query has nothing to share between threads, and waking an OpenMP team on a busy
+        # machine costs more than the search itself (16 ms instead of 0.6 ms for 20k exact vectors).
+        import faiss
+
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            scores, rows = index.search(queries, min(k, n))
+        finally:
+            faiss.omp_set_num_threads(threads)
+    else:
+        scores, rows = index.search(queries, min(k, n))
     return scores, rows.astype(np.int64)

@@ -71,7 +71,7 @@ def test_index_settings_cover_model_and_chunking(tmp_path):
 def test_vectors_section_is_optional_with_defaults(tmp_path):
     cfg = load_config(write(tmp_path, "corpus: a\nindex: b\n"))
     assert (cfg.vectors.exact_below, cfg.vectors.hnsw_m, cfg.vectors.ef_construction, cfg.vectors.ef_search) == (
-        50000, 32, 200, 128)
+        50000, 32, 40, 128)
     cfg = load_config(write(tmp_path, "corpus: a\nindex: b\nvectors:\n  exact_below: 10\n  ef_search: 400\n"))
     assert cfg.vectors.exact_below == 10 and cfg.vectors.ef_search == 400 and cfg.vectors.hnsw_m == 32
 

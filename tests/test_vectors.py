@@ -158,9 +158,10 @@ def test_faiss_file_of_the_wrong_kind_is_corrupt(tmp_path):
     p = fake_pipeline(tmp_path)
     build = live_path(p.config.index)
     manifest = json.loads((build / "manifest.json").read_text())
-    manifest["vectors"] = {"kind": "hnsw", "m": 32, "ef_construction": 200}
-    (build / "manifest.json").write_text(json.dumps(manifest))
     cfg = _with_vectors(p.config, exact_below=1)
+    manifest["vectors"] = vectors.plan(cfg.vectors, manifest["sentences"]).to_dict()
+    assert manifest["vectors"]["kind"] == "hnsw"  # but sentences.faiss is the exact index
+    (build / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(CorruptIndexError, match="run `qa index --rebuild`"):
         load_index(cfg)
 
@@ -178,3 +179,14 @@ def test_hnsw_answers_like_exact_with_the_real_model(real_seed_pipeline, tmp_pat
     for question in ["When did Japan rule Korea?", "Who wrote the Declaration of Independence?",
                      "What is the boiling point of water?"]:
         assert q.ask(question).to_dict() == src.ask(question).to_dict()
+
+
+def test_a_single_query_runs_on_one_thread_and_restores_the_thread_count():
+    import faiss
+
+    rng = np.random.default_rng(3)
+    data = unit(rng, 500, 16)
+    index = vectors.build(data, vectors.VectorIndexSpec())
+    before = faiss.omp_get_max_threads()
+    rows = vectors.search(index, data[7], 3)[1]
+    assert rows[0, 0] == 7 and faiss.omp_get_max_threads() == before

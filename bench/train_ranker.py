@@ -51,11 +51,37 @@ def labels_for(p: Pipeline, r, gold) -> np.ndarray:
     return lab
 
 
+def fit_listwise(groups: list[tuple[np.ndarray, np.ndarray]], weights: np.ndarray, l2: float = 1e-3):
+    """Linear sentence scores fitted so the softmax over each question's candidates puts its mass
+    on the sentences holding the answer (the ranker is only ever used to pick the top one)."""
+    from scipy.optimize import minimize
+
+    groups_w = [(X, y.astype(bool), w) for (X, y), w in zip(groups, weights) if y.any()]
+    dim = groups_w[0][0].shape[1]
+    total = sum(w for _, _, w in groups_w)
+
+    def loss(theta):
+        value, grad = l2 * theta @ theta, 2 * l2 * theta
+        for X, y, w in groups_w:
+            s = X @ theta
+            m = s.max()
+            p = np.exp(s - m)
+            z = p.sum()
+            zp = p[y].sum()
+            value += w * (np.log(z) - np.log(zp)) / total
+            grad += w * (X.T @ (p / z) - X[y].T @ (p[y] / zp)) / total
+        return value, grad
+
+    res = minimize(loss, np.zeros(dim), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    return res.x
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", type=int, default=4000)
     ap.add_argument("--offtopic", type=int, default=1500)
     ap.add_argument("--seed-share", type=float, default=0.2, help="weight of the seed dev split in the fit")
+    ap.add_argument("--pointwise", action="store_true", help="rank with the pointwise logistic fit")
     ap.add_argument("--out", default=str(ROOT / "qa" / "data" / "ranker.json"))
     args = ap.parse_args()
     from sklearn.linear_model import LogisticRegression
@@ -107,9 +133,15 @@ def main() -> None:
     y = np.r_[y, ys_]
     recall = np.mean([labels_for(p, r, g).any() for r, g in zip(R_fit, fit_q)])
     print(f"candidate recall (answer in some candidate sentence): {recall:.3f}; rows {len(y)}", file=sys.stderr)
-    ranker = LogisticRegression(C=1.0, max_iter=2000).fit(X, y, sample_weight=weights)
-    w = ranker.coef_[0]
-    b = float(ranker.intercept_[0])
+    # Pointwise logistic regression gives the scale and bias that the confidence calibrator expects;
+    # a listwise fit (softmax per question) gives the ranking direction, which is what picks the answer.
+    pointwise = LogisticRegression(C=1.0, max_iter=2000).fit(X, y, sample_weight=weights)
+    groups = [(r.features, labels_for(p, r, g)) for r, g in zip(R_fit, fit_q)] + list(zip([r.features for r in R_seed], ys))
+    gw = np.r_[np.ones(len(R_fit)), np.full(len(R_seed), share * len(R_fit) / max(1, len(R_seed)))]
+    w = fit_listwise(groups, gw)
+    b = float(pointwise.intercept_[0])
+    if args.pointwise:
+        w = pointwise.coef_[0]
     print("ranker:", dict(zip(FEATURES, np.round(w, 3))), round(b, 3), file=sys.stderr)
 
     model = AnswerModel(tuple(map(float, w)), b, AnswerModel.default().calibration,
@@ -155,6 +187,14 @@ def main() -> None:
     for th in (0.3, 0.4, 0.5, 0.6, 0.7):
         print(f"seed dev: threshold {th}: answerable abstain {np.mean(sp < th):.3f}, off-topic answered "
               f"{np.mean(sn >= th):.3f}", file=sys.stderr)
+    # The threshold: best balanced accuracy (answerable answered + off-topic abstained), averaged over
+    # held-out SQuAD train and the seed dev split; among equally good values, the one nearest 0.5.
+    grid = np.round(np.arange(0.05, 0.96, 0.01), 2)
+    good = [float(np.mean(sp >= th) + np.mean(sn < th) + np.mean(conf_pos >= th) + np.mean(conf_neg < th))
+            for th in grid]
+    best = max(good)
+    chosen = min((th for th, g in zip(grid, good) if g >= best - 1e-9), key=lambda th: abs(th - 0.5))
+    print(f"chosen abstain_threshold (held-out train + seed dev): {chosen:.2f}", file=sys.stderr)
     print("seed dev off-topic confidences:", np.round(np.sort(sn), 3), file=sys.stderr)
     print("seed dev answerable confidences:", np.round(np.sort(sp)[:8], 3), file=sys.stderr)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -3,23 +3,38 @@
 >>> from qa import Pipeline
 >>> p = Pipeline.from_config("qa.yaml")
 >>> p.ask("When was the Treaty on Basic Relations signed?").to_dict()
+
+Names are imported on first use (PEP 562), so ``import qa`` and ``qa --help`` stay fast
+and a command pulls in only the stages it runs.
 """
 
+import importlib
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from .answer import Answer, Citation  # noqa: E402
-from .chunking import Chunk  # noqa: E402
-from .config import Config, load_config  # noqa: E402
-from .documents import Document  # noqa: E402
-from .embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402
-from .errors import QAError  # noqa: E402
-from .pipeline import Pipeline  # noqa: E402
-from .retrieval import Passage  # noqa: E402
+_EXPORTS = {
+    "Answer": "answer", "Citation": "answer", "Chunk": "chunking", "Config": "config", "load_config": "config",
+    "Document": "documents", "Embedder": "embedding", "SentenceTransformerEmbedder": "embedding",
+    "QAError": "errors", "Pipeline": "pipeline", "Passage": "retrieval",
+    "Evidence": "claims", "Mismatch": "claims", "Verdict": "claims", "QuoteCheck": "quotes",
+}
 
-__all__ = ["Answer", "Chunk", "Citation", "Config", "Document", "Embedder", "Passage", "Pipeline", "QAError",
-           "SentenceTransformerEmbedder", "load_config"]
+__all__ = ["Answer", "Chunk", "Citation", "Config", "Document", "Embedder", "Evidence", "Mismatch", "Passage",
+           "Pipeline", "QAError", "QuoteCheck", "SentenceTransformerEmbedder", "Verdict", "load_config"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qa' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -20,14 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer_types import answer_spans
+from .answer_types import answer_spans, preferred
 from .documents import page_of
+from .links import cite_url, safe_url
 from .lexical import tokenize
 from .retrieval import FEATURES, Passage, Retrieval
 from .store import Index
 
 WEIGHTS_FILE = Path(__file__).parent / "data" / "ranker.json"
-CALIBRATION_FEATURES = ("best", "margin", "dense", "coverage", "lexical", "type_match", "type_missing")
+CALIBRATION_FEATURES = ("best", "margin", "dense", "coverage", "lexical", "type_match", "type_missing",
+                        "idf_coverage", "context_coverage", "chunk_coverage", "missing_rare")
 
 
 @dataclass(frozen=True)
@@ -42,12 +44,14 @@ class Citation:
     answer_start: int | None
     answer_end: int | None
     score: float
-    url: str | None = None
+    url: str | None = None   # the source's http(s) url with a text fragment scrolling to the quote
     page: int | None = None  # 1-based page of ``start`` in a paged (PDF) source
 
     def __post_init__(self) -> None:
         if len(self.quote) != self.end - self.start or self.start < 0:
             raise ValueError("Citation.quote must be document_text[start:end]")
+        if self.url is not None and safe_url(self.url) != self.url:
+            raise ValueError("Citation.url must be an http(s) link")
         if self.answer_start is not None:
             if not (self.start <= self.answer_start < self.answer_end <= self.end):  # type: ignore[operator]
                 raise ValueError("the answer span must lie inside the quote")
@@ -123,8 +127,10 @@ class AnswerModel:
     def default(cls) -> "AnswerModel":
         """Hand-set weights, used only until a fitted ``ranker.json`` exists."""
         ranker = dict(dense=4.0, dense_gap=1.0, lexical=2.0, chunk_dense=1.0, chunk_lexical=1.0, chunk_best_dense=1.0,
-                      neighbour_dense=0.5, coverage=1.5, type_match=1.0, short=-1.0)
-        calib = dict(best=1.0, margin=1.0, dense=4.0, coverage=3.0, lexical=0.0, type_match=0.5, type_missing=-2.0)
+                      neighbour_dense=0.5, coverage=1.5, type_match=1.0, short=-1.0, idf_coverage=1.5,
+                      context_coverage=0.5, chunk_coverage=0.5, bigram=0.5, missing_rare=-0.5)
+        calib = dict(best=1.0, margin=1.0, dense=4.0, coverage=3.0, lexical=0.0, type_match=0.5, type_missing=-2.0,
+                     idf_coverage=1.0, context_coverage=1.0, chunk_coverage=0.0, missing_rare=-1.0)
         return cls(tuple(ranker[f] for f in FEATURES), -4.0, tuple(calib[f] for f in CALIBRATION_FEATURES), -6.0)
 
 
@@ -139,8 +145,9 @@ def _sigmoid(x: float) -> float:
 def narrow(qtype: str | None, question: str, sentence: str) -> tuple[int, int]:
     """The answer span inside ``sentence`` (offsets relative to it); the whole sentence if nothing narrower fits.
 
-    Among the spans of the wanted type that the question does not already
-    contain, pick the one closest to where the question's words occur.
+    Among the spans of the wanted type that the question does not already contain, prefer
+    the wanted kind of quantity ("$17.3 billion" for "what was the value"), then the one
+    closest to where the question's words occur.
     """
     qterms = set(tokenize(question))
     spans = answer_spans(qtype, question, sentence)
@@ -151,14 +158,13 @@ def narrow(qtype: str | None, question: str, sentence: str) -> tuple[int, int]:
         for t in tokenize(m.group()):
             if t in qterms:
                 where.setdefault(t, []).append(m.start())
-    if not where:
-        return spans[0]
 
-    def distance(sp: tuple[int, int]) -> float:
+    def key(sp: tuple[int, int]) -> tuple[bool, float]:
         mid = (sp[0] + sp[1]) / 2
-        return sum(min(abs(mid - p) for p in pos) for pos in where.values())
+        distance = sum(min(abs(mid - p) for p in pos) for pos in where.values())
+        return (not preferred(qtype, question, sentence, sp), distance)
 
-    return min(spans, key=distance)
+    return min(spans, key=key)
 
 
 class Answerer:
@@ -181,7 +187,9 @@ class Answerer:
         # type_missing: the question wants a date/number/name and the best sentence holds none.
         vals = dict(best=scores[b], margin=scores[b] - second, dense=f["dense"], coverage=f["coverage"],
                     lexical=f["lexical"], type_match=f["type_match"],
-                    type_missing=float(r.qtype is not None and f["type_match"] == 0))
+                    type_missing=float(r.qtype is not None and f["type_match"] == 0),
+                    idf_coverage=f["idf_coverage"], context_coverage=f["context_coverage"],
+                    chunk_coverage=f["chunk_coverage"], missing_rare=f["missing_rare"])
         return np.array([vals[k] for k in CALIBRATION_FEATURES], dtype=np.float64)
 
     def confidence(self, calib: np.ndarray) -> float:
@@ -230,9 +238,9 @@ class Answerer:
                 ns, ne = (int(x) for x in idx.sent_span[nb])
                 qs, qe = min(qs, ns), max(qe, ne)
                 break
-        meta = idx.metas[d]
+        page = _page(idx, d, qs)
         cites = [Citation(idx.doc_ids[d], idx.titles[d], qs, qe, text[qs:qe], s + a0, s + a1,
-                          _sigmoid(float(scores[best])), meta.get("url"), _page(idx, d, qs))]
+                          _sigmoid(float(scores[best])), cite_url(idx.metas[d].get("url"), text[qs:qe], page), page)]
         # Supporting citations: the best sentence of other passages that score close to the answer.
         used = {(d, qs, qe)}
         for i in order[1:]:
@@ -244,6 +252,8 @@ class Answerer:
             if any(ud == rd and min(re_, ue) > max(rs, us) for ud, us, ue in used):
                 continue
             used.add((rd, rs, re_))
+            rpage = _page(idx, rd, rs)
             cites.append(Citation(idx.doc_ids[rd], idx.titles[rd], rs, re_, idx.texts[rd][rs:re_], None, None,
-                                  _sigmoid(float(scores[i])), idx.metas[rd].get("url"), _page(idx, rd, rs)))
+                                  _sigmoid(float(scores[i])), cite_url(idx.metas[rd].get("url"), idx.texts[rd][rs:re_],
+                                                                       rpage), rpage))
         return cites

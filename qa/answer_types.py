@@ -9,6 +9,7 @@ question asks when or how much.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 DATE, NUMBER, PERSON, PLACE, ENTITY = "DATE", "NUMBER", "PERSON", "PLACE", "ENTITY"
 
@@ -43,10 +44,11 @@ _Q_NUMBER = re.compile(r"\b(how (many|much|long|far|old|large|big|high|often)|wh
                        r"number|rate)|by how much)\b", re.IGNORECASE)
 _Q_DATE = re.compile(r"\b(when|what (years?|dates?|day|months?|decades?|century|time)|which (years?|dates?|months?|"
                      r"decades?|century)|in what (year|month)|since when|how long ago)\b", re.IGNORECASE)
-_Q_PERSON = re.compile(r"\b(who|whom|whose|which (person|leader|president|prime minister|minister|"
+_Q_PERSON = re.compile(r"\b(who|whom|whose|(?:which|what) (?:[A-Z]\w+ )?(person|leader|president|prime minister|minister|"
                        r"emperor|king|official|general|historian|author))\b", re.IGNORECASE)
 _Q_PLACE = re.compile(r"\b(where|what (city|country|place|region|island|location|state|sea|river)|"
-                      r"which (city|country|place|region|island|location|state|sea|river))\b", re.IGNORECASE)
+                      r"which (?:[A-Z]\w+ )?(city|country|place|region|island|location|state|sea|river))\b",
+                      re.IGNORECASE)
 _STOP_CAPS = frozenset("The A An In On At For But And Or If As It Its This That These Those He She They We "
                        "I You His Her Their Our After Before During Since When While However Although Also "
                        "Yet Both Under Over From To By With Among Between Despite Due Some Others Many "
@@ -106,28 +108,256 @@ def typed_spans(qtype: str | None, sentence: str) -> list[tuple[int, int]]:
     return []
 
 
+# What kind of quantity a NUMBER question wants; spans of that kind are preferred.
+MONEY, PERCENT, DISTANCE, DURATION, COUNT = "MONEY", "PERCENT", "DISTANCE", "DURATION", "COUNT"
+_Q_KIND = (
+    (PERCENT, re.compile(r"\b(percentage|percent|per cent|proportion|what share|what rate)\b", re.IGNORECASE)),
+    (DISTANCE, re.compile(r"\b(how far|distance|how long is|how wide|how high|how tall|how deep)\b", re.IGNORECASE)),
+    (DURATION, re.compile(r"\bhow long\b", re.IGNORECASE)),
+    (MONEY, re.compile(r"\b(how much|value|cost|worth|price|budget|revenue|spen[dt]|paid|pay|fund\w*|"
+                       r"dollars?|yen|won)\b", re.IGNORECASE)),
+    (COUNT, re.compile(r"\b(how many|what number|number of)\b", re.IGNORECASE)),
+)
+_MONEY_RE = re.compile(r"[$€£¥]|\b(dollars?|yen|won|euros?|pounds?)\b", re.IGNORECASE)
+_PERCENT_RE = re.compile(r"%|\bper ?cent\b", re.IGNORECASE)
+_DISTANCE_RE = re.compile(r"\b(km|kilomet(er|re)s?|miles?|met(er|re)s?|feet|ft)\b", re.IGNORECASE)
+_DURATION_RE = re.compile(r"\b(years?|months?|weeks?|days?|hours?|minutes?|decades?|centuries)\b", re.IGNORECASE)
+
+
+# A lone nationality or language word ("Japanese", "Korean") describes, it rarely names the answer.
+_DEMONYM = re.compile(r"[A-Z][a-z]+(?:ese|ian|an|ish|i|ch)")
+
+
+def quantity_kind(question: str) -> str | None:
+    """MONEY, PERCENT, DISTANCE, DURATION or COUNT for a NUMBER question; None when unclear."""
+    found = [(m.start(), kind) for kind, rx in _Q_KIND for m in [rx.search(question)] if m]
+    return min(found)[1] if found else None
+
+
+def _span_kind(text: str) -> str:
+    if _PERCENT_RE.search(text):
+        return PERCENT
+    if _MONEY_RE.search(text):
+        return MONEY
+    if _DISTANCE_RE.search(text):
+        return DISTANCE
+    if _DURATION_RE.search(text):
+        return DURATION
+    return COUNT
+
+
+def _head_noun(question: str) -> str | None:
+    """The stemmed noun after "how many" ("times" in "How many times ..."), if any."""
+    from .lexical import tokenize
+
+    m = re.search(r"\bhow many\s+(\w+)", question, re.IGNORECASE)
+    toks = tokenize(m.group(1)) if m else []
+    return toks[0] if toks else None
+
+
+def _question_names(question: str) -> set[str]:
+    """Stemmed tokens of the question's capitalised words, its first word excepted."""
+    from .lexical import tokenize
+
+    words = re.findall(r"\w[\w'’\-]*", question)[1:]
+    return {t for w in words if w[:1].isupper() for t in tokenize(w)}
+
+
 def answer_spans(qtype: str | None, question: str, sentence: str) -> list[tuple[int, int]]:
     """Typed spans that could answer the question: not already said by the question itself.
 
-    A date or number the question states is not the answer; a name sharing a word with the
-    question ("Yoon" in "Who met Yoon?") is what is asked about, not the answer.
+    A date or number the question states is not the answer; a name sharing a name with the
+    question ("Yoon" in "Who met Yoon?") is what is asked about, not the answer, while a
+    name that only repeats a common word of the question ("Emperor Hirohito" for "Which
+    emperor ...") still is one.
     """
     from .lexical import tokenize
 
     qterms = set(tokenize(question))
+    qnames = _question_names(question)
     qlow = question.lower()
     names = qtype not in (DATE, NUMBER)
     out = []
     for s, e in typed_spans(qtype, sentence):
         toks = set(tokenize(sentence[s:e]))
-        if sentence[s:e].lower() in qlow or (toks and (toks & qterms if names else toks <= qterms)):
+        if sentence[s:e].lower() in qlow or not toks and not names:
+            continue
+        if toks and (toks <= qterms or (names and toks & qnames)):
             continue
         out.append((s, e))
     return out
 
 
+def preferred(qtype: str | None, question: str, sentence: str, span: tuple[int, int]) -> bool:
+    """True when the span is the kind of quantity the question asks for ("$17.3 billion" for
+    "what was the value", "four times" for "how many times"); always True for other types."""
+    text = sentence[span[0]:span[1]]
+    if qtype in (PERSON, PLACE):
+        return not _DEMONYM.fullmatch(text)
+    if qtype != NUMBER:
+        return True
+    head = _head_noun(question)
+    if head is not None:
+        from .lexical import tokenize
+
+        after = sentence[span[0]:min(len(sentence), span[1] + 25)]
+        return head in tokenize(after)[:4]
+    kind = quantity_kind(question)
+    return kind is None or _span_kind(text) == kind
+
+
 def type_match(qtype: str | None, question: str, sentence: str) -> float:
-    """1.0 when the sentence holds a span of the wanted type that could answer the question."""
+    """1.0 when the sentence holds a span of the wanted kind that could answer the question,
+    0.5 when it holds one of the wanted type only (a count where an amount is asked), else 0."""
     if qtype is None:
         return 0.0
-    return 1.0 if answer_spans(qtype, question, sentence) else 0.0
+    spans = answer_spans(qtype, question, sentence)
+    if not spans:
+        return 0.0
+    return 1.0 if any(preferred(qtype, question, sentence, sp) for sp in spans) else 0.5
+
+
+# ------------------------------------------------------------------ checkable details of a claim
+
+ORDINAL, NAME = "ORDINAL", "NAME"
+
+_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+_MONTH_FULL = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+               r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?")
+_Y = r"(?:1[0-9]{3}|20[0-9]{2})"
+_DETAIL_DATE = re.compile(
+    rf"\b(?:(?P<m1>{_MONTH_FULL})\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y1>{_Y})"
+    rf"|(?:the\s+)?(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m2>{_MONTH_FULL}),?\s+(?P<y2>{_Y})"
+    rf"|(?P<m3>{_MONTH_FULL})\s+(?P<y3>{_Y})"
+    rf"|(?P<y4>{_Y})(?P<decade>s)?)(?![\d,.]*\d)\b")
+_WORD_VALUES = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+_WORD_VALUES.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+                     "ninety": 90, "hundred": 100, "thousand": 1000, "dozen": 12, "a dozen": 12})
+_ORDINAL_WORDS = {w: i for i, w in enumerate(
+    "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split())}
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_UNITS = {"km": "km", "kilometers": "km", "kilometres": "km", "kilometer": "km", "kilometre": "km",
+          "miles": "mi", "mile": "mi", "meters": "m", "metres": "m", "kg": "kg", "tons": "t", "tonnes": "t",
+          "years": "year", "year": "year", "months": "month", "month": "month", "days": "day", "day": "day",
+          "weeks": "week", "hours": "hour", "times": "times", "dollars": "$", "yen": "¥", "won": "₩",
+          "euros": "€"}
+_NUM_WORDS_RE = "|".join(sorted((w for w in _WORD_VALUES if " " not in w), key=len, reverse=True))
+_DETAIL_NUMBER = re.compile(
+    rf"(?<![\w\[.,])(?P<cur>[$€£¥₩])?\s?(?P<num>\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?|{_NUM_WORDS_RE})\b"
+    rf"(?!\])(?:\s*(?P<pct>%|percent\b|per cent\b))?(?:\s*-?\s*(?P<scale>thousand|million|billion|trillion)\b)?"
+    rf"(?:\s+(?P<unit>{'|'.join(sorted(_UNITS, key=len, reverse=True))})\b)?", re.IGNORECASE)
+_DETAIL_ORDINAL = re.compile(
+    rf"\b(?P<ord>\d+(?:st|nd|rd|th)|{'|'.join(sorted(_ORDINAL_WORDS, key=len, reverse=True))})"
+    rf"(?:[-\s](?P<sup>(?:largest|biggest|smallest|highest|lowest|most|least|oldest|youngest|"
+    rf"richest|poorest|busiest|longest|strongest)\b[\w-]*))?\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Detail:
+    """A checkable detail of a sentence: ``text[start:end]``, its kind and a comparable value.
+
+    ``value`` is a (year, month, day) tuple (None for unknown parts) for a DATE, a float for a
+    NUMBER or ORDINAL, and the lower-cased name for a NAME; ``unit`` says what a number counts
+    ("%", "$", "km", "largest", ...), so only like is compared with like.
+    """
+
+    start: int
+    end: int
+    kind: str
+    value: object
+    unit: str | None = None
+
+
+def _month(word: str | None) -> int | None:
+    return _MONTHS.get(word.lower().rstrip(".")[:3]) if word else None
+
+
+def _dates(text: str) -> list[Detail]:
+    out = []
+    for m in _DETAIL_DATE.finditer(text):
+        g = m.groupdict()
+        year = int(g["y1"] or g["y2"] or g["y3"] or g["y4"])
+        month = _month(g["m1"] or g["m2"] or g["m3"])
+        day = int(g["d1"] or g["d2"]) if (g["d1"] or g["d2"]) else None
+        s = m.start() + (len(m.group()) - len(m.group().lstrip()))
+        if m.group().lower().startswith("the "):
+            s = m.start() + 4
+        if g["y4"] and not g["decade"] and s > 0 and text[s - 1] in "$€£¥₩":
+            continue  # "$1500" is an amount
+        out.append(Detail(s, m.end(), DATE, (year // 10 * 10 if g["decade"] else year, month, day),
+                          "decade" if g["decade"] else None))
+    return out
+
+
+def _numbers(text: str, taken: list[tuple[int, int]]) -> list[Detail]:
+    out = []
+    for m in _DETAIL_NUMBER.finditer(text):
+        s, e = m.span()
+        if any(ts <= s < te or s <= ts < e for ts, te in taken):
+            continue
+        num = m.group("num").lower()
+        value = float(num.replace(",", "")) if num[0].isdigit() else float(_WORD_VALUES[num])
+        if m.group("scale"):
+            value *= _SCALES[m.group("scale").lower()]
+        cur, unit = m.group("cur"), m.group("unit")
+        kind_unit = ("%" if m.group("pct") else cur or (_UNITS[unit.lower()] if unit else None))
+        if not num[0].isdigit() and kind_unit is None and not m.group("scale"):
+            continue  # a bare "one" or "two" is rarely a checkable amount
+        if text[s].isspace():
+            s += 1
+        out.append(Detail(s, e, NUMBER, value, kind_unit))
+    return out
+
+
+def _ordinals(text: str, taken: list[tuple[int, int]]) -> list[Detail]:
+    out = []
+    for m in _DETAIL_ORDINAL.finditer(text):
+        s, e = m.span()
+        if any(ts <= s < te or s <= ts < e for ts, te in taken):
+            continue
+        word = m.group("ord").lower()
+        value = float(_ORDINAL_WORDS[word]) if word in _ORDINAL_WORDS else float(re.sub(r"\D", "", word))
+        sup = m.group("sup")
+        out.append(Detail(s, e, ORDINAL, value, sup.lower().split("-")[0] if sup else None))
+    return out
+
+
+def _name_parts(text: str) -> list[tuple[int, int]]:
+    """Name spans split at "and" (a list of names is several names) without stop-word-only parts."""
+    out = []
+    for s, e in _names(text):
+        cuts = [s] + [x for m in re.finditer(r"\s+and\s+", text[s:e]) for x in (s + m.start(), s + m.end())] + [e]
+        for ps, pe in zip(cuts[::2], cuts[1::2]):
+            words = [w.strip("'’").lower() for w in re.findall(r"[\w'’]+", text[ps:pe])]
+            if words and not all(w in _STOP_WORDS for w in words):
+                out.append((ps, pe))
+    return out
+
+
+_STOP_WORDS = frozenset(w.lower() for w in _STOP_CAPS) | frozenset(
+    "about around approximately nearly roughly almost some there here all each every no not one".split())
+
+
+def details(text: str) -> list[Detail]:
+    """Dates, numbers (amounts, percentages, counts), ordinals and names in ``text``, in order.
+
+    Spans never overlap: a date wins over a number inside it, a number over a name.
+    """
+    found = _dates(text)
+    taken = [(d.start, d.end) for d in found]
+    found += _numbers(text, taken)
+    taken = [(d.start, d.end) for d in found]
+    found += _ordinals(text, taken)
+    taken = [(d.start, d.end) for d in found]
+    for s, e in _name_parts(text):
+        if any(ts < e and s < te for ts, te in taken):
+            continue
+        if _month(text[s:e]) is not None and e - s <= 9 and text[s:e].rstrip(".").lower() in {
+                "january", "february", "march", "april", "may", "june", "july", "august", "september",
+                "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
+                "sep", "sept", "oct", "nov", "dec"}:
+            continue
+        found.append(Detail(s, e, NAME, text[s:e].lower()))
+    return sorted(found, key=lambda d: d.start)

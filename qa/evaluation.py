@@ -162,3 +162,68 @@ def eval_squad(path: Path, limit: int | None, seed: int, make_pipeline: Callable
     finally:
         if tmp is not None:
             tmp.cleanup()
+
+
+# ------------------------------------------------------------------ claim checking
+
+def is_claim_set(path: Path) -> bool:
+    """True for a YAML file whose top level holds ``claims:`` (eval/seed_claims.yaml)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and "claims" in data
+
+
+def load_claim_set(path: Path, split: str | None = None) -> list[dict]:
+    """The claims of a claim set (optionally one split); each has ``claim`` and a gold ``verdict``."""
+    from .claims import VERDICTS
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict) or not isinstance(data.get("claims"), list):
+        raise ConfigError(f"{path}: expected a YAML mapping with 'claims:' (a list)")
+    for i, c in enumerate(data["claims"]):
+        if not isinstance(c, dict) or not isinstance(c.get("claim"), str) or c.get("verdict") not in VERDICTS:
+            raise ConfigError(f"{path}: claim #{i + 1} needs 'claim' (text) and 'verdict' "
+                              f"({', '.join(VERDICTS)})")
+    return [c for c in data["claims"] if split in (None, "all") or c.get("split") == split]
+
+
+def eval_claim_set(pipeline: Pipeline, claims: list[dict], progress: Callable = lambda it, **k: it) -> dict:
+    """Accuracy per verdict, a confusion matrix (gold -> predicted), and evidence/mismatch exactness."""
+    from .claims import VERDICTS
+
+    pipeline.ensure_index(progress=False)
+    pipeline.check("warm-up claim")
+    idx = pipeline.index
+    times: list[float] = []
+    confusion = {g: {p: 0 for p in VERDICTS} for g in VERDICTS}
+    exact = detail_found = right_source = with_source = 0
+    errors = []
+    for c in progress(claims, desc="claims"):
+        t = time.perf_counter()
+        v = pipeline.check(c["claim"])
+        times.append(time.perf_counter() - t)
+        confusion[c["verdict"]][v.verdict] += 1
+        exact += all(idx.texts[idx.doc_position[e.source]][e.start:e.end] == e.quote for e in v.evidence) and all(
+            idx.texts[idx.doc_position[m.source]][m.evidence_start:m.evidence_end] == m.evidence_text
+            for m in v.mismatches)
+        if v.verdict == c["verdict"] and v.evidence and c.get("source"):
+            with_source += 1
+            right_source += v.evidence[0].source == c["source"]
+        if v.verdict == c["verdict"] == "contradicted" and c.get("detail"):
+            detail_found += any(str(c["detail"]) in m.claim_text or m.claim_text in str(c["detail"])
+                                for m in v.mismatches)
+        if v.verdict != c["verdict"]:
+            errors.append({"id": c.get("id"), "claim": c["claim"], "gold": c["verdict"], "got": v.verdict,
+                           "confidence": round(v.confidence, 3)})
+    n = len(claims)
+    per = {g: {"n": sum(row.values()), "accuracy": round(row[g] / sum(row.values()), 4) if sum(row.values()) else None}
+           for g, row in confusion.items()}
+    correct_contra = confusion["contradicted"]["contradicted"]
+    return {"claims": n, "accuracy": round(sum(confusion[g][g] for g in VERDICTS) / n, 4) if n else None,
+            "per_verdict": per, "confusion": confusion,
+            "supported_reported_contradicted": confusion["supported"]["contradicted"],
+            "mismatch_names_changed_detail": round(detail_found / correct_contra, 4) if correct_contra else None,
+            "evidence_from_gold_source": round(right_source / with_source, 4) if with_source else None,
+            "offsets_exact": round(exact / n, 4) if n else None, **_percentiles(times), "errors": errors}

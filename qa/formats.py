@@ -25,6 +25,11 @@ PDF_SUFFIXES = (".pdf",)
 SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + PDF_SUFFIXES
 PAGE_SEPARATOR = "\n\n"
 
+# Version of each extractor, part of every document's fingerprint: bump one when its output
+# changes, and the next `qa index` re-extracts files of that format (unchanged sentences keep
+# their vectors) instead of serving text the current code would no longer produce.
+EXTRACTORS = {".txt": "text-1", ".md": "text-1", ".html": "html-1", ".htm": "html-1", ".pdf": "pdf-1"}
+
 # Page chrome and non-content elements: never part of the document text.
 _DROP = ("script", "style", "nav", "header", "footer", "aside", "noscript", "form", "template",
          "head", "iframe", "svg", "canvas", "button", "select", "textarea")

@@ -7,6 +7,7 @@ the config on first use) and the index is loaded lazily, once.
 
 from __future__ import annotations
 
+import re
 import threading
 import unicodedata
 from collections import OrderedDict
@@ -16,17 +17,32 @@ from typing import Callable
 import numpy as np
 
 from .answer import Answer, Answerer, AnswerModel
+from .claims import CheckSettings, ClaimChecker, Verdict
 from .config import Config, load_config
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import InputError, StaleIndexError, IndexMissingError
+from .quotes import QuoteCheck, check_quote
 from .retrieval import Retriever
+from .sentences import split_sentences
 from .store import BuildReport, Index, build_index, live_path, load_index
 
 
+QUESTION_CACHE = 1024   # question vectors kept (1.5 KB each for MiniLM)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def clean_text(text: object, what: str, limit: int) -> str:
-    """Validate user text: a non-empty string within ``limit`` characters, control characters removed."""
+    """Validate user text: a non-empty string within ``limit`` characters, control characters removed.
+
+    Lone surrogates (what invalid UTF-8 becomes in ``sys.argv``, or a JSON ``"\\ud800"``) are refused:
+    they cannot be encoded back to UTF-8, so no answer quoting the question could be printed or sent.
+    """
     if not isinstance(text, str):
         raise InputError(f"{what} must be a string, got {type(text).__name__}")
+    bad = _SURROGATE.search(text)
+    if bad:
+        raise InputError(f"{what} is not valid Unicode (a lone surrogate at character {bad.start()}); "
+                         "send it as UTF-8 text")
     cleaned = "".join(ch if (ch in "\t\n" or unicodedata.category(ch)[0] != "C") else " " for ch in text)
     cleaned = " ".join(cleaned.split())
     if not cleaned:
@@ -47,8 +63,11 @@ class Pipeline:
         self._index: Index | None = None
         self._retriever: Retriever | None = None
         self._answerer: Answerer | None = None
+        self._checker: ClaimChecker | None = None
+        self.check_settings = CheckSettings()
         self._lock = threading.RLock()
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._qlock = threading.Lock()
 
     @classmethod
     def from_config(cls, config: str | Path | Config = "qa.yaml", embedder: Embedder | None = None) -> "Pipeline":
@@ -80,7 +99,9 @@ class Pipeline:
         r = self.config.retrieval
         self._retriever = Retriever(index, r.dense_weight, r.candidates, r.sentence_weight)
         self._answerer = Answerer(index, self._answer_model, self.config.abstain_threshold)
-        self._qcache.clear()
+        self._checker = ClaimChecker(index, self._retriever, self.check_settings)
+        with self._qlock:
+            self._qcache.clear()
         self._index = index
 
     def build_index(self, rebuild: bool = False, progress: bool = True,
@@ -104,12 +125,20 @@ class Pipeline:
     # ------------------------------------------------------------ questions
 
     def embed_question(self, question: str) -> np.ndarray:
-        """The question's vector, cached so retrieval and scoring never encode it twice."""
-        vec = self._qcache.get(question)
-        if vec is None:
-            vec = self.embedder.embed([question])[0]
+        """The question's vector, from a bounded LRU cache (repeated questions are not encoded again).
+
+        The cache holds at most ``QUESTION_CACHE`` vectors, so memory stays flat however many distinct
+        questions a server sees; the lock keeps concurrent requests from corrupting its order.
+        """
+        with self._qlock:
+            vec = self._qcache.get(question)
+            if vec is not None:
+                self._qcache.move_to_end(question)
+                return vec
+        vec = self.embedder.embed([question])[0]
+        with self._qlock:
             self._qcache[question] = vec
-            if len(self._qcache) > 1024:
+            while len(self._qcache) > QUESTION_CACHE:
                 self._qcache.popitem(last=False)
         return vec
 
@@ -120,18 +149,57 @@ class Pipeline:
         if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 100:
             raise InputError(f"top_k must be an integer between 1 and 100, got {top_k!r}")
         self._ensure_loaded()
-        assert self._retriever is not None and self._answerer is not None
-        retrieval = self._retriever.retrieve(q, self.embed_question(q), top_k=top_k)
+        assert self._retriever is not None and self._answerer is not None and self._index is not None
+        qvec = self.embed_question(q)
+        dim = self._index.vectors.shape[1]
+        if qvec.shape[-1] != dim:  # same model name, other weights: never search with mismatched vectors
+            raise StaleIndexError(f"the index holds {dim}-dimensional vectors but the model {self.config.model!r} "
+                                  f"gives {qvec.shape[-1]}: run `qa index --rebuild`")
+        retrieval = self._retriever.retrieve(q, qvec, top_k=top_k)
         result = self._answerer.answer(retrieval)
         if q != question:  # report the question as asked, offsets are unaffected
             result = Answer(question, result.answer, result.abstained, result.confidence, result.citations,
                             result.passages, result.reason, result.explain)
         return result
 
+    # ------------------------------------------------------------ claims and quotes
+
+    def check(self, claim: str) -> Verdict:
+        """Check one claim against the sources: supported, contradicted (with mismatches) or not found."""
+        c = clean_text(claim, "claim", self.config.limits.max_question_chars)
+        self._ensure_loaded()
+        assert self._retriever is not None and self._checker is not None
+        qvec = self.embed_question(c)
+        retrieval = self._retriever.retrieve(c, qvec, top_k=max(self.config.top_k, 5))
+        return self._checker.check(c, qvec, retrieval)
+
+    def check_text(self, text: str) -> list[Verdict]:
+        """Split ``text`` into sentences and check each as a claim; one :class:`Verdict` per claim."""
+        clean_text(text, "claim", self.config.limits.max_question_chars)  # refuses empty or over-long input
+        return [self.check(text[s:e]) for s, e in split_sentences(text)]
+
+    def check_quote(self, quote: str, source: str | None = None) -> QuoteCheck:
+        """Is ``quote`` verbatim in the sources (or in document ``source``)? Else the closest passage, diffed."""
+        q = clean_text(quote, "quote", self.config.limits.max_question_chars)
+        idx = self.index
+        if source is not None:
+            if source not in idx.doc_position:
+                raise InputError(f"no document with id {source!r} in the index; "
+                                 f"ids look like {idx.doc_ids[0]!r}" if idx.doc_ids else
+                                 f"no document with id {source!r}: the index is empty")
+            positions = [idx.doc_position[source]]
+        else:
+            positions = list(range(len(idx.doc_ids)))
+        docs = [(idx.doc_ids[i], idx.titles[i], idx.texts[i]) for i in positions]
+        return check_quote(q, docs)
+
     def source(self, doc_id: str) -> dict:
-        """Title, text and metadata of an indexed document (only ids in the index exist)."""
+        """Title, text, metadata (and a PDF's page start offsets) of an indexed document (only ids in the index exist)."""
         idx = self.index
         pos = idx.doc_position.get(doc_id)
         if pos is None:
             raise KeyError(doc_id)
-        return {"id": doc_id, "title": idx.titles[pos], "text": idx.texts[pos], "meta": idx.metas[pos]}
+        out = {"id": doc_id, "title": idx.titles[pos], "text": idx.texts[pos], "meta": idx.metas[pos]}
+        if idx.pages and idx.pages[pos]:
+            out["pages"] = list(idx.pages[pos])
+        return out

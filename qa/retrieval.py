@@ -21,7 +21,8 @@ from .vectors import search as vector_search
 
 # Names of the per-sentence features, in column order (see :func:`sentence_features`).
 FEATURES = ("dense", "dense_gap", "lexical", "chunk_dense", "chunk_lexical", "chunk_best_dense",
-            "neighbour_dense", "coverage", "type_match", "short")
+            "neighbour_dense", "coverage", "type_match", "short", "idf_coverage", "context_coverage",
+            "chunk_coverage", "bigram", "missing_rare")
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ class Retriever:
         self._next = np.where(same_next, np.arange(len(idx.sent_doc)) + 1, -1)
         lens = idx.sent_span[:, 1] - idx.sent_span[:, 0]
         self._short = (lens < 40).astype(np.float32)
-        self._terms: dict[int, frozenset[str]] = {}
+        self._tokens: dict[int, tuple[str, ...]] = {}
+        self._pairs: dict[int, frozenset[tuple[str, str]]] = {}
 
     def dense_sentences(self, qvec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k sentence rows by cosine similarity, via FAISS."""
@@ -158,12 +160,13 @@ class Retriever:
         sown = owner[sel]
         neigh = np.maximum(self._neighbour_dense(self._prev[srows], qvec),
                            self._neighbour_dense(self._next[srows], qvec))
-        coverage = self._coverage(qtokens, srows)
+        coverage, idf_cov, ctx_cov, chunk_cov, bigram, missing = self._overlap(qtokens, srows, cand[sown])
         tmatch = np.array([type_match(qtype, question, idx.sentence_text(int(r))) for r in srows], dtype=np.float32)
         sdense = dense[sel]
         feats = np.column_stack([
             sdense, sdense - sdense.max(), lex_sent[srows], chunk_dense[sown], lex_chunk[cand[sown]], best_dense[sown],
-            neigh, coverage, tmatch, self._short[srows]]).astype(np.float32)
+            neigh, coverage, tmatch, self._short[srows], idf_cov, ctx_cov, chunk_cov, bigram,
+            missing]).astype(np.float32)
         return Retrieval(question, qtype, tuple(passages), srows, cand[sown].astype(np.int64), feats)
 
     def _neighbour_dense(self, neighbours: np.ndarray, qvec: np.ndarray) -> np.ndarray:
@@ -174,16 +177,60 @@ class Retriever:
             out[has] = self.index.vectors[neighbours[has]] @ qvec
         return out
 
-    def _sentence_terms(self, row: int) -> frozenset[str]:
-        """Tokens of one sentence, computed on first use and kept (sentences never change)."""
-        terms = self._terms.get(row)
-        if terms is None:
-            terms = self._terms[row] = frozenset(tokenize(self.index.sentence_text(row)))
-        return terms
+    def _sentence_tokens(self, row: int) -> tuple[str, ...]:
+        """Tokens of one sentence, in order, computed on first use and kept (sentences never change)."""
+        toks = self._tokens.get(row)
+        if toks is None:
+            toks = self._tokens[row] = tuple(tokenize(self.index.sentence_text(row)))
+        return toks
 
-    def _coverage(self, qtokens: list[str], rows: np.ndarray) -> np.ndarray:
-        """Share of the question's distinct content words that occur in each sentence."""
-        q = set(qtokens)
+    def _sentence_pairs(self, row: int) -> frozenset[tuple[str, str]]:
+        pairs = self._pairs.get(row)
+        if pairs is None:
+            pairs = self._pairs[row] = _ordered_pairs(self._sentence_tokens(row), 3)
+        return pairs
+
+    def _overlap(self, qtokens: list[str], rows: np.ndarray, chunks: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Word-overlap features of each candidate sentence with the question.
+
+        coverage: share of the question's distinct content words in the sentence;
+        idf_coverage: the same weighted by rarity (a rare word matched counts more than "Japan");
+        context_coverage: idf coverage by the sentence with its neighbours;
+        chunk_coverage: idf coverage by the whole passage;
+        bigram: share of the question's ordered word pairs that the sentence keeps in order;
+        missing_rare: idf of the rarest question word absent from the sentence and its neighbours,
+        relative to the rarest question word (1: the most specific word is missing).
+        """
+        n = len(rows)
+        q = list(dict.fromkeys(qtokens))
         if not q:
-            return np.zeros(len(rows), dtype=np.float32)
-        return np.array([len(q & self._sentence_terms(int(r))) / len(q) for r in rows], dtype=np.float32)
+            return tuple(np.zeros(n, dtype=np.float32) for _ in range(6))
+        weight = dict(zip(q, self.index.bm25_sentences.idf(q).tolist()))
+        total = sum(weight.values()) or 1.0
+        rarest = max(weight.values()) or 1.0
+        qset = set(q)
+        qpairs = _ordered_pairs(qtokens, 2)
+        chunk_terms: dict[int, set[str]] = {}
+        out = np.zeros((6, n), dtype=np.float32)
+        for i, (r, c) in enumerate(zip(rows.tolist(), chunks.tolist())):
+            terms = qset.intersection(self._sentence_tokens(r))
+            ctx = set(terms)
+            for nb in (self._prev[r], self._next[r]):
+                if nb >= 0:
+                    ctx |= qset.intersection(self._sentence_tokens(int(nb)))
+            if c not in chunk_terms:
+                a, b = self.index.chunk_sents[c]
+                chunk_terms[c] = {t for j in range(int(a), int(b)) for t in qset.intersection(self._sentence_tokens(j))}
+            out[0, i] = len(terms) / len(qset)
+            out[1, i] = sum(weight[t] for t in terms) / total
+            out[2, i] = sum(weight[t] for t in ctx) / total
+            out[3, i] = sum(weight[t] for t in chunk_terms[c]) / total
+            out[4, i] = len(qpairs & self._sentence_pairs(r)) / len(qpairs) if qpairs else 0.0
+            out[5, i] = max((weight[t] for t in qset - ctx), default=0.0) / rarest
+        return tuple(out)
+
+
+def _ordered_pairs(tokens, window: int) -> frozenset[tuple[str, str]]:
+    """Ordered word pairs at most ``window`` tokens apart ("south korea export" keeps (korea, export))."""
+    return frozenset((tokens[i], tokens[j]) for i in range(len(tokens))
+                     for j in range(i + 1, min(len(tokens), i + 1 + window)) if tokens[i] != tokens[j])

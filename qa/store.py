@@ -8,12 +8,13 @@ Layout of the index folder::
 
 A build is written to a fresh ``build-*`` folder and only becomes live when
 ``CURRENT`` is swapped with ``os.replace``; a crash at any point leaves the
-previous build live and loadable. ``sentences.faiss`` is exact or HNSW by corpus
-size (:mod:`qa.vectors`); when only that choice changes, it is rebuilt from
-``vectors.npy`` and everything else is carried over. Sentences are the unit that is embedded: a
-chunk's vector is the normalised mean of its sentences' vectors, so nothing is
-encoded twice, and vectors of documents whose fingerprint did not change are
-copied from the previous build instead of re-encoded.
+previous build live and loadable; the manifest records a sha256 of every other
+file, checked on load (:mod:`qa.buildfiles`). ``sentences.faiss`` is exact or HNSW
+by corpus size (:mod:`qa.vectors`); when only that choice changes, it is rebuilt
+from ``vectors.npy`` and everything else is carried over. Sentences are the unit that is
+embedded: a chunk's vector is the normalised mean of its sentences' vectors, and
+a sentence whose text is already in the previous build keeps its vector, so
+nothing is encoded twice.
 """
 
 from __future__ import annotations
@@ -31,16 +32,17 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .buildfiles import CURRENT, checksums, cleanup_builds, verify_build
 from .chunking import Chunk, chunk_document
 from .config import Config
-from .documents import Document, iter_corpus_files, load_corpus, load_sources_manifest
+from .documents import Document, check_corpus_folder, iter_corpus_files, load_corpus, load_sources_manifest
+from .formats import EXTRACTORS
 from .embedding import Embedder
-from .errors import CorruptIndexError, IndexMissingError, StaleIndexError
+from .errors import ConfigError, CorruptIndexError, IndexMissingError, StaleIndexError
 from .lexical import BM25Index
 from . import vectors as vector_index
 
 FORMAT_VERSION = 1
-CURRENT = "CURRENT"
 _FILES = ("manifest.json", "texts.json", "chunks.json", "sentences.npz", "vectors.npy", "sentences.faiss")
 
 
@@ -182,6 +184,11 @@ def _content_staleness(config: Config, manifest: dict, files: dict[str, tuple[in
     if not config.corpus.is_dir():
         return None  # serve what was indexed; nothing to compare against
     recorded = manifest.get("files", {})
+    old_extractors = manifest.get("extractors", {})
+    for suffix in sorted({Path(d).suffix.lower() for d in recorded}):
+        if suffix in EXTRACTORS and old_extractors.get(suffix) != EXTRACTORS[suffix]:
+            return (f"index was built with another {suffix} extractor ({old_extractors.get(suffix)!r} -> "
+                    f"{EXTRACTORS[suffix]!r}), so {suffix} files must be read again")
     current = scan_corpus(config.corpus) if files is None else files
     changed = sorted(set(recorded) ^ set(current) | {d for d in set(recorded) & set(current)
                                                      if tuple(recorded[d]) != current[d]})
@@ -195,9 +202,15 @@ def _content_staleness(config: Config, manifest: dict, files: dict[str, tuple[in
 
 # ---------------------------------------------------------------- load
 
+def _check_index_folder(index_dir: Path) -> None:
+    if index_dir.exists() and not index_dir.is_dir():
+        raise ConfigError(f"index folder {index_dir} is a file: point 'index:' in the config to a folder")
+
+
 def load_index(config: Config, check: bool = True) -> Index:
     """Load the live index; raise a clear error when it is missing, stale or broken."""
     index_dir = config.index
+    _check_index_folder(index_dir)
     path = live_path(index_dir) if index_dir.is_dir() else None
     if path is None:
         raise IndexMissingError(f"no index in {index_dir}: run `qa index` to build it")
@@ -210,6 +223,7 @@ def load_index(config: Config, check: bool = True) -> Index:
 
 
 def _read_build(path: Path, manifest: dict, ef_search: int) -> Index:
+    verify_build(path, manifest)
     try:
         texts_by_id = json.loads((path / "texts.json").read_text(encoding="utf-8"))
         chunks = json.loads((path / "chunks.json").read_text(encoding="utf-8"))
@@ -286,28 +300,30 @@ def _sentence_table(docs: Sequence[Document], chunks_by_doc: list[list[Chunk]]):
             np.asarray(chunk_span, dtype=np.int64).reshape(-1, 2), np.asarray(chunk_sents, dtype=np.int64).reshape(-1, 2))
 
 
-def _previous_vectors(index_dir: Path, config: Config) -> dict[tuple[str, str], dict[tuple[int, int], np.ndarray]]:
-    """(doc id, fingerprint) -> {sentence span: vector} from the live build, if compatible."""
+def _previous_vectors(index_dir: Path, config: Config) -> tuple[dict[str, int], np.ndarray | None]:
+    """Sentence text -> row of its vector in the live build (memory-mapped), if the model is the same.
+
+    Keyed by text, not by document: a vector depends only on the sentence, so sentences that
+    survive an edit, a move to another file or a new extractor version are never embedded again.
+    """
     try:
         path = live_path(index_dir) if index_dir.is_dir() else None
         if path is None:
-            return {}
+            return {}, None
         manifest = read_manifest(path)
         if manifest.get("settings", {}).get("model") != config.model:
-            return {}
+            return {}, None
+        texts_by_id = json.loads((path / "texts.json").read_text(encoding="utf-8"))
         with np.load(path / "sentences.npz") as z:
             sent_doc, sent_span = z["doc"], z["span"]
         vectors = np.load(path / "vectors.npy", mmap_mode="r")
         if len(vectors) != len(sent_doc):
-            return {}
+            return {}, None
+        texts = [texts_by_id[d["id"]] for d in manifest["documents"]]
+        rows = {texts[di][s:e]: row for row, (di, (s, e)) in enumerate(zip(sent_doc.tolist(), sent_span.tolist()))}
     except Exception:
-        return {}  # a damaged old index is simply not reused
-    out: dict = {}
-    docs = manifest["documents"]
-    for row, (di, span) in enumerate(zip(sent_doc, sent_span)):
-        d = docs[di]
-        out.setdefault((d["id"], d["fingerprint"]), {})[(int(span[0]), int(span[1]))] = np.array(vectors[row])
-    return out
+        return {}, None  # a damaged old index is simply not reused
+    return rows, vectors
 
 
 def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progress: bool = True,
@@ -324,6 +340,8 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
             warn(msg)
 
     index_dir = config.index
+    _check_index_folder(index_dir)
+    check_corpus_folder(config.corpus)  # never report "up to date" for a corpus that is not there
     files = scan_corpus(config.corpus)
     old_manifest = None
     try:
@@ -332,6 +350,7 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
     except CorruptIndexError as exc:
         _warn(f"previous index ignored: {exc}")
     if (not rebuild and old_manifest is not None and staleness(config, old_manifest, files) is None):
+        cleanup_builds(index_dir, keep={path.name})  # a build killed after its swap left the old one behind
         n_docs = len(old_manifest["documents"])
         return BuildReport(added=0, updated=0, removed=0, unchanged=n_docs, documents=n_docs,
                            chunks=old_manifest["chunks"], sentences=old_manifest["sentences"], embedded=0,
@@ -340,26 +359,25 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
     if (not rebuild and old_manifest is not None and _content_staleness(config, old_manifest, files) is None):
         return _rebuild_vector_index(config, path, old_manifest, t0)
 
-    docs = load_corpus(config.corpus, warn=_warn)
+    docs = load_corpus(config.corpus, warn=_warn, max_bytes=config.limits.max_file_bytes)
+    files = {k: v for k, v in files.items() if os.path.lexists(config.corpus / k)}  # drop files gone mid-build
     chunks_by_doc = [chunk_document(d, config.chunking.size, config.chunking.overlap) for d in docs]
     (sent_doc, sent_span, sent_chunk, chunk_ids, chunk_doc, chunk_span, chunk_sents) = _sentence_table(docs, chunks_by_doc)
 
-    previous = {} if rebuild else _previous_vectors(index_dir, config)
+    previous, old_vectors = ({}, None) if rebuild else _previous_vectors(index_dir, config)
     old_docs = {d["id"]: d["fingerprint"] for d in (old_manifest or {}).get("documents", [])} if not rebuild else {}
-    todo_rows, todo_texts = [], []
+    todo: dict[str, list[int]] = {}  # new sentence text -> its rows (a repeated sentence is embedded once)
     reused: dict[int, np.ndarray] = {}
-    for row, (di, (s, e)) in enumerate(zip(sent_doc, sent_span)):
-        doc = docs[di]
-        vec = previous.get((doc.id, doc.fingerprint), {}).get((int(s), int(e)))
-        if vec is not None:
-            reused[row] = vec
+    for row, (di, (s, e)) in enumerate(zip(sent_doc.tolist(), sent_span.tolist())):
+        text = docs[di].text[s:e]
+        old_row = previous.get(text)
+        if old_row is not None and old_vectors is not None:
+            reused[row] = np.array(old_vectors[old_row])
         else:
-            todo_rows.append(row)
-            todo_texts.append(doc.text[s:e])
-
+            todo.setdefault(text, []).append(row)
     # Longest first, as a single encode() call would sort them: batches of similar length pad least.
-    order = sorted(range(len(todo_texts)), key=lambda i: -len(todo_texts[i]))
-    todo_rows, todo_texts = [todo_rows[i] for i in order], [todo_texts[i] for i in order]
+    todo_texts = sorted(todo, key=len, reverse=True)
+
     batch = max(1, config.batch_size * 8)
     new_vecs = []
     with tqdm(total=len(todo_texts), desc="Embedding", unit="sent", disable=not progress or not todo_texts) as bar:
@@ -367,13 +385,19 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
             part = embedder.embed(todo_texts[i:i + batch])
             new_vecs.append(part)
             bar.update(len(part))
+    old_dim = old_vectors.shape[1] if old_vectors is not None else None
+    if new_vecs and reused and new_vecs[0].shape[1] != old_dim:
+        raise CorruptIndexError(f"the previous index holds {old_dim}-dimensional vectors but the model "
+                                f"{config.model!r} gives {new_vecs[0].shape[1]}: run `qa index --rebuild`")
     if new_vecs or reused:
         dim = (new_vecs[0].shape[1] if new_vecs else next(iter(reused.values())).shape[0])
     else:
         dim = embedder.dimension
     vectors = np.zeros((len(sent_doc), dim), dtype=np.float32)
     if new_vecs:
-        vectors[todo_rows] = np.vstack(new_vecs)
+        for vec, text in zip(np.vstack(new_vecs), todo_texts):
+            rows = todo[text]
+            vectors[rows] = vec
     for row, vec in reused.items():
         vectors[row] = vec
 
@@ -391,6 +415,7 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
         "documents": [{"id": d.id, "title": d.title, "fingerprint": d.fingerprint, "meta": d.meta,
                        **({"pages": list(d.pages)} if d.pages else {})} for d in docs],
         "files": {k: list(v) for k, v in files.items()},
+        "extractors": dict(EXTRACTORS),
         "sources_stat": _sources_stat(config.corpus),
         "chunks": len(chunk_ids),
         "sentences": int(len(sent_doc)),
@@ -409,6 +434,7 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
         BM25Index.build([d.text[s:e] for d, cs in zip(docs, chunks_by_doc) for c in cs for s, e in [(c.start, c.end)]]
                         ).save(tmp / "bm25-chunks")
         BM25Index.build([docs[di].text[s:e] for di, (s, e) in zip(sent_doc, sent_span)]).save(tmp / "bm25-sentences")
+        manifest["checksums"] = checksums(tmp)
         _write_json(tmp / "manifest.json", manifest)  # written last: its presence marks a complete build
 
     _publish(index_dir, write)
@@ -437,6 +463,8 @@ def _rebuild_vector_index(config: Config, path: Path, old: dict, t0: float) -> B
                 _link_or_copy(item, tmp / item.name)
         vecs = np.load(path / "vectors.npy")
         vector_index.save(vector_index.build(vecs, spec), tmp / "sentences.faiss")
+        if "checksums" in old:
+            manifest["checksums"] = checksums(tmp)
         _write_json(tmp / "manifest.json", manifest)
 
     _publish(config.index, write)
@@ -469,7 +497,7 @@ def _publish(index_dir: Path, write: Callable[[Path], None]) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _cleanup(index_dir, keep={final.name})
+    cleanup_builds(index_dir, keep={final.name})
     return final
 
 
@@ -494,12 +522,3 @@ def _swap_current(index_dir: Path, name: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, index_dir / CURRENT)
-
-
-def _cleanup(index_dir: Path, keep: set[str]) -> None:
-    """Remove older builds and leftovers of interrupted ones (never the live build)."""
-    for p in index_dir.iterdir():
-        if p.name in keep or not p.is_dir():
-            continue
-        if p.name.startswith("build-") or p.name.startswith(".tmp-build-"):
-            shutil.rmtree(p, ignore_errors=True)

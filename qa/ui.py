@@ -1,9 +1,11 @@
 """The Gradio UI: a chat over the corpus where every answer shows its sources.
 
-Everything shown comes from :meth:`Pipeline.ask` and is rendered here as
+Everything shown comes from :meth:`Pipeline.ask` (the "Ask" tab) and
+:meth:`Pipeline.check_text` / :meth:`Pipeline.check_quote` (the "Check a claim" tab), rendered as
 HTML: document text and questions are escaped with :func:`html.escape`, and
 spans are highlighted by their offsets (``text[answer_start:answer_end]``),
-never by searching for the answer string again. :func:`build_ui` returns the
+never by searching for the answer string again. The chat renders no Markdown,
+so Markdown syntax in a document or question stays text too. :func:`build_ui` returns the
 Blocks; :mod:`qa.api` mounts it at ``/`` next to the JSON API.
 """
 
@@ -30,6 +32,7 @@ EXAMPLES = (
 NO_ANSWER = "The sources don't answer this."
 CONTEXT_CHARS = 160      # characters of document shown either side of a cited quote
 SNIPPET_CHARS = 300      # characters of a retrieved passage shown in lists
+MAX_TURNS = 50           # questions kept in a chat's history
 
 # System fonts only: the page must not fetch anything from a CDN.
 THEME = gr.themes.Soft(primary_hue="amber", secondary_hue="slate", neutral_hue="slate",
@@ -60,8 +63,21 @@ CSS = """
 .qa-explain td, .qa-explain th { border-bottom: 1px solid #e5e7eb; padding: .25em .4em; text-align: left;
                                 vertical-align: top; }
 .qa-examples button { white-space: normal !important; text-align: left; }
+.qa-verdict { margin: 0 0 1em; }
+.qa-badge { display: inline-block; font-size: .8em; font-weight: 700; padding: .1em .6em; border-radius: 1em;
+            margin-right: .4em; text-transform: uppercase; letter-spacing: .02em; }
+.qa-badge.supported, .qa-badge.verbatim { background: #dcfce7; color: #14532d; }
+.qa-badge.contradicted { background: #fee2e2; color: #7f1d1d; }
+.qa-badge.not_found, .qa-badge.differs { background: #e5e7eb; color: #1f2937; }
+.qa-verdict mark.qa-diff { background: #fca5a5; color: #111827; }
+.qa-verdict .qa-ins { background: #bbf7d0; color: #111827; }
 footer { display: none !important; }
 """
+CHECK_EXAMPLES = (
+    "Japan is the second-largest economy in the world.",
+    "North Korea invaded South Korea in June 1950. The armistice was signed in 1953.",
+)
+VERDICT_LABEL = {"supported": "Supported", "contradicted": "Contradicted", "not_found": "Not found"}
 
 
 # ------------------------------------------------------------------ HTML helpers (pure, tested)
@@ -115,11 +131,34 @@ def source_href(doc_id: str, start: int | None = None, end: int | None = None,
     return html.escape(source_link(doc_id, start, end, answer_start, answer_end), quote=True)
 
 
+def page_label(item: dict) -> str:
+    """`` · p. N`` for a citation or passage of a PDF, else empty."""
+    page = item.get("page")
+    return f" · p. {int(page)}" if isinstance(page, int) and not isinstance(page, bool) else ""
+
+
+def original_link(citation: dict) -> str:
+    """A link to the original document (scrolled to the quote), only for a plain http(s) url."""
+    from .links import safe_url
+
+    url = safe_url(citation.get("url"))
+    if url is None:
+        return ""
+    return (f' · <a class="qa-open qa-original" href="{html.escape(url, quote=True)}" target="_blank" '
+            f'rel="noopener noreferrer">Open the original</a>')
+
+
 def _snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     if len(text) <= limit:
         return esc(text)
     cut = text.rfind(" ", 0, limit)
     return esc(text[:cut if cut > limit // 2 else limit]) + "…"
+
+
+def _shown(question: str, limit: int = SNIPPET_CHARS) -> str:
+    """A refused question as echoed in the chat: cut, and with characters that cannot be shown replaced."""
+    text = question.encode("utf-8", "replace").decode("utf-8")
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def percent(confidence: float) -> str:
@@ -144,10 +183,10 @@ def answer_html(result: dict, text_of) -> str:
         ctx = highlight_html(text, c["start"], c["end"], c["answer_start"], c["answer_end"], CONTEXT_CHARS)
         href = source_href(c["source"], c["start"], c["end"], c["answer_start"], c["answer_end"])
         role = "answer" if n == 1 else "supporting"
-        parts.append(f'<details class="qa-cite"><summary>[{n}] {esc(c["title"])}'
+        parts.append(f'<details class="qa-cite"><summary>[{n}] {esc(c["title"])}{page_label(c)}'
                      f'</summary><div class="qa-ctx">{ctx}</div>'
                      f'<a class="qa-open" href="{href}" target="_blank" rel="noopener noreferrer">'
-                     f'Open the whole document ({role})</a></details>')
+                     f'Open the whole document ({role})</a>{original_link(c)}</details>')
     parts.append("</div>")
     return "".join(parts)
 
@@ -160,7 +199,7 @@ def abstention_html(result: dict, related: int = 3) -> str:
         parts.append('<p class="qa-note">Related, but not an answer:</p>')
     for n, p in enumerate(passages, 1):
         href = source_href(p["source"], p["start"], p["end"])
-        parts.append(f'<details class="related"><summary>[{n}] {esc(p["title"])}</summary>'
+        parts.append(f'<details class="related"><summary>[{n}] {esc(p["title"])}{page_label(p)}</summary>'
                      f'<div class="qa-ctx">{_snippet(p["text"])}</div>'
                      f'<a class="qa-open" href="{href}" target="_blank" rel="noopener noreferrer">'
                      f'Open the whole document</a></details>')
@@ -179,7 +218,7 @@ def sources_html(result: dict | None) -> str:
         href = source_href(p["source"], p["start"], p["end"])
         parts.append(f'<li><a href="{href}" target="_blank" rel="noopener noreferrer"><strong>{esc(p["title"])}'
                      f'</strong></a>{" · cited" if holds else ""}<br><span class="qa-score">score {p["score"]:.3f}'
-                     f' · dense {p["dense"]:.3f} · lexical {p["lexical"]:.3f} · chars {p["start"]}–{p["end"]}'
+                     f' · dense {p["dense"]:.3f} · lexical {p["lexical"]:.3f} · chars {p["start"]}–{p["end"]}{page_label(p)}'
                      f'</span><div class="qa-ctx">{_snippet(p["text"])}</div></li>')
     if not result["passages"]:
         parts.append('<li class="qa-note">No passage was retrieved.</li>')
@@ -213,6 +252,79 @@ def explain_html(answer, text_of, title_of) -> str:
     return "".join(parts)
 
 
+def marked_html(text: str, start: int, end: int, spans, cls: str = "qa-diff") -> str:
+    """Escaped ``text[start:end]`` with each ``(s, e)`` of ``spans`` (offsets into ``text``) in a ``<mark>``.
+
+    Spans outside the window or overlapping an earlier one are refused, never re-searched.
+    """
+    if not 0 <= start <= end <= len(text):
+        raise ValueError(f"span {start}:{end} is outside a text of {len(text)} characters")
+    out, pos = [], start
+    for s, e in sorted(spans):
+        if not pos <= s <= e <= end:
+            raise ValueError(f"mark {s}:{e} is outside {start}:{end} or overlaps another")
+        out.append(esc(text[pos:s]) + f'<mark class="{cls}">' + esc(text[s:e]) + "</mark>")
+        pos = e
+    return "".join(out) + esc(text[pos:end])
+
+
+def verdicts_html(verdicts: list[dict], text_of) -> str:
+    """One block per claim (``Verdict.to_dict()``): the verdict, the claim with its differing details
+    marked, and each evidence passage with the source's differing details marked by their offsets."""
+    parts = ['<div class="qa-msg">']
+    for v in verdicts:
+        claim = v["claim"]
+        mm = v["mismatches"]
+        parts.append(f'<div class="qa-verdict"><p><span class="qa-badge {esc(v["verdict"])}">'
+                     f'{esc(VERDICT_LABEL[v["verdict"]])}</span>'
+                     f'{marked_html(claim, 0, len(claim), [(m["claim_start"], m["claim_end"]) for m in mm])}'
+                     f'<span class="qa-conf low" title="confidence">{percent(v["confidence"])} confident</span></p>')
+        if v["verdict"] == "not_found":
+            parts.append('<p class="qa-note">Nothing in the sources is about this closely enough.</p>')
+        for m in mm:
+            parts.append(f'<p class="qa-note">The claim says “{esc(m["claim_text"])}”; the source says '
+                         f'“{esc(m["evidence_text"])}”.</p>')
+        for n, e in enumerate(v["evidence"], 1):
+            text = text_of(e["source"])
+            marks = [(m["evidence_start"], m["evidence_end"]) for m in mm
+                     if n == 1 and m["source"] == e["source"]]
+            href = source_href(e["source"], e["start"], e["end"])
+            parts.append(f'<details class="qa-cite" open><summary>[{n}] {esc(e["title"])}</summary>'
+                         f'<div class="qa-ctx">“{marked_html(text, e["start"], e["end"], marks)}”</div>'
+                         f'<a class="qa-open" href="{href}" target="_blank" rel="noopener noreferrer">'
+                         f'Open the whole document</a></details>')
+        parts.append("</div>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def quote_html(result: dict, text_of) -> str:
+    """The quote check (``QuoteCheck.to_dict()``): verbatim, or the closest passage with both sides'
+    differing words marked by their offsets."""
+    status = result["status"]
+    label = {"verbatim": "Verbatim", "differs": "Not verbatim", "not_found": "Not found"}[status]
+    parts = ['<div class="qa-msg"><div class="qa-verdict">',
+             f'<p><span class="qa-badge {esc(status)}">{esc(label)}</span>'
+             f'<span class="qa-conf low" title="similarity">{percent(result["score"])} similar</span></p>']
+    if status == "not_found":
+        parts.append('<p class="qa-note">No passage of the sources is close to this quote.</p></div></div>')
+        return "".join(parts)
+    quote = result["quote"]
+    diffs = result["diffs"]
+    if diffs:
+        parts.append('<p class="qa-note">Your quote (words not in the source marked):</p><p>“'
+                     + marked_html(quote, 0, len(quote), [(d["quote_start"], d["quote_end"]) for d in diffs
+                                                          if d["quote_end"] > d["quote_start"]]) + "”</p>")
+    text = text_of(result["source"])
+    marks = [(d["source_start"], d["source_end"]) for d in diffs if d["source_end"] > d["source_start"]]
+    href = source_href(result["source"], result["start"], result["end"])
+    parts.append(f'<details class="qa-cite" open><summary>{esc(result["title"])}</summary>'
+                 f'<div class="qa-ctx">“{marked_html(text, result["start"], result["end"], marks, "qa-ins")}”'
+                 f'</div><a class="qa-open" href="{href}" target="_blank" rel="noopener noreferrer">'
+                 f'Open the whole document</a></details></div></div>')
+    return "".join(parts)
+
+
 # ------------------------------------------------------------------ the Blocks
 
 def build_ui(pipeline: Pipeline) -> gr.Blocks:
@@ -226,18 +338,26 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         return pipeline.source(doc_id)["title"]
 
     def respond(question: str, history: list | None):
+        """One turn: ``(history, history, box, sources, explain)``; the history lives in a server-side State.
+
+        The browser sends only the question (never the conversation back), so a long chat cannot push
+        a request past ``limits.max_body_bytes``.
+        """
         history = list(history or [])
         if not isinstance(question, str) or not question.strip():
-            return history, "", gr.skip(), gr.skip()
-        history.append({"role": "user", "content": esc(question)})
+            return history, history, "", gr.skip(), gr.skip()
         try:
             answer = pipeline.ask(question)
         except QAError as exc:
-            history.append({"role": "assistant", "content": f'<div class="qa-msg">{esc(exc)}</div>'})
-            return history, question, gr.skip(), gr.skip()
+            history += [{"role": "user", "content": esc(_shown(question))},
+                        {"role": "assistant", "content": f'<div class="qa-msg">{esc(exc)}</div>'}]
+            return history, history, question, gr.skip(), gr.skip()
         result = answer.to_dict()
-        history.append({"role": "assistant", "content": answer_html(result, text_of)})
-        return history, "", sources_html(result), explain_html(answer, text_of, title_of)
+        history += [{"role": "user", "content": esc(question)},
+                    {"role": "assistant", "content": answer_html(result, text_of)}]
+        if len(history) > MAX_TURNS * 2:  # bounded per session
+            history = history[-MAX_TURNS * 2:]
+        return history, history, "", sources_html(result), explain_html(answer, text_of, title_of)
 
     with gr.Blocks(title="qa: ask the sources", analytics_enabled=False) as demo:
         gr.Markdown("## Ask the sources\nAnswers are quoted word for word from the documents, with citations; "
@@ -245,7 +365,10 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         with gr.Tab("Ask"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=320):
-                    chat = gr.Chatbot(label="Answers", show_label=False, height=520, buttons=["copy", "copy_all"], sanitize_html=True, latex_delimiters=[],
+                    # Markdown off: a document or question holding `[x](javascript:..)` or `![x](http://tracker)`
+                    # must show as those characters, not become a link or an image.
+                    chat = gr.Chatbot(label="Answers", show_label=False, height=520, buttons=["copy", "copy_all"],
+                                      sanitize_html=True, latex_delimiters=[], render_markdown=False,
                                       feedback_options=None, group_consecutive_messages=False,
                                       elem_id="qa-chat", placeholder="Ask a question about the documents.")
                     with gr.Row(equal_height=True):
@@ -264,18 +387,61 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                         explain = gr.HTML('<p class="qa-note">Scores of the best sentences appear here.</p>',
                                           elem_id="qa-explain")
         with gr.Tab("Check a claim"):
-            gr.Markdown("Checking a claim against the sources is coming soon.")
+            gr.Markdown("Paste a claim (each sentence is checked on its own) or switch to quote mode to see "
+                        "whether words are quoted verbatim.")
+            mode = gr.Radio(["Check claims", "Verify a quote"], value="Check claims", show_label=False,
+                            elem_id="qa-check-mode")
+            claim_box = gr.Textbox(show_label=False, placeholder="A claim, or a quote, to check", lines=3,
+                                   max_lines=10, max_length=limit, elem_id="qa-claim")
+            try:
+                doc_ids = list(pipeline.index.doc_ids)
+            except QAError:  # no index yet: quotes are then checked against every document
+                doc_ids = []
+            source_pick = gr.Dropdown([("All documents", "")] + [(title_of(d), d) for d in doc_ids], value="",
+                                      label="Quote source", visible=False, elem_id="qa-quote-source")
+            check_btn = gr.Button("Check", variant="primary", elem_id="qa-check")
+            with gr.Row(elem_classes="qa-examples"):
+                check_examples = [gr.Button(c, size="sm", variant="secondary", min_width=160)
+                                  for c in CHECK_EXAMPLES]
+            check_out = gr.HTML('<p class="qa-note">Verdicts appear here.</p>', elem_id="qa-check-result")
 
-        outputs = [chat, box, sources, explain]
-        box.submit(respond, [box, chat], outputs)
-        ask.click(respond, [box, chat], outputs)
+        turns = gr.State([])
+        outputs = [chat, turns, box, sources, explain]
+        box.submit(respond, [box, turns], outputs)
+        ask.click(respond, [box, turns], outputs)
         for b, q in zip(buttons, EXAMPLES):
-            b.click(lambda history, q=q: respond(q, history), [chat], outputs)
-        clear.click(lambda: ([], "", sources_html(None), ""), None, outputs)
+            b.click(lambda history, q=q: respond(q, history), [turns], outputs)
+        clear.click(lambda: ([], [], "", sources_html(None), ""), None, outputs)
 
         def ask_api(question: str, top_k: int | None = None) -> dict:
-            """The `qa ask --json` object, for gradio_client users."""
-            return pipeline.ask(question, top_k=top_k).to_dict()
+            """The `qa ask --json` object, for gradio_client users; a bad question raises its message."""
+            try:
+                return pipeline.ask(question, top_k=top_k).to_dict()
+            except QAError as exc:
+                raise gr.Error(str(exc), print_exception=False) from None
 
         gr.api(ask_api, api_name="ask")
+
+        def run_check(text: str, how: str, source: str | None) -> str:
+            if not isinstance(text, str) or not text.strip():
+                return '<p class="qa-note">Type a claim or a quote first.</p>'
+            try:
+                if how == "Verify a quote":
+                    return quote_html(pipeline.check_quote(text, source or None).to_dict(), text_of)
+                return verdicts_html([v.to_dict() for v in pipeline.check_text(text)], text_of)
+            except QAError as exc:
+                return f'<div class="qa-msg">{esc(exc)}</div>'
+
+        mode.change(lambda how: gr.update(visible=how == "Verify a quote"), [mode], [source_pick])
+        check_btn.click(run_check, [claim_box, mode, source_pick], [check_out])
+        claim_box.submit(run_check, [claim_box, mode, source_pick], [check_out])
+        for b, c in zip(check_examples, CHECK_EXAMPLES):
+            b.click(lambda c=c: (c, "Check claims", run_check(c, "Check claims", "")), None,
+                    [claim_box, mode, check_out])
+
+        def check_api(claim: str) -> dict:
+            """`{"verdicts": [...]}` for a claim, one per sentence (as POST /api/check)."""
+            return {"verdicts": [v.to_dict() for v in pipeline.check_text(claim)]}
+
+        gr.api(check_api, api_name="check")
     return demo

@@ -10,14 +10,13 @@ import functools
 import http.server
 import os
 import shutil
-import socket
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from .conftest import SEEDS, fake_pipeline
+from .live import Served, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -28,6 +27,13 @@ XSS_DOC = ("The zorblax festival <img src=x onerror=\"window.__xss=1\"> was firs
            "drums [click](javascript:window.__xss=1).\n\n"
            "Later zorblax festivals moved to Kobe.\n")
 ZORBLAX_Q = "In what year was the zorblax festival first held in Osaka?"
+EVIL_ID = "<img src=x onerror=window.__xss=1>.txt"  # a file name is a document id, and a title fallback
+EVIL_DOC = ("<script>window.__xss=1</script> Quuxle notes\n\n"
+            "The quuxle fair <svg onload=window.__xss=1> was first held in 1888 in Nagoya "
+            "<a href=\"javascript:window.__xss=1\">here</a> with [this](javascript:window.__xss=1) and <iframe src=\"javascript:window.__xss=1\"></iframe>.\n")
+QUUXLE_Q = "In what year was the quuxle fair first held in Nagoya?"
+MD_Q = ("[click me](javascript:window.__xss=1) ![x](javascript:window.__xss=1) "
+        "<a href=javascript:window.__xss=1>a</a> when?")
 XSS_Q = 'When was the zorblax festival <img src=x onerror="window.__xss=1"> first held <script>window.__xss=1</script>?'
 
 pytestmark = pytest.mark.browser
@@ -39,34 +45,6 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)", allow_module_level=True)
 
 sync_api = pytest.importorskip("playwright.sync_api")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Served:
-    """A uvicorn server in a background thread, stopped on :meth:`close`."""
-
-    def __init__(self, app, port: int):
-        import uvicorn
-
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 class StaticSite:
@@ -107,6 +85,7 @@ def stack(tmp_path_factory):
     corpus = tmp / "corpus"
     shutil.copytree(SEEDS, corpus)
     (corpus / "xss.txt").write_text(XSS_DOC, encoding="utf-8")
+    (corpus / EVIL_ID).write_text(EVIL_DOC, encoding="utf-8")
     with open(corpus / "sources.yaml", "a", encoding="utf-8") as f:  # a hostile title and link too
         f.write('\nxss.txt:\n  title: "Zorblax <img src=x onerror=\'window.__xss=1\'>"\n'
                 '  url: "javascript:window.__xss=1"\n')
@@ -142,7 +121,8 @@ def page(browser):
     pg.external_requests = []  # type: ignore[attr-defined]
     pg.on("request", lambda r: None if r.url.startswith(("http://127.0.0.1", "data:", "blob:"))
           else pg.external_requests.append(r.url))  # type: ignore[attr-defined]
-    pg.on("dialog", lambda d: d.dismiss())
+    pg.dialogs = []  # type: ignore[attr-defined]
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
     yield pg
     context.close()
 
@@ -259,3 +239,124 @@ def test_xss_never_runs_in_widget(stack, page):
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert page.locator(".qa-widget img").count() == 0
     assert "onerror" in page.locator(".qa-widget .quote").first.inner_text()
+    assert page.locator(".qa-widget a.original").count() == 0  # its javascript: url is never a link
+
+
+ORIGINAL_PAGE = ("<!doctype html><html><head><meta charset='utf-8'><title>The treaty</title></head><body>"
+                 "<div style='height:4000px'>Filler above.</div><main><h1>Relations</h1>"
+                 "<p id='quote'>The Treaty on Basic Relations was signed in 1965 - it normalised relations, "
+                 "at last &amp; for good.</p><p>Zorp glorb.</p></main>"
+                 "<div style='height:4000px'>Filler below.</div></body></html>")
+
+
+def test_citation_link_scrolls_the_original_page_to_the_quote(browser, tmp_path):
+    """Widget -> 'original' link -> a real Chromium scrolls the original page to the quote (text fragment)."""
+    site_root = tmp_path / "site"
+    site_root.mkdir()
+    site = StaticSite(site_root, free_port())
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "treaty.html").write_text(ORIGINAL_PAGE, encoding="utf-8")
+    (corpus / "sources.yaml").write_text(f"treaty.html:\n  url: {site.url}/treaty.html\n", encoding="utf-8")
+    pipeline = fake_pipeline(tmp_path, corpus=corpus, cors_origins=[site.url], abstain_threshold=0.0)
+    served = Served(create_app_for(pipeline), free_port())
+    (site_root / "treaty.html").write_text(ORIGINAL_PAGE, encoding="utf-8")
+    (site_root / "index.html").write_text(host_page(served.url), encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    try:
+        page = context.new_page()
+        page.goto(site.url + "/index.html")
+        page.locator(".qa-widget input").fill("When was the Treaty on Basic Relations signed?")
+        page.locator(".qa-widget input").press("Enter")
+        link = page.locator(".qa-widget a.original").first
+        link.wait_for(timeout=20_000)
+        href = link.get_attribute("href")
+        assert href.startswith(site.url + "/treaty.html#:~:text=The%20Treaty%20on%20Basic")
+        assert link.get_attribute("rel") == "noopener noreferrer"
+        original = context.new_page()
+        original.goto(href)
+        original.wait_for_timeout(500)
+        top = original.evaluate("document.getElementById('quote').getBoundingClientRect().top")
+        assert original.evaluate("window.scrollY") > 3000 and 0 <= top < 700
+    finally:
+        context.close()
+        served.close()
+        site.close()
+
+
+def create_app_for(pipeline):
+    from qa.api import create_app
+
+    return create_app(pipeline, ui=False)
+
+
+def test_check_tab_in_the_browser(stack, page, tmp_path):
+    """The "Check a claim" tab: a contradiction with both details marked, then quote mode with a source."""
+    page.goto(stack["app"].url + "/")
+    page.get_by_role("tab", name="Check a claim").click()
+    box = page.locator("#qa-claim textarea").first
+    box.fill("Japan exported $15.1 billion to South Korea in 2021. The zorblax festival was first held in 1997.")
+    page.locator("#qa-check").click()
+    result = page.locator("#qa-check-result")
+    result.locator("mark.qa-diff").first.wait_for(timeout=20_000)
+    assert result.locator("mark.qa-diff").all_inner_texts() == ["$15.1 billion", "$51.1 billion", "1997", "1999"]
+    assert result.locator(".qa-badge.contradicted").count() == 2
+    assert page.evaluate("window.__xss") is None  # the hostile document's markup stayed text
+    page.screenshot(path=os.environ.get("QA_CHECK_SCREENSHOT", str(tmp_path / "check.png")), full_page=True)
+    page.get_by_label("Verify a quote").check()
+    page.locator("#qa-quote-source").wait_for(timeout=10_000)
+    box.fill("Japan shipped $51.1 billion to South Korea")
+    page.locator("#qa-check").click()
+    result.locator("mark.qa-ins").first.wait_for(timeout=20_000)
+    assert result.locator("mark.qa-ins").all_inner_texts() == ["exported"]
+    assert "not verbatim" in result.inner_text().lower()
+    assert page.external_requests == []
+
+
+def assert_inert(page, root: str) -> None:
+    """No payload ran: no flag, no dialog, no injected element or script link under the JS node ``root``."""
+    page.wait_for_timeout(300)
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.dialogs == []
+    bad = page.evaluate(f"""() => Array.from(({root}).querySelectorAll('*')).filter(e =>
+        ['SCRIPT', 'IFRAME', 'SVG', 'OBJECT', 'EMBED'].includes(e.tagName.toUpperCase()) && !e.closest('button') ||
+        (e.tagName === 'IMG' && (e.getAttribute('src') || '') === 'x') ||
+        Array.from(e.attributes).some(a => a.name.startsWith('on') ||
+            /^\\s*javascript:/i.test(a.value))).map(e => e.outerHTML.slice(0, 120))""")
+    assert bad == [], bad
+
+
+def test_xss_in_file_name_title_and_markdown_in_ui(stack, page):
+    assert stack["pipeline"].ask(QUUXLE_Q).citations[0].source == EVIL_ID
+    page.goto(stack["app"].url + "/")
+    ask_ui(page, MD_Q)
+    page.locator("#qa-chat .qa-msg").first.wait_for(timeout=20_000)
+    ask_ui(page, QUUXLE_Q)
+    page.locator("#qa-chat .qa-msg mark").first.wait_for(timeout=20_000)
+    for d in page.locator("#qa-chat details").all():
+        d.evaluate("e => e.open = true")
+    assert_inert(page, "document.querySelector('#qa-chat')")
+    assert_inert(page, "document.querySelector('#qa-sources')")
+    chat = page.locator("#qa-chat").inner_text()
+    assert "javascript:window.__xss=1" in chat  # the question's payload is shown as text
+    assert "<svg onload" in chat or "<iframe" in chat  # and the document's
+    # the id with markup is only ever a percent-encoded link, and the document view shows it as text
+    href = page.locator('#qa-chat a.qa-open[href^="/source/%3Cimg%20src%3Dx"]').first.get_attribute("href")
+    assert "<" not in href
+    page.goto(stack["app"].url + href)
+    assert_inert(page, "document.body")
+    assert "id: " + EVIL_ID in page.inner_text("body")
+    assert "<script>window.__xss=1</script>" in page.inner_text("body")
+
+
+def test_xss_in_file_name_in_widget(stack, page):
+    page.goto(stack["allowed"].url + "/index.html")
+    page.locator(".qa-widget input").fill(QUUXLE_Q)
+    page.locator(".qa-widget input").press("Enter")
+    page.locator(".qa-widget mark").wait_for(timeout=20_000)
+    assert_inert(page, "document.querySelector('.qa-widget').shadowRoot")
+    inner = page.evaluate("document.querySelector('.qa-widget').shadowRoot.querySelector('.out').innerHTML")
+    assert "<svg" not in inner and "<iframe" not in inner and "&lt;svg" in inner
+    link = page.locator('.qa-widget a.title[href*="/source/%3Cimg%20src%3Dx"]').first.get_attribute("href")
+    page.goto(link)
+    assert_inert(page, "document.body")

@@ -65,7 +65,80 @@ def test_config_is_frozen(tmp_path):
 
 def test_index_settings_cover_model_and_chunking(tmp_path):
     cfg = load_config(write(tmp_path, "corpus: a\nindex: b\nmodel: other\nchunking: {size: 500}\n"))
-    assert cfg.index_settings() == {"model": "other", "chunking": {"size": 500, "overlap": 200}}
+    assert cfg.index_settings() == {"model": "other", "chunking": {"size": 500, "overlap": 200}, "max_file_mb": 50.0}
+
+
+@pytest.mark.parametrize("body, message", [
+    # unknown keys, at the top and nested, with a suggestion when one is close
+    ("corpus: a\nindex: b\nretrieval:\n  dense_wieght: 1\n",
+     r"^\S+qa.yaml: unknown key 'retrieval.dense_wieght' \(did you mean 'retrieval.dense_weight'\? known keys: "
+     r"dense_weight, candidates, sentence_weight\)$"),
+    ("corpus: a\nindex: b\nlimits:\n  max_file_size: 3\n", r"unknown key 'limits.max_file_size' \(did you mean "
+                                                            r"'limits.max_file_mb'\?"),
+    ("corpus: a\nindex: b\n1: x\n", r"unknown key '1' \(known keys: corpus, index"),
+    # wrong types
+    ("corpus: a\nindex: b\nretrieval:\n  dense_weight: high\n", r": retrieval.dense_weight must be a number, got 'high'$"),
+    ("corpus: a\nindex: b\nretrieval:\n  candidates: 1e9\n", r": retrieval.candidates must be an integer, got '1e9'$"),
+    ("corpus: a\nindex: b\ntop_k: 2.5\n", r": top_k must be an integer, got 2.5$"),
+    ("corpus: a\nindex: b\ntop_k: true\n", r": top_k must be an integer, got True$"),
+    ("corpus: a\nindex: b\ntop_k:\n", r": top_k must be an integer, got None$"),
+    ("corpus: a\nindex: b\nmodel: 3\n", r": model must be a string, got 3$"),
+    ("corpus: a\nindex: b\nlimits: [1]\n", r": limits must be a mapping of settings, got \[1\]$"),
+    ("corpus: a\nindex: b\ncors_origins: [1]\n", r": cors_origins must be a list of strings, got \[1\]$"),
+    ("corpus: a\nindex: [b]\n", r": index must be a path \(a string\), got \['b'\]$"),
+    # out of range, nested too
+    ("corpus: a\nindex: b\nlimits:\n  max_body_bytes: 10\n", r": limits.max_body_bytes must be >= 1024, got 10$"),
+    ("corpus: a\nindex: b\nlimits:\n  max_question_chars: 0\n", r": limits.max_question_chars must be >= 10, got 0$"),
+    ("corpus: a\nindex: b\nlimits:\n  max_file_mb: 0\n", r": limits.max_file_mb must be > 0 and <= 10000, got 0.0$"),
+    ("corpus: a\nindex: b\nretrieval:\n  dense_weight: 1.5\n", r": retrieval.dense_weight must be in \[0, 1\], got 1.5$"),
+    ("corpus: a\nindex: b\nretrieval:\n  candidates: 0\n", r": retrieval.candidates must be >= 1, got 0$"),
+    ("corpus: a\nindex: b\nchunking:\n  size: 10\n", r": chunking.size must be >= 50, got 10$"),
+    ("corpus: a\nindex: b\nabstain_threshold: .nan\n", r": abstain_threshold must be in \[0, 1\], got nan$"),
+    ("corpus: a\nindex: b\nbatch_size: 5000\n", r": batch_size must be between 1 and 1024, got 5000$"),
+    ("corpus: a\nindex: b\nmodel: ' '\n", r": model must be a model name or path, got ' '$"),
+    ("corpus: a\nindex: b\ncors_origins: ['https://x.org/']\n",
+     r": cors_origins\[0\] must be an origin like https://www.example.org \(scheme and host, no path\), got 'https://x.org/'$"),
+    ("corpus: a\nindex: b\ncors_origins: ['https://ok.org', 'x.org']\n", r": cors_origins\[1\] must be an origin"),
+    # missing keys and paths
+    ("corpus: a\n", r": missing required key 'index'$"),
+    ("corpus: ''\nindex: b\n", r": corpus must be a path \(a string\), got ''$"),
+])
+def test_config_errors_are_pinned(tmp_path, body, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(write(tmp_path, body))
+    assert "\n" not in str(info.value)
+
+
+def test_good_origins_are_accepted(tmp_path):
+    cfg = load_config(write(tmp_path, "corpus: a\nindex: b\ncors_origins: ['https://a.org', 'http://127.0.0.1:8080', '*']\n"))
+    assert cfg.cors_origins == ("https://a.org", "http://127.0.0.1:8080", "*")
+
+
+@pytest.mark.parametrize("layout, command, message", [
+    ("no corpus", "index", r"qa: error: corpus folder not found: \S+/docs \(set 'corpus:' in the config\)"),
+    ("corpus is a file", "index", r"qa: error: corpus folder is a file, not a folder: \S+/docs \(set 'corpus:'"),
+    ("index is a file", "index", r"qa: error: index folder \S+/idx is a file: point 'index:' in the config to a folder"),
+    ("index is a file", "ask", r"qa: error: index folder \S+/idx is a file: point 'index:'"),
+    ("no index", "ask", r"qa: error: no index in \S+/idx: run `qa index` to build it"),
+])
+def test_missing_or_wrong_paths_are_one_line_cli_errors(tmp_path, capsys, layout, command, message):
+    from qa import cli
+
+    (tmp_path / "qa.yaml").write_text("corpus: docs\nindex: idx\n")
+    if layout == "corpus is a file":
+        (tmp_path / "docs").write_text("x")
+    elif layout != "no corpus":
+        (tmp_path / "docs").mkdir()
+        (tmp_path / "docs" / "a.txt").write_text("Some text.")
+    if layout == "index is a file":
+        (tmp_path / "idx").write_text("x")
+    argv = ["--config", str(tmp_path / "qa.yaml"), command] + (["a question?"] if command == "ask" else [])
+    assert cli.main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    import re
+
+    assert re.fullmatch(message + r".*\n", err), err
 
 
 def test_vectors_section_is_optional_with_defaults(tmp_path):

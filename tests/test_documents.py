@@ -47,15 +47,16 @@ def test_bad_files_are_skipped_with_a_warning_naming_them(tmp_path):
 
 
 def test_unreadable_file_is_skipped(tmp_path, monkeypatch):
+    import qa.documents
+
     corpus = make_corpus(tmp_path, {"good.txt": "Fine.", "locked.txt": "x"})
-    real = Path.read_bytes
 
-    def read_bytes(self):  # root can read mode-000 files, so simulate the permission error
-        if self.name == "locked.txt":
+    def fake_open(path, *args, **kwargs):  # root can read mode-000 files, so simulate the permission error
+        if Path(path).name == "locked.txt":
             raise PermissionError(13, "Permission denied")
-        return real(self)
+        return open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(qa.documents, "open", fake_open, raising=False)
     warnings: list[str] = []
     assert [d.id for d in load_corpus(corpus, warn=warnings.append)] == ["good.txt"]
     assert warnings == ["locked.txt: skipped, cannot be read (Permission denied)"]
@@ -66,3 +67,20 @@ def test_missing_or_empty_corpus_is_an_error(tmp_path):
         load_corpus(tmp_path / "nope")
     with pytest.raises(CorpusError, match="no readable documents"):
         load_corpus(make_corpus(tmp_path, {"x.bin": "a"}))
+
+
+def test_a_file_gone_between_listing_and_reading_is_skipped(tmp_path):
+    from qa.documents import read_document
+
+    warnings: list[str] = []
+    assert read_document("gone.txt", tmp_path / "gone.txt", {}, warnings.append) is None
+    assert warnings == ["gone.txt: skipped, it disappeared while the corpus was being read"]
+
+
+def test_files_over_the_size_limit_are_not_read_whole(tmp_path):
+    corpus = make_corpus(tmp_path, {"big.txt": "word " * 1000, "small.txt": "Small."})
+    warnings: list[str] = []
+    docs = load_corpus(corpus, warn=warnings.append, max_bytes=4000)
+    assert [d.id for d in docs] == ["small.txt"]
+    assert warnings == ["big.txt: skipped, it is larger than 0.004 MB (limits.max_file_mb in qa.yaml)"]
+    assert [d.id for d in load_corpus(corpus, max_bytes=5000)] == ["big.txt", "small.txt"]

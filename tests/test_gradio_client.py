@@ -3,7 +3,7 @@
 import pytest
 
 from .conftest import fake_pipeline
-from .test_browser import Served, free_port
+from .live import Served, free_port
 
 
 @pytest.fixture(scope="module")
@@ -23,3 +23,28 @@ def test_gradio_client_ask_returns_the_json_object(served):
     client = Client(server.url + "/", verbose=False)
     got = client.predict("When did Japan colonize Korea?", None, api_name="/ask")
     assert got == pipeline.ask("When did Japan colonize Korea?").to_dict()
+
+
+@pytest.mark.parametrize("question, message", [
+    ("   ", "question is empty"),
+    ("why " * 1000, "limit is 2000"),
+    ("\x00\x01\x7f", "question is empty"),
+])
+def test_gradio_client_bad_question_is_a_clear_error(served, question, message):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(served[0].url + "/", verbose=False)
+    with pytest.raises(AppError, match=message):
+        client.predict(question, None, api_name="/ask")
+
+
+def test_gradio_routes_have_the_body_limit(served):
+    import httpx
+
+    server, pipeline = served
+    limit = pipeline.config.limits.max_body_bytes
+    body = b'{"data": ["' + b"x" * limit + b'", null], "fn_index": 0, "session_hash": "s"}'
+    for path in ("/gradio_api/queue/join", "/gradio_api/call/ask", "/gradio_api/run/ask", "/gradio_api/upload"):
+        r = httpx.post(server.url + path, content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 413 and "limits.max_body_bytes" in r.json()["error"], (path, r.text[:200])

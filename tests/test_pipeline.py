@@ -17,8 +17,9 @@ QUESTIONS = ["When did Japan colonize Korea?", "How much did Japan export to Sou
 
 
 def test_public_api_is_pinned():
-    assert sorted(qa.__all__) == ["Answer", "Chunk", "Citation", "Config", "Document", "Embedder", "Passage",
-                                  "Pipeline", "QAError", "SentenceTransformerEmbedder", "load_config"]
+    assert sorted(qa.__all__) == ["Answer", "Chunk", "Citation", "Config", "Document", "Embedder", "Evidence",
+                                  "Mismatch", "Passage", "Pipeline", "QAError", "QuoteCheck",
+                                  "SentenceTransformerEmbedder", "Verdict", "load_config"]
 
 
 def check_offsets(p, d: dict) -> None:
@@ -113,3 +114,35 @@ def test_any_documents_any_question_offsets_are_exact(tmp_path_factory, docs, qu
     d = p.ask(question).to_dict()
     assert not d["abstained"]
     check_offsets(p, d)
+
+
+def test_question_vector_cache_is_a_bounded_lru(seed_pipeline, monkeypatch):
+    import threading
+
+    import qa.pipeline
+
+    monkeypatch.setattr(qa.pipeline, "QUESTION_CACHE", 3)
+    emb = seed_pipeline.embedder
+    for q in ("Who is Kishida?", "What is Dokdo?", "When did Japan rule Korea?"):
+        seed_pipeline.ask(q)
+    seed_pipeline.ask("Who is Kishida?")  # a hit: not embedded again, and now the most recent
+    calls = emb.calls
+    seed_pipeline.ask("Who is Kishida?")
+    assert emb.calls == calls
+    seed_pipeline.ask("Who is Yoon?")  # evicts the least recently used: "What is Dokdo?"
+    assert list(seed_pipeline._qcache) == ["When did Japan rule Korea?", "Who is Kishida?", "Who is Yoon?"]
+    # many threads asking new questions at once never push it past its bound or break it
+    errors = []
+
+    def worker(n):
+        try:
+            for i in range(30):
+                seed_pipeline.ask(f"What did Japan export in {n * 100 + i}?")
+        except Exception as exc:  # pragma: no cover - the assertion below reports it
+            errors.append(exc)
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(seed_pipeline._qcache) == 3

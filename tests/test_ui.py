@@ -124,12 +124,32 @@ def test_build_ui_answers_through_the_pipeline(seed_pipeline):
     fns = [fn for fn in demo.fns.values() if getattr(fn, "name", "") == "respond"]
     assert fns, "the submit handler is wired"
     respond = fns[0].fn
-    history, box, sources, explain = respond("How much did Japan export to South Korea in 2021?", [])
+    history, state, box, sources, explain = respond("How much did Japan export to South Korea in 2021?", [])
+    assert state == history  # the conversation is kept server-side, not sent back by the browser
     assert box == "" and history[0] == {"role": "user", "content": "How much did Japan export to South Korea in 2021?"}
     assert "<mark>$51.1 billion</mark>" in history[1]["content"] and "<li>" in sources
     history2, *_ = respond("<img src=x onerror=alert(1)> When?", history)
     assert len(history2) == 4 and history2[2]["content"].startswith("&lt;img")
     assert respond("   ", history2)[0] == history2  # an empty question does nothing
     long_q = "x" * (seed_pipeline.config.limits.max_question_chars + 1)
-    history3, box3, *_ = respond(long_q, history2)
+    history3, _, box3, *_ = respond(long_q, history2)
     assert "limit is" in history3[-1]["content"] and box3 == long_q
+    assert len(history3[-2]["content"]) < 400  # the refused question is echoed cut short
+
+
+def test_ui_history_is_bounded(seed_pipeline):
+    from qa.ui import MAX_TURNS
+
+    respond = next(fn for fn in build_ui(seed_pipeline).fns.values() if getattr(fn, "name", "") == "respond").fn
+    history: list = []
+    for n in range(MAX_TURNS + 3):
+        history = respond(f"What did Japan export in {1990 + n}?", history)[1]
+    assert len(history) == MAX_TURNS * 2 and "1993" in history[0]["content"]
+
+
+def test_gradio_input_is_only_the_question(seed_pipeline):
+    """The chat history is a State: no browser request carries the (growing) conversation."""
+    demo = build_ui(seed_pipeline)
+    fn = next(fn for fn in demo.fns.values() if getattr(fn, "name", "") == "respond")
+    kinds = [type(c).__name__ for c in fn.inputs]
+    assert kinds == ["Textbox", "State"]

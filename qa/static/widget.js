@@ -34,7 +34,8 @@
     "ol { padding-left: 1.4em; margin: 6px 0 0; }",
     "li { margin-bottom: 8px; }",
     ".title { font-weight: 600; color: #1d4ed8; text-decoration: none; }",
-    ".title:hover { text-decoration: underline; }",
+    ".title:hover, .original:hover { text-decoration: underline; }",
+    ".original { font-size: .85em; color: #1d4ed8; text-decoration: none; }",
     ".quote { display: block; margin-top: 2px; padding-left: 8px; border-left: 3px solid #f59e0b; color: #374151; }",
     "mark { background: #fbbf24; color: #111827; padding: 0 2px; border-radius: 2px; }",
     ".sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }"
@@ -79,6 +80,21 @@
     return a;
   }
 
+  // Only a plain http(s) URL from the server becomes a link to the original document.
+  function httpUrl(url) {
+    if (typeof url !== "string" || !/^https?:\/\/[^\s]+$/i.test(url)) return null;
+    try {
+      var u = new URL(url);
+      return (u.protocol === "http:" || u.protocol === "https:") ? u.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function pageLabel(item) {
+    return isInt(item.page) ? " \u00b7 p. " + item.page : "";
+  }
+
   function snippet(text, limit) {
     text = String(text);
     return text.length <= limit ? text : text.slice(0, limit).replace(/\s+\S*$/, "") + "\u2026";
@@ -96,6 +112,7 @@
       passages.forEach(function (ps) {
         var li = el("li");
         li.appendChild(link(ps.title, sourceUrl(ps.source, ps.start, ps.end)));
+        if (pageLabel(ps)) li.appendChild(el("span", "note", pageLabel(ps)));
         li.appendChild(el("span", "quote", snippet(ps.text, 240)));
         rl.appendChild(li);
       });
@@ -109,6 +126,14 @@
     (r.citations || []).forEach(function (c) {
       var li = el("li");
       li.appendChild(link(c.title, sourceUrl(c.source, c.start, c.end, c.answer_start, c.answer_end)));
+      if (pageLabel(c)) li.appendChild(el("span", "note", pageLabel(c)));
+      var original = httpUrl(c.url);
+      if (original) {
+        li.appendChild(document.createTextNode(" \u00b7 "));
+        var o = link("original", original);
+        o.className = "original";
+        li.appendChild(o);
+      }
       li.appendChild(quoteNode(c));
       ol.appendChild(li);
     });

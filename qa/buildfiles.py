@@ -1,0 +1,69 @@
+"""Housekeeping of the index's build folders: checksums, verification, and removal of leftovers.
+
+A build records the sha256 of each of its files in its manifest; loading
+recomputes them, so a truncated, edited or missing file is reported instead of
+served. Builds killed before they went live leave ``.tmp-build-<stamp>-<pid>``
+folders (or a ``.CURRENT.<pid>.tmp`` pointer) behind; the next build removes
+those whose process is gone, and every superseded ``build-*`` folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from .errors import CorruptIndexError
+
+CURRENT = "CURRENT"
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    """sha256 of every file of a build (manifest.json aside), by path relative to the build."""
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name != "manifest.json":
+            with open(p, "rb") as fh:
+                out[p.relative_to(folder).as_posix()] = hashlib.file_digest(fh, "sha256").hexdigest()
+    return out
+
+
+def verify_build(path: Path, manifest: dict) -> None:
+    """Refuse a build whose files are not the ones it was written with (truncated, edited, missing)."""
+    recorded = manifest.get("checksums")
+    if recorded is None:
+        return  # built before checksums were recorded; the loader's size checks still apply
+    actual = checksums(path)
+    bad = sorted(k for k in set(recorded) | set(actual) if recorded.get(k) != actual.get(k))
+    if bad:
+        what = "is missing" if bad[0] not in actual else "is not in the manifest" if bad[0] not in recorded \
+            else "changed since the index was built"
+        raise CorruptIndexError(f"index at {path} is damaged ({bad[0]} {what}): run `qa index --rebuild`")
+
+
+def _pid_alive(name: str) -> bool:
+    """Whether the process whose id ends ``name`` (``...-<pid>`` / ``...<pid>.tmp``) still runs."""
+    digits = name.removesuffix(".tmp").replace(".", "-").rsplit("-", 1)[-1]
+    if not digits.isdigit() or int(digits) == os.getpid():
+        return False
+    try:
+        os.kill(int(digits), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists but is not ours
+    return True
+
+
+def cleanup_builds(index_dir: Path, keep: set[str]) -> None:
+    """Remove older builds and leftovers of killed ones (never the live build, nor a build still running)."""
+    for p in index_dir.iterdir():
+        if p.name in keep:
+            continue
+        if p.is_dir() and p.name.startswith("build-"):
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.is_dir() and p.name.startswith(".tmp-build-") and not _pid_alive(p.name):
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.is_file() and p.name.startswith(f".{CURRENT}.") and not _pid_alive(p.name):
+            p.unlink(missing_ok=True)

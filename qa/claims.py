@@ -1,0 +1,430 @@
+"""Claim -> :class:`Verdict`: is a statement supported, contradicted, or not found in the sources?
+
+The claim goes through the same retrieval as a question (:class:`qa.retrieval.Retriever`,
+one embedding). Each candidate sentence, and each pair of adjacent sentences, is an
+*evidence unit*, scored by how closely it is about the same thing as the claim:
+dense similarity plus the share of the claim's content words it holds, with the
+checkable details (dates, numbers, ordinals, names; :func:`qa.answer_types.details`)
+left out of the word count so that a changed detail does not hide a matching topic.
+
+The details of claim and evidence are then aligned by type. A claim detail the
+evidence states (same year, same amount, a name sharing a word) is confirmed; one the
+evidence states differently (another year where the claim has one, another name in the
+same place) is a :class:`Mismatch`. The decision, best unit first:
+
+- ``supported``: a unit is close enough and confirms every claim detail;
+- ``contradicted``: no unit supports it, and a close unit disagrees on a detail;
+- ``not_found``: nothing is about it closely enough.
+
+A paraphrase changes words, not details, so on its own it never yields a mismatch.
+Offsets: ``Evidence.start/end`` and ``Mismatch.evidence_start/end`` index the document
+text; ``Mismatch.claim_start/end`` index ``Verdict.claim``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .answer_types import DATE, NAME, NUMBER, ORDINAL, Detail, details
+from .lexical import STOPWORDS, tokenize
+from .retrieval import Retrieval, Retriever
+from .store import Index
+
+SUPPORTED, CONTRADICTED, NOT_FOUND = "supported", "contradicted", "not_found"
+VERDICTS = (SUPPORTED, CONTRADICTED, NOT_FOUND)
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A detail the claim and the evidence state differently, both sides with offsets."""
+
+    claim_text: str
+    claim_start: int
+    claim_end: int
+    evidence_text: str
+    evidence_start: int
+    evidence_end: int
+    kind: str
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.claim_end - self.claim_start != len(self.claim_text) or self.claim_start < 0:
+            raise ValueError("Mismatch.claim_text must be claim[claim_start:claim_end]")
+        if self.evidence_end - self.evidence_start != len(self.evidence_text) or self.evidence_start < 0:
+            raise ValueError("Mismatch.evidence_text must be document_text[evidence_start:evidence_end]")
+
+    def to_dict(self) -> dict:
+        return {"claim_text": self.claim_text, "claim_start": self.claim_start, "claim_end": self.claim_end,
+                "evidence_text": self.evidence_text, "evidence_start": self.evidence_start,
+                "evidence_end": self.evidence_end, "kind": self.kind, "source": self.source}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One sentence, or two adjacent ones, of a source: ``quote == document_text[start:end]``."""
+
+    source: str
+    title: str
+    start: int
+    end: int
+    quote: str
+    score: float
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.quote) != self.end - self.start or self.start < 0:
+            raise ValueError("Evidence.quote must be document_text[start:end]")
+        if not 0.0 <= self.score <= 1.0:
+            raise ValueError("Evidence.score must be in [0, 1]")
+
+    def to_dict(self) -> dict:
+        d = {"source": self.source, "title": self.title, "start": self.start, "end": self.end,
+             "quote": self.quote, "score": round(self.score, 4)}
+        if self.url:
+            d["url"] = self.url
+        return d
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The result of :meth:`Pipeline.check`; ``to_dict()`` is one ``qa check --json`` object."""
+
+    claim: str
+    verdict: str
+    confidence: float
+    evidence: tuple[Evidence, ...] = ()
+    mismatches: tuple[Mismatch, ...] = ()
+    explain: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}, got {self.verdict!r}")
+        if not 0.0 <= self.confidence <= 1.0:
+            raise ValueError("confidence must be in [0, 1]")
+        if bool(self.evidence) == (self.verdict == NOT_FOUND):
+            raise ValueError("evidence is empty exactly when the verdict is not_found")
+        if bool(self.mismatches) != (self.verdict == CONTRADICTED):
+            raise ValueError("a contradicted verdict has mismatches and only it has")
+        for m in self.mismatches:
+            if self.claim[m.claim_start:m.claim_end] != m.claim_text:
+                raise ValueError("Mismatch.claim_text must be claim[claim_start:claim_end]")
+            first = self.evidence[0]
+            if not (m.source == first.source and first.start <= m.evidence_start < m.evidence_end <= first.end):
+                raise ValueError("a mismatch must lie inside the first evidence quote")
+
+    def to_dict(self) -> dict:
+        return {"claim": self.claim, "verdict": self.verdict, "confidence": round(self.confidence, 4),
+                "evidence": [e.to_dict() for e in self.evidence],
+                "mismatches": [m.to_dict() for m in self.mismatches]}
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """Thresholds of the decision, tuned on the *dev* split of ``eval/seed_claims.yaml`` only."""
+
+    dense_weight: float = 0.5     # about = w * dense + (1 - w) * coverage of the claim's words
+    support: float = 0.62         # a unit this close that confirms every detail supports the claim
+    contradict: float = 0.62      # a unit this close that disagrees on a detail contradicts it...
+    prefer_contradiction: float = 0.1  # ...unless a unit that confirms every detail is not this much less close
+    pair_gain: float = 0.15       # a sentence pair must cover this much more of the claim than one sentence
+    units: int = 6                # best units examined for support / contradiction
+    max_evidence: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("dense_weight", "support", "contradict", "prefer_contradiction", "pair_gain"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"CheckSettings.{name} must be in [0, 1]")
+        if self.units < 1 or self.max_evidence < 1:
+            raise ValueError("CheckSettings.units and max_evidence must be >= 1")
+
+
+# ------------------------------------------------------------------ detail comparison (pure)
+
+def _name_words(text: str) -> list[str]:
+    words = [re.sub(r"['’]s$", "", w).strip("'’").lower() for w in re.findall(r"[\w'’.-]+", text)]
+    return [w for part in words for w in re.split(r"[-.]", part) if w and w not in STOPWORDS]
+
+
+def _same_word(a: str, b: str) -> bool:
+    """Equal, or a short inflection of each other ("Japan"/"Japanese", "Korea"/"Korean")."""
+    if a == b:
+        return True
+    short, long_ = sorted((a, b), key=len)
+    return len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= 3
+
+
+_GENERIC = frozenset("sea ocean river island islands mountain house university party ministry council "
+                     "assembly general national republic state states united government committee "
+                     "prime minister president emperor king queen chairman secretary foreign chief "
+                     "mr mrs ms dr sir lord".split())
+
+
+def name_in(name: str, words: list[str]) -> bool:
+    """True when a name is stated among ``words``: it shares a distinctive word, or an acronym matches."""
+    mine = _name_words(name)
+    if not mine:
+        return True
+    distinctive = [w for w in mine if w not in _GENERIC] or mine
+    if any(_same_word(w, o) for w in distinctive for o in words):
+        return True
+    # Acronyms either way: "WTO" / "World Trade Organization", "U.S." / "United States".
+    initials = "".join(w[0] for w in mine)
+    if len(initials) >= 2 and (initials in words or initials in _acronyms(words)):
+        return True
+    return any(any("".join(w[0] for w in words[i:i + len(a)]) == a for i in range(len(words) - len(a) + 1))
+               for a in _acronyms(mine))
+
+
+def _acronyms(words: list[str]) -> set[str]:
+    """Runs of single letters joined: ["u", "s", "house"] -> {"us"}."""
+    out, run = set(), ""
+    for w in words + [""]:
+        if len(w) == 1:
+            run += w
+        else:
+            if len(run) >= 2:
+                out.add(run)
+            run = ""
+    return out
+
+
+def same_value(a: Detail, b: Detail) -> bool:
+    """Two details of one kind that state the same thing (a date may be less precise than the other)."""
+    if a.kind != b.kind:
+        return False
+    if a.kind == DATE:
+        (ya, ma, da), (yb, mb, db) = a.value, b.value  # type: ignore[misc]
+        if "decade" in (a.unit, b.unit):
+            return ya // 10 == yb // 10
+        return ya == yb and (ma is None or mb is None or ma == mb) and (da is None or db is None or da == db)
+    if a.kind in (NUMBER, ORDINAL):
+        # "second-largest" is not confirmed by a "second" elsewhere; "51.1 billion" is by "$51.1 billion".
+        return math.isclose(float(a.value), float(b.value), rel_tol=1e-6) and (  # type: ignore[arg-type]
+            a.unit == b.unit or (a.kind == NUMBER and (a.unit is None or b.unit is None)))
+    return a.value == b.value
+
+
+def comparable(a: Detail, b: Detail) -> bool:
+    """Details that answer the same kind of question: a year and a year, a percentage and a percentage."""
+    if a.kind != b.kind:
+        return False
+    if a.kind == DATE:
+        return (a.unit == "decade") == (b.unit == "decade")
+    if a.kind in (NUMBER, ORDINAL):
+        return a.unit == b.unit
+    return True
+
+
+def _context(text: str, d: Detail, width: int = 4) -> set[str]:
+    return set(tokenize(text[max(0, d.start - 60):d.start])[-width:] + tokenize(text[d.end:d.end + 60])[:width])
+
+
+def compare(claim: str, claim_details: list[Detail], evidence: str, evidence_details: list[Detail],
+            span: tuple[int, int] | None = None) -> tuple[list[tuple[Detail, Detail]], list[Detail], int]:
+    """Align the claim's details with the evidence's: ``(mismatched pairs, unconfirmed, confirmed count)``.
+
+    A claim detail is confirmed when the evidence states the same value (a name: when the evidence
+    holds one of its distinctive words anywhere). An unconfirmed one is paired with a comparable
+    evidence detail the claim does not state, the one whose neighbouring words match best;
+    without such a partner it stays unconfirmed. ``span`` limits the evidence to ``evidence[start:end]``
+    (the details' offsets index ``evidence`` either way).
+    """
+    ev_words = _name_words(evidence[span[0]:span[1]] if span else evidence)
+    claim_words = _name_words(claim)
+    confirmed, open_ = 0, []
+    for d in claim_details:
+        if d.kind == NAME:
+            ok = name_in(claim[d.start:d.end], ev_words)
+        else:
+            ok = any(same_value(d, e) for e in evidence_details)
+        confirmed += ok
+        if not ok:
+            open_.append(d)
+
+    def unstated(e: Detail) -> bool:
+        if e.kind == NAME:
+            return not name_in(evidence[e.start:e.end], claim_words)
+        return not any(same_value(e, d) for d in claim_details)
+
+    free = [e for e in evidence_details if unstated(e)]
+    pairs, unconfirmed = [], []
+    for d in open_:
+        options = [e for e in free if comparable(d, e)]
+        if not options:
+            unconfirmed.append(d)
+            continue
+        ctx = _context(claim, d)
+        rel = d.start / max(len(claim), 1)
+        ev0, ev1 = span or (0, len(evidence))
+        # Most shared neighbouring words first; ties go to the detail at the same relative position.
+        best = max(options, key=lambda e: (len(ctx & _context(evidence, e)),
+                                           -abs((e.start - ev0) / max(ev1 - ev0, 1) - rel)))
+        pairs.append((d, best))
+        free.remove(best)
+    return pairs, unconfirmed, confirmed
+
+
+def content_words(text: str, skip: list[Detail]) -> list[str]:
+    """The claim's content words (stemmed) outside its details."""
+    out, pos = [], 0
+    for d in sorted(skip, key=lambda d: d.start):
+        out += tokenize(text[pos:d.start])
+        pos = max(pos, d.end)
+    return out + tokenize(text[pos:])
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
+
+
+# ------------------------------------------------------------------ the stage
+
+@dataclass(frozen=True)
+class _Unit:
+    """A candidate evidence unit and how it compares with the claim."""
+
+    doc: int
+    start: int
+    end: int
+    dense: float
+    coverage: float
+    about: float
+    pairs: tuple[tuple[Detail, Detail], ...]
+    unconfirmed: tuple[Detail, ...]
+    confirmed: int
+    members: tuple[tuple[int, int, int], ...]   # (start, end, claim words it holds) per sentence
+
+
+def _changed_detail(u: _Unit) -> bool:
+    """Whether a unit's mismatches read as the same statement with a detail changed.
+
+    It must confirm at least as many details as it disagrees on, and each differing evidence detail
+    must sit in the sentence that holds most of the claim's words (in a pair, the other sentence
+    could otherwise lend a stray date or name).
+    """
+    if u.confirmed < len(u.pairs):
+        return False
+    total = sum(hits for _, _, hits in u.members)
+    for _, e in u.pairs:
+        hits = next(h for s, end, h in u.members if s <= e.start < end)
+        if 2 * hits < total:
+            return False
+    return True
+
+
+class ClaimChecker:
+    """Decides a :class:`Verdict` for one claim from its :class:`Retrieval` over an :class:`Index`."""
+
+    def __init__(self, index: Index, retriever: Retriever, settings: CheckSettings | None = None):
+        self.index = index
+        self.retriever = retriever
+        self.settings = settings or CheckSettings()
+        self._cache: dict[int, tuple[frozenset[str], tuple[Detail, ...]]] = {}
+
+    def _sentence(self, row: int) -> tuple[frozenset[str], tuple[Detail, ...]]:
+        """Words and details (offsets into the document) of one indexed sentence, computed once."""
+        got = self._cache.get(row)
+        if got is None:
+            s = int(self.index.sent_span[row][0])
+            text = self.index.sentence_text(row)
+            got = self._cache[row] = (frozenset(tokenize(text)), tuple(
+                Detail(d.start + s, d.end + s, d.kind, d.value, d.unit) for d in details(text)))
+        return got
+
+    def candidate_rows(self, claim: str, qvec: np.ndarray, r: Retrieval, k: int = 10) -> list[int]:
+        """Sentences worth comparing: those retrieval scored, plus the best dense and BM25 sentences."""
+        idx = self.index
+        rows = {int(x) for x in r.sentence_rows}
+        rows |= {int(x) for x in self.retriever.dense_sentences(qvec, k)[0]}
+        tokens = tokenize(claim)
+        if tokens and len(idx.sent_doc):
+            lex = idx.bm25_sentences.scores(tokens)
+            rows |= {int(x) for x in np.argsort(-lex, kind="stable")[:k] if lex[x] > 0}
+        return sorted(rows)
+
+    def _unit(self, claim: str, claim_details: list[Detail], words: set[str], qvec: np.ndarray,
+              members: tuple[int, ...]) -> _Unit:
+        idx = self.index
+        d = int(idx.sent_doc[members[0]])
+        parts = [self._sentence(m) for m in members]
+        ev_words = frozenset().union(*(p[0] for p in parts))
+        ev_details = [x for p in parts for x in p[1]]
+        if len(members) == 1:
+            dense = float(idx.vectors[members[0]] @ qvec)
+        else:
+            v = idx.vectors[list(members)].sum(axis=0)
+            dense = float(v @ qvec / max(float(np.linalg.norm(v)), 1e-9))
+        start, end = int(idx.sent_span[members[0]][0]), int(idx.sent_span[members[-1]][1])
+        pairs, unconfirmed, confirmed = compare(claim, claim_details, idx.texts[d], ev_details, (start, end))
+        # Words outside details, plus confirmed details, count for the topic; a mismatched detail
+        # counts neither way (it is what a contradiction changes), an unconfirmed one against.
+        total = len(words) + confirmed + len(unconfirmed)
+        coverage = (len(words & ev_words) + confirmed) / total if total else 0.0
+        w = self.settings.dense_weight
+        spans = tuple((int(idx.sent_span[m][0]), int(idx.sent_span[m][1]), len(words & p[0]))
+                      for m, p in zip(members, parts))
+        return _Unit(d, start, end, dense, coverage, w * dense + (1 - w) * coverage, tuple(pairs),
+                     tuple(unconfirmed), confirmed, spans)
+
+    def units(self, claim: str, claim_details: list[Detail], qvec: np.ndarray, r: Retrieval) -> list[_Unit]:
+        """Evidence units (sentences, and adjacent pairs that cover more of the claim), closest first."""
+        idx = self.index
+        words = set(content_words(claim, claim_details))
+        n = len(idx.sent_doc)
+        out = {}
+        for row in self.candidate_rows(claim, qvec, r):
+            single = self._unit(claim, claim_details, words, qvec, (row,))
+            out[(single.doc, single.start, single.end)] = single
+            for pair in ((row - 1, row), (row, row + 1)):
+                if 0 <= pair[0] and pair[1] < n and idx.sent_doc[pair[0]] == idx.sent_doc[pair[1]]:
+                    u = self._unit(claim, claim_details, words, qvec, pair)
+                    if u.coverage >= single.coverage + self.settings.pair_gain:
+                        out[(u.doc, u.start, u.end)] = u
+        return sorted(out.values(), key=lambda u: (-u.about, u.doc, u.start))
+
+    def _evidence(self, u: _Unit) -> Evidence:
+        idx = self.index
+        text = idx.texts[u.doc]
+        return Evidence(idx.doc_ids[u.doc], idx.titles[u.doc], u.start, u.end, text[u.start:u.end],
+                        min(1.0, max(0.0, u.about)), idx.metas[u.doc].get("url"))
+
+    def check(self, claim: str, qvec: np.ndarray, r: Retrieval) -> Verdict:
+        """Supported if a close unit confirms every detail; contradicted if a close unit that confirms
+        all other details disagrees on one or more (and is clearly closer than any supporting unit);
+        else not found."""
+        s = self.settings
+        claim_details = details(claim)
+        units = self.units(claim, claim_details, qvec, r)[:s.units]
+        explain: dict = {"details": [{"text": claim[d.start:d.end], "kind": d.kind} for d in claim_details],
+                         "units": [{"source": self.index.doc_ids[u.doc], "start": u.start, "end": u.end,
+                                    "about": round(u.about, 4), "dense": round(u.dense, 4),
+                                    "coverage": round(u.coverage, 4), "mismatches": len(u.pairs),
+                                    "unconfirmed": len(u.unconfirmed)} for u in units]}
+        supporting = [u for u in units if not u.pairs and not u.unconfirmed and u.about >= s.support]
+        contradicting = [u for u in units if u.pairs and not u.unconfirmed and u.about >= s.contradict
+                         and _changed_detail(u)]
+        best = units[0].about if units else 0.0
+        explain["support_about"] = round(supporting[0].about, 4) if supporting else None
+        explain["contradict_about"] = round(contradicting[0].about, 4) if contradicting else None
+        if supporting and not (contradicting and
+                               contradicting[0].about - supporting[0].about > s.prefer_contradiction):
+            top = supporting[0]
+            chosen: list[_Unit] = []
+            for u in supporting:  # overlapping units (a sentence and a pair holding it) are shown once
+                if len(chosen) < s.max_evidence and not any(
+                        c.doc == u.doc and c.start < u.end and u.start < c.end for c in chosen):
+                    chosen.append(u)
+            ev = tuple(self._evidence(u) for u in chosen)
+            return Verdict(claim, SUPPORTED, _sigmoid(12 * (top.about - s.support) + 1), ev, (), explain)
+        if contradicting:
+            u = contradicting[0]
+            ev = self._evidence(u)
+            text = self.index.texts[u.doc]
+            mm = tuple(Mismatch(claim[d.start:d.end], d.start, d.end, text[e.start:e.end], e.start, e.end,
+                                d.kind, ev.source) for d, e in u.pairs)
+            return Verdict(claim, CONTRADICTED, _sigmoid(12 * (u.about - s.contradict) + 1), (ev,), mm, explain)
+        return Verdict(claim, NOT_FOUND, _sigmoid(12 * (min(s.support, s.contradict) - best) + 1), (), (), explain)

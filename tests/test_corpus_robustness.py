@@ -1,0 +1,121 @@
+"""A corpus folder meets every kind of file: bad ones are skipped with a warning naming them and why;
+the good ones still index and answer."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import qa.documents
+import qa.formats
+from qa import Pipeline
+from qa.config import config_from_dict
+
+from .conftest import make_corpus
+from .fakes import FakeEmbedder
+from .test_formats import PAGE_ONE, encrypted, make_pdf
+
+GOOD = "The zorblax festival was first held in 1999 in Osaka. Later festivals moved to Kobe."
+# A 1.5 MB file on one line: real prose, so it must index (sentences are cut, chunks stay bounded).
+LONG_LINE = " ".join(f"Record {i} of the quarnix ledger lists {i * 7} crates of plums." for i in range(25_000))
+LIMIT_MB = 2
+
+EXPECTED = {  # file -> why it is skipped, as the warning says it
+    "latin1.txt": "skipped, not valid UTF-8 (byte 3); re-save it as UTF-8",
+    "empty.txt": "skipped, it is empty",
+    "blank.md": "skipped, it is empty",
+    "binary.txt": "skipped, it looks binary (contains NUL bytes)",
+    "binary.html": "skipped, it looks binary (contains NUL bytes)",
+    "locked.txt": "skipped, cannot be read (Permission denied)",
+    "locked.pdf": "skipped, the PDF is encrypted and needs a password; save an unprotected copy",
+    "huge.txt": f"skipped, it is larger than {LIMIT_MB} MB (limits.max_file_mb in qa.yaml)",
+    "outside.txt": "skipped, it is a symlink pointing outside the corpus folder",
+    "pipe.txt": "skipped, it is not a regular file",
+    "broken-link.txt": "skipped, it is a broken symlink",
+    "vanishing.txt": "skipped, it disappeared while the corpus was being read",
+}
+
+
+@pytest.fixture
+def hostile(tmp_path, monkeypatch):
+    corpus = make_corpus(tmp_path, {
+        "good.txt": GOOD,
+        "long-line.txt": LONG_LINE,
+        "latin1.txt": "caf\xe9 au lait".encode("latin-1"),
+        "empty.txt": b"",
+        "blank.md": " \n\t\n",
+        "binary.txt": bytes(range(256)) * 4,
+        "binary.html": b"<html>\x00\x01\x02</html>",
+        "locked.txt": "Secret text nobody can read.",
+        "locked.pdf": encrypted(make_pdf([PAGE_ONE])),
+        "huge.txt": "x" * (LIMIT_MB * 1_000_000 + 1),
+        "vanishing.txt": "This file is deleted while the corpus is read.",
+    })
+    secret = tmp_path / "secret.txt"
+    secret.write_text("The secret password is swordfish.")
+    os.symlink(secret, corpus / "outside.txt")
+    os.symlink(corpus / "good.txt", corpus / "inside-link.txt")  # a link inside the corpus is fine
+    os.symlink(corpus / "no-such-file.txt", corpus / "broken-link.txt")
+    os.mkfifo(corpus / "pipe.txt")
+
+    real_open = open
+
+    def fake_open(path, *args, **kwargs):  # root can read mode-000 files, so simulate the permission error
+        if Path(path).name == "locked.txt":
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(qa.documents, "open", fake_open, raising=False)
+    real_extract = qa.documents.extract
+
+    def extract_then_delete(doc_id, suffix, data, warn):  # "vanishing.txt" goes after it was listed
+        if doc_id == "binary.txt":
+            (corpus / "vanishing.txt").unlink(missing_ok=True)
+        return real_extract(doc_id, suffix, data, warn)
+
+    monkeypatch.setattr(qa.documents, "extract", extract_then_delete)
+    cfg = config_from_dict({"corpus": str(corpus), "index": str(tmp_path / "index"), "abstain_threshold": 0.0,
+                            "limits": {"max_file_mb": LIMIT_MB}})
+    return Pipeline(cfg, embedder=FakeEmbedder())
+
+
+def test_bad_files_are_skipped_by_name_and_the_rest_indexes_and_answers(hostile):
+    seen: list[str] = []
+    report = hostile.build_index(progress=False, warn=seen.append)
+    assert seen == list(report.warnings)
+    for name, why in EXPECTED.items():
+        assert f"{name}: {why}" in seen, (name, seen)
+    assert len(seen) == len(EXPECTED)
+    assert sorted(hostile.index.doc_ids) == ["good.txt", "inside-link.txt", "long-line.txt"]
+    assert report.documents == 3
+    ans = hostile.ask("When was the zorblax festival first held in Osaka?")
+    assert not ans.abstained and ans.citations[0].source in ("good.txt", "inside-link.txt")
+    assert "swordfish" not in " ".join(hostile.index.texts)
+    long = hostile.ask("How many crates of plums does record 24000 of the quarnix ledger list?")
+    assert not long.abstained and long.citations[0].source == "long-line.txt"
+    assert "Record 24000 of the quarnix ledger lists 168000 crates of plums." in long.citations[0].quote
+    spans = hostile.index.chunk_span[hostile.index.chunk_doc == hostile.index.doc_position["long-line.txt"]]
+    assert (spans[:, 1] - spans[:, 0]).max() <= hostile.config.chunking.size
+
+
+def test_index_is_fresh_after_a_file_vanished_mid_build(hostile):
+    from qa.store import load_index
+
+    hostile.build_index(progress=False)
+    assert not (hostile.config.corpus / "vanishing.txt").exists()
+    load_index(hostile.config)  # not "stale": the vanished file is not recorded as part of the corpus
+    assert hostile.build_index(progress=False).skipped
+
+
+def test_cli_index_prints_one_warning_line_per_skipped_file(hostile, capsys, monkeypatch):
+    from qa import cli
+
+    monkeypatch.setattr(Pipeline, "from_config", classmethod(lambda cls, *a, **k: hostile))
+    assert cli.main(["index"]) == 0
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == len(EXPECTED) and all(line.startswith("warning: ") for line in lines)
+    assert "warning: latin1.txt: skipped, not valid UTF-8" in err
+    assert out.startswith("indexed 3 documents")

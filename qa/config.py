@@ -79,6 +79,28 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class VectorsConfig:
+    """The FAISS index over sentence vectors: exact search for small corpora, HNSW for large ones.
+
+    ``exact_below`` counts sentences (the unit that is embedded). ``hnsw_m`` and
+    ``ef_construction`` shape the HNSW graph and are recorded in the index manifest;
+    ``ef_search`` only trades query speed for recall and applies when the index is loaded.
+    """
+
+    exact_below: int = 50000
+    hnsw_m: int = 32
+    ef_construction: int = 40
+    ef_search: int = 128
+
+    def __post_init__(self) -> None:
+        _check(self.exact_below >= 0, "vectors.exact_below", "must be >= 0", self.exact_below)
+        _check(self.hnsw_m >= 4, "vectors.hnsw_m", "must be >= 4", self.hnsw_m)
+        _check(self.hnsw_m <= 256, "vectors.hnsw_m", "must be <= 256", self.hnsw_m)
+        _check(self.ef_construction >= 8, "vectors.ef_construction", "must be >= 8", self.ef_construction)
+        _check(self.ef_search >= 1, "vectors.ef_search", "must be >= 1", self.ef_search)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration. Build it with :func:`load_config` or directly."""
 
@@ -91,6 +113,7 @@ class Config:
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    vectors: VectorsConfig = field(default_factory=VectorsConfig)
     cors_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:

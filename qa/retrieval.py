@@ -17,6 +17,7 @@ from .answer_types import question_type, type_match
 from .documents import page_of
 from .lexical import tokenize
 from .store import Index
+from .vectors import search as vector_search
 
 # Names of the per-sentence features, in column order (see :func:`sentence_features`).
 FEATURES = ("dense", "dense_gap", "lexical", "chunk_dense", "chunk_lexical", "chunk_best_dense",
@@ -97,7 +98,7 @@ class Retriever:
         n = self.index.faiss_index.ntotal
         if n == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, rows = self.index.faiss_index.search(qvec.reshape(1, -1).astype(np.float32), min(k, n))
+        scores, rows = vector_search(self.index.faiss_index, qvec, min(k, n))
         keep = rows[0] >= 0
         return rows[0][keep].astype(np.int64), scores[0][keep]
 

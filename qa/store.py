@@ -9,7 +9,9 @@ Layout of the index folder::
 A build is written to a fresh ``build-*`` folder and only becomes live when
 ``CURRENT`` is swapped with ``os.replace``; a crash at any point leaves the
 previous build live and loadable; the manifest records a sha256 of every other
-file, checked on load (:mod:`qa.buildfiles`). Sentences are the unit that is
+file, checked on load (:mod:`qa.buildfiles`). ``sentences.faiss`` is exact or HNSW
+by corpus size (:mod:`qa.vectors`); when only that choice changes, it is rebuilt
+from ``vectors.npy`` and everything else is carried over. Sentences are the unit that is
 embedded: a chunk's vector is the normalised mean of its sentences' vectors, and
 a sentence whose text is already in the previous build keeps its vector, so
 nothing is encoded twice.
@@ -38,6 +40,7 @@ from .formats import EXTRACTORS
 from .embedding import Embedder
 from .errors import ConfigError, CorruptIndexError, IndexMissingError, StaleIndexError
 from .lexical import BM25Index
+from . import vectors as vector_index
 
 FORMAT_VERSION = 1
 _FILES = ("manifest.json", "texts.json", "chunks.json", "sentences.npz", "vectors.npy", "sentences.faiss")
@@ -161,6 +164,19 @@ def staleness(config: Config, manifest: dict, files: dict[str, tuple[int, int]] 
 
     ``files`` is a :func:`scan_corpus` result the caller already has; otherwise the corpus is scanned.
     """
+    return _content_staleness(config, manifest, files) or _vector_staleness(config, manifest)
+
+
+def _vector_staleness(config: Config, manifest: dict) -> str | None:
+    """Why the FAISS structure differs from what ``vectors:`` asks for at this size, or None."""
+    built = vector_index.VectorIndexSpec.from_dict(manifest.get("vectors"))
+    wanted = vector_index.plan(config.vectors, int(manifest.get("sentences", 0)))
+    if built != wanted:
+        return f"index was built with a different vector index ({built.to_dict()} -> {wanted.to_dict()})"
+    return None
+
+
+def _content_staleness(config: Config, manifest: dict, files: dict[str, tuple[int, int]] | None) -> str | None:
     if manifest.get("settings") != config.index_settings():
         old, new = manifest.get("settings", {}), config.index_settings()
         what = [k for k in new if old.get(k) != new.get(k)] or ["settings"]
@@ -203,12 +219,10 @@ def load_index(config: Config, check: bool = True) -> Index:
         reason = staleness(config, manifest)
         if reason:
             raise StaleIndexError(f"{reason}: run `qa index`")
-    return _read_build(path, manifest)
+    return _read_build(path, manifest, config.vectors.ef_search)
 
 
-def _read_build(path: Path, manifest: dict) -> Index:
-    import faiss
-
+def _read_build(path: Path, manifest: dict, ef_search: int) -> Index:
     verify_build(path, manifest)
     try:
         texts_by_id = json.loads((path / "texts.json").read_text(encoding="utf-8"))
@@ -216,7 +230,8 @@ def _read_build(path: Path, manifest: dict) -> Index:
         with np.load(path / "sentences.npz") as z:
             sent_doc, sent_span, sent_chunk = z["doc"], z["span"], z["chunk"]
         vectors = np.load(path / "vectors.npy")
-        faiss_index = faiss.read_index(str(path / "sentences.faiss"))
+        spec = vector_index.VectorIndexSpec.from_dict(manifest.get("vectors"))
+        faiss_index = vector_index.load(path / "sentences.faiss", ef_search)
         bm25_chunks = BM25Index.load(path / "bm25-chunks")
         bm25_sentences = BM25Index.load(path / "bm25-sentences")
     except Exception as exc:  # any unreadable piece means the same thing to the user
@@ -227,7 +242,8 @@ def _read_build(path: Path, manifest: dict) -> Index:
     n_chunks, n_sents = len(chunks["ids"]), len(sent_doc)
     ok = (n_chunks == manifest.get("chunks") and n_sents == manifest.get("sentences")
           and set(doc_ids) == set(texts_by_id) and vectors.shape == (n_sents, manifest["dimension"])
-          and faiss_index.ntotal == n_sents and len(sent_span) == n_sents == len(sent_chunk)
+          and faiss_index.ntotal == n_sents and vector_index.kind_of(faiss_index) == spec.kind
+          and len(sent_span) == n_sents == len(sent_chunk)
           and len(chunks["doc"]) == n_chunks == len(chunks["span"]) == len(chunks["sents"]))
     if not ok:
         raise CorruptIndexError(f"index at {path} is inconsistent (sizes disagree): run `qa index --rebuild`")
@@ -313,7 +329,6 @@ def _previous_vectors(index_dir: Path, config: Config) -> tuple[dict[str, int], 
 def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progress: bool = True,
                 warn: Callable[[str], None] | None = None) -> BuildReport:
     """Bring the index in line with the corpus; embed only sentences that are new."""
-    import faiss
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
@@ -341,6 +356,8 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
                            chunks=old_manifest["chunks"], sentences=old_manifest["sentences"], embedded=0,
                            seconds=time.perf_counter() - t0, skipped=True, path=str(index_dir),
                            warnings=tuple(old_manifest.get("warnings", ())))
+    if (not rebuild and old_manifest is not None and _content_staleness(config, old_manifest, files) is None):
+        return _rebuild_vector_index(config, path, old_manifest, t0)
 
     docs = load_corpus(config.corpus, warn=_warn, max_bytes=config.limits.max_file_bytes)
     files = {k: v for k, v in files.items() if os.path.lexists(config.corpus / k)}  # drop files gone mid-build
@@ -358,7 +375,8 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
             reused[row] = np.array(old_vectors[old_row])
         else:
             todo.setdefault(text, []).append(row)
-    todo_texts = list(todo)
+    # Longest first, as a single encode() call would sort them: batches of similar length pad least.
+    todo_texts = sorted(todo, key=len, reverse=True)
 
     batch = max(1, config.batch_size * 8)
     new_vecs = []
@@ -377,7 +395,8 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
         dim = embedder.dimension
     vectors = np.zeros((len(sent_doc), dim), dtype=np.float32)
     if new_vecs:
-        for vec, rows in zip(np.vstack(new_vecs), todo.values()):
+        for vec, text in zip(np.vstack(new_vecs), todo_texts):
+            rows = todo[text]
             vectors[rows] = vec
     for row, vec in reused.items():
         vectors[row] = vec
@@ -400,29 +419,78 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
         "sources_stat": _sources_stat(config.corpus),
         "chunks": len(chunk_ids),
         "sentences": int(len(sent_doc)),
+        "vectors": vector_index.plan(config.vectors, len(sent_doc)).to_dict(),
         "warnings": warnings,
     }
 
+    def write(tmp: Path) -> None:
+        _write_json(tmp / "texts.json", {d.id: d.text for d in docs})
+        _write_json(tmp / "chunks.json", {"ids": chunk_ids, "doc": chunk_doc, "span": chunk_span.tolist(),
+                                          "sents": chunk_sents.tolist()})
+        np.savez(tmp / "sentences.npz", doc=sent_doc, span=sent_span, chunk=sent_chunk)
+        np.save(tmp / "vectors.npy", vectors)
+        spec = vector_index.VectorIndexSpec.from_dict(manifest["vectors"])
+        vector_index.save(vector_index.build(vectors, spec), tmp / "sentences.faiss")
+        BM25Index.build([d.text[s:e] for d, cs in zip(docs, chunks_by_doc) for c in cs for s, e in [(c.start, c.end)]]
+                        ).save(tmp / "bm25-chunks")
+        BM25Index.build([docs[di].text[s:e] for di, (s, e) in zip(sent_doc, sent_span)]).save(tmp / "bm25-sentences")
+        manifest["checksums"] = checksums(tmp)
+        _write_json(tmp / "manifest.json", manifest)  # written last: its presence marks a complete build
+
+    _publish(index_dir, write)
+    return BuildReport(added=added, updated=updated, removed=removed, unchanged=unchanged, documents=len(docs),
+                       chunks=len(chunk_ids), sentences=int(len(sent_doc)), embedded=len(todo_texts),
+                       seconds=time.perf_counter() - t0, skipped=False, path=str(index_dir),
+                       warnings=tuple(warnings))
+
+
+def _rebuild_vector_index(config: Config, path: Path, old: dict, t0: float) -> BuildReport:
+    """A new build with the FAISS structure ``vectors:`` now asks for, from the stored vectors.
+
+    Nothing is embedded; every other file is hard-linked (or copied) from the live build.
+    """
+    spec = vector_index.plan(config.vectors, int(old["sentences"]))
+    manifest = {**old, "vectors": spec.to_dict(),
+                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+
+    def write(tmp: Path) -> None:
+        for item in path.iterdir():
+            if item.name in ("manifest.json", "sentences.faiss"):
+                continue
+            if item.is_dir():
+                shutil.copytree(item, tmp / item.name, copy_function=_link_or_copy)
+            else:
+                _link_or_copy(item, tmp / item.name)
+        vecs = np.load(path / "vectors.npy")
+        vector_index.save(vector_index.build(vecs, spec), tmp / "sentences.faiss")
+        if "checksums" in old:
+            manifest["checksums"] = checksums(tmp)
+        _write_json(tmp / "manifest.json", manifest)
+
+    _publish(config.index, write)
+    n_docs = len(old["documents"])
+    return BuildReport(added=0, updated=0, removed=0, unchanged=n_docs, documents=n_docs, chunks=old["chunks"],
+                       sentences=old["sentences"], embedded=0, seconds=time.perf_counter() - t0, skipped=False,
+                       path=str(config.index), warnings=tuple(old.get("warnings", ())))
+
+
+def _link_or_copy(src, dst) -> None:
+    """Builds are never modified in place, so a hard link is as good as a copy, and free."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _publish(index_dir: Path, write: Callable[[Path], None]) -> Path:
+    """Run ``write`` into a fresh temporary folder, then make it the live build atomically."""
     index_dir.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     tmp = index_dir / f".tmp-build-{stamp}-{os.getpid()}"
     final = index_dir / f"build-{stamp}"
     tmp.mkdir()
     try:
-        _write_json(tmp / "texts.json", {d.id: d.text for d in docs})
-        _write_json(tmp / "chunks.json", {"ids": chunk_ids, "doc": chunk_doc, "span": chunk_span.tolist(),
-                                          "sents": chunk_sents.tolist()})
-        np.savez(tmp / "sentences.npz", doc=sent_doc, span=sent_span, chunk=sent_chunk)
-        np.save(tmp / "vectors.npy", vectors)
-        fi = faiss.IndexFlatIP(int(dim))
-        if len(vectors):
-            fi.add(vectors)
-        faiss.write_index(fi, str(tmp / "sentences.faiss"))
-        BM25Index.build([d.text[s:e] for d, cs in zip(docs, chunks_by_doc) for c in cs for s, e in [(c.start, c.end)]]
-                        ).save(tmp / "bm25-chunks")
-        BM25Index.build([docs[di].text[s:e] for di, (s, e) in zip(sent_doc, sent_span)]).save(tmp / "bm25-sentences")
-        manifest["checksums"] = checksums(tmp)
-        _write_json(tmp / "manifest.json", manifest)  # written last: its presence marks a complete build
+        write(tmp)
         _fsync_dir(tmp)
         os.rename(tmp, final)
         _swap_current(index_dir, final.name)
@@ -430,10 +498,7 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     cleanup_builds(index_dir, keep={final.name})
-    return BuildReport(added=added, updated=updated, removed=removed, unchanged=unchanged, documents=len(docs),
-                       chunks=len(chunk_ids), sentences=int(len(sent_doc)), embedded=len(todo_texts),
-                       seconds=time.perf_counter() - t0, skipped=False, path=str(index_dir),
-                       warnings=tuple(warnings))
+    return final
 
 
 def _write_json(path: Path, obj) -> None:

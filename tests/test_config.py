@@ -139,3 +139,26 @@ def test_missing_or_wrong_paths_are_one_line_cli_errors(tmp_path, capsys, layout
     import re
 
     assert re.fullmatch(message + r".*\n", err), err
+
+
+def test_vectors_section_is_optional_with_defaults(tmp_path):
+    cfg = load_config(write(tmp_path, "corpus: a\nindex: b\n"))
+    assert (cfg.vectors.exact_below, cfg.vectors.hnsw_m, cfg.vectors.ef_construction, cfg.vectors.ef_search) == (
+        50000, 32, 40, 128)
+    cfg = load_config(write(tmp_path, "corpus: a\nindex: b\nvectors:\n  exact_below: 10\n  ef_search: 400\n"))
+    assert cfg.vectors.exact_below == 10 and cfg.vectors.ef_search == 400 and cfg.vectors.hnsw_m == 32
+
+
+@pytest.mark.parametrize("body, message", [
+    ("vectors:\n  hnsw_m: 2\n", r"qa.yaml: vectors.hnsw_m must be >= 4, got 2$"),
+    ("vectors:\n  hnsw_m: 1000\n", r"vectors.hnsw_m must be <= 256, got 1000$"),
+    ("vectors:\n  exact_below: -1\n", r"vectors.exact_below must be >= 0, got -1$"),
+    ("vectors:\n  ef_construction: 4\n", r"vectors.ef_construction must be >= 8, got 4$"),
+    ("vectors:\n  ef_search: 0\n", r"vectors.ef_search must be >= 1, got 0$"),
+    ("vectors:\n  ef_search: lots\n", r"vectors.ef_search must be an integer, got 'lots'$"),
+    ("vectors:\n  kind: ivf\n", r"unknown key 'vectors.kind'"),
+    ("vectors: 5\n", r"vectors must be a mapping of settings, got 5$"),
+])
+def test_bad_vectors_settings_name_the_key(tmp_path, body, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, "corpus: a\nindex: b\n" + body))

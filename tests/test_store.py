@@ -139,3 +139,26 @@ def test_index_is_written_atomically_into_build_folders(tmp_path):
     shutil.rmtree(p.config.index)
     with pytest.raises(IndexMissingError):
         load_index(p.config)
+
+
+def test_sentences_are_embedded_longest_first_and_land_on_their_own_rows(tmp_path):
+    class Recording(FakeEmbedder):
+        def __init__(self):
+            super().__init__()
+            self.batches = []
+
+        def embed(self, texts):
+            self.batches.append(list(texts))
+            return super().embed(texts)
+
+    corpus = make_corpus(tmp_path, {"a.txt": "Short one. A much longer second sentence with many words in it. Mid size here.",
+                                    "b.txt": "Tiny. Another fairly long sentence about rivers and mountains."})
+    emb = Recording()
+    cfg = config_from_dict({"corpus": str(corpus), "index": str(tmp_path / "index")})
+    p = Pipeline(cfg, embedder=emb)
+    p.build_index(progress=False)
+    lengths = [len(t) for t in emb.batches[0]]
+    assert lengths == sorted(lengths, reverse=True)
+    idx = p.index
+    for row in range(len(idx.sent_doc)):
+        assert np.array_equal(idx.vectors[row], FakeEmbedder().embed([idx.sentence_text(row)])[0])

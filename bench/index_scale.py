@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DATA = Path("/work/shared/data")
+DATA = ROOT.parent / "shared" / "data"
 SOURCES = ("squad-train-v1.1.reconstructed.json", "squad-dev-v1.1.json")
 
 

@@ -1,4 +1,4 @@
-"""Regenerate docs/ui.png, docs/ui-phone.png and docs/widget.png with the real model on the seed corpus.
+"""Regenerate docs/ui.png, docs/check.png, docs/ui-phone.png and docs/widget.png with the real model on the seed corpus.
 
     .venv/bin/python docs/screenshots.py        (needs /usr/bin/chromium)
 """
@@ -19,6 +19,9 @@ from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, Served, StaticSite, free
 
 QUESTIONS = ("When did Japan rule Korea as a colony?", "How much did Japan export to South Korea in 2021?",
              "Who met Yoon Suk Yeol in Tokyo in March 2023?")
+
+CLAIMS = ("Japan exported $15.1 billion to South Korea in 2021. Japan ruled Korea as a colony from 1910 to 1945. "
+          "The zorblax festival was first held in Busan.")
 
 
 def ask(page, question: str, n: int) -> None:
@@ -55,6 +58,13 @@ def main() -> None:
                 page.get_by_text("Explain").click()
                 page.wait_for_timeout(800)
                 page.screenshot(path=str(ROOT / "docs" / "ui.png"), full_page=True)
+
+                page.get_by_role("tab", name="Check a claim").click()
+                page.locator("#qa-claim textarea").first.fill(CLAIMS)
+                page.locator("#qa-check").click()
+                page.locator("#qa-check-result .qa-badge").first.wait_for(timeout=60_000)
+                page.wait_for_timeout(500)
+                page.screenshot(path=str(ROOT / "docs" / "check.png"), full_page=True)
 
                 phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True,
                                          device_scale_factor=2)

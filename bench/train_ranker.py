@@ -51,6 +51,17 @@ def labels_for(p: Pipeline, r, gold) -> np.ndarray:
     return lab
 
 
+def calibration(index, model: AnswerModel, rs) -> np.ndarray:
+    """The calibrator's input features for each retrieval, scored with ``model``'s ranker."""
+    ans = Answerer(index, model)
+    return np.array([ans.calibration_features(r, ans.sentence_scores(r)) for r in rs])
+
+
+def confidences(index, model: AnswerModel, rs) -> np.ndarray:
+    ans = Answerer(index, model)
+    return np.array([ans.confidence(c) for c in calibration(index, model, rs)])
+
+
 def fit_listwise(groups: list[tuple[np.ndarray, np.ndarray]], weights: np.ndarray, l2: float = 1e-3):
     """Linear sentence scores fitted so the softmax over each question's candidates puts its mass
     on the sentences holding the answer (the ranker is only ever used to pick the top one)."""
@@ -113,8 +124,9 @@ def main() -> None:
     R_off_hold = collect(p, hold_off, top_k=p.config.top_k)
     print(f"retrieval {time.time() - t:.0f}s", file=sys.stderr)
 
+    fit_labels = [labels_for(p, r, g) for r, g in zip(R_fit, fit_q)]
     X = np.vstack([r.features for r in R_fit])
-    y = np.concatenate([labels_for(p, r, g) for r, g in zip(R_fit, fit_q)])
+    y = np.concatenate(fit_labels)
     weights = np.ones(len(y))
     # The seed corpus's dev split (never its test split) joins the fit with a fixed share of the
     # weight, so the ranker also fits long single-topic documents, not only Wikipedia paragraphs.
@@ -131,12 +143,12 @@ def main() -> None:
     X = np.vstack([X, Xs])
     weights = np.r_[weights, np.full(len(ys_), share * len(y) / max(1, len(ys_)))]
     y = np.r_[y, ys_]
-    recall = np.mean([labels_for(p, r, g).any() for r, g in zip(R_fit, fit_q)])
+    recall = np.mean([lab.any() for lab in fit_labels])
     print(f"candidate recall (answer in some candidate sentence): {recall:.3f}; rows {len(y)}", file=sys.stderr)
     # Pointwise logistic regression gives the scale and bias that the confidence calibrator expects;
     # a listwise fit (softmax per question) gives the ranking direction, which is what picks the answer.
     pointwise = LogisticRegression(C=1.0, max_iter=2000).fit(X, y, sample_weight=weights)
-    groups = [(r.features, labels_for(p, r, g)) for r, g in zip(R_fit, fit_q)] + list(zip([r.features for r in R_seed], ys))
+    groups = [(r.features, lab) for r, lab in zip(R_fit, fit_labels)] + [(r.features, lab) for r, lab in zip(R_seed, ys)]
     gw = np.r_[np.ones(len(R_fit)), np.full(len(R_seed), share * len(R_fit) / max(1, len(R_seed)))]
     w = fit_listwise(groups, gw)
     b = float(pointwise.intercept_[0])
@@ -146,44 +158,34 @@ def main() -> None:
 
     model = AnswerModel(tuple(map(float, w)), b, AnswerModel.default().calibration,
                         AnswerModel.default().calibration_bias)
-    ans = Answerer(p.index, model)
 
-    def calib(rs):
-        return np.array([ans.calibration_features(r, ans.sentence_scores(r)) for r in rs])
+    def top1(index, rs, labels):
+        ans = Answerer(index, model)
+        return np.mean([bool(lab[int(np.argmax(ans.sentence_scores(r)))]) if len(lab) else False
+                        for r, lab in zip(rs, labels)])
 
-    def top1(rs, gs):
-        hits = []
-        for r, g in zip(rs, gs):
-            lab = labels_for(p, r, g)
-            hits.append(bool(lab[int(np.argmax(ans.sentence_scores(r)))]) if len(lab) else False)
-        return np.mean(hits)
-
-    print(f"held-out train: answer sentence @1 = {top1(R_hold, hold_q):.3f}", file=sys.stderr)
-    seed_ans = Answerer(seed.index, model)
-    seed_hits = np.mean([bool(l[int(np.argmax(seed_ans.sentence_scores(r)))]) for r, l in zip(R_seed, ys)])
-    print(f"seed dev: answer sentence @1 = {seed_hits:.3f}", file=sys.stderr)
-    Xc = np.vstack([calib(collect(p, fit_q[:1500], top_k=p.config.top_k)), calib(R_off_fit)])
+    print(f"held-out train: answer sentence @1 = "
+          f"{top1(p.index, R_hold, [labels_for(p, r, g) for r, g in zip(R_hold, hold_q)]):.3f}", file=sys.stderr)
+    print(f"seed dev: answer sentence @1 = {top1(seed.index, R_seed, ys):.3f}", file=sys.stderr)
+    Xc = np.vstack([calibration(p.index, model, collect(p, fit_q[:1500], top_k=p.config.top_k)),
+                    calibration(p.index, model, R_off_fit)])
     yc = np.r_[np.ones(min(1500, len(fit_q))), np.zeros(len(R_off_fit))]
     wc = np.r_[np.full(min(1500, len(fit_q)), 0.5 / min(1500, len(fit_q))), np.full(len(R_off_fit), 0.5 / len(R_off_fit))]
-    seed_ans = Answerer(seed.index, model)
-    seed_calib = lambda rs: np.array([seed_ans.calibration_features(r, seed_ans.sentence_scores(r)) for r in rs])  # noqa: E731
     R_seed5 = collect(seed, seed_q, top_k=seed.config.top_k)
     R_seed_off = collect(seed, seed_off, top_k=seed.config.top_k)
-    Xc = np.vstack([Xc, seed_calib(R_seed5), seed_calib(R_seed_off)])
+    Xc = np.vstack([Xc, calibration(seed.index, model, R_seed5), calibration(seed.index, model, R_seed_off)])
     yc = np.r_[yc, np.ones(len(R_seed5)), np.zeros(len(R_seed_off))]
     wc = np.r_[wc, np.full(len(R_seed5), share / 2 / len(R_seed5)), np.full(len(R_seed_off), share / 2 / len(R_seed_off))]
     cal = LogisticRegression(C=1.0, max_iter=2000).fit(Xc, yc, sample_weight=wc * len(yc))
     model = AnswerModel(model.ranker, model.ranker_bias, tuple(map(float, cal.coef_[0])),
                         float(cal.intercept_[0]))
-    ans = Answerer(p.index, model)
-    conf_pos = np.array([ans.confidence(c) for c in calib(R_hold)])
-    conf_neg = np.array([ans.confidence(c) for c in calib(R_off_hold)])
+    conf_pos = confidences(p.index, model, R_hold)
+    conf_neg = confidences(p.index, model, R_off_hold)
     for th in (0.3, 0.5, 0.7):
         print(f"held-out: threshold {th}: answerable abstain {np.mean(conf_pos < th):.3f}, "
               f"off-topic answered {np.mean(conf_neg >= th):.3f}", file=sys.stderr)
-    seed_ans = Answerer(seed.index, model)
-    sp = np.array([seed_ans.confidence(c) for c in seed_calib(R_seed5)])
-    sn = np.array([seed_ans.confidence(c) for c in seed_calib(R_seed_off)])
+    sp = confidences(seed.index, model, R_seed5)
+    sn = confidences(seed.index, model, R_seed_off)
     for th in (0.3, 0.4, 0.5, 0.6, 0.7):
         print(f"seed dev: threshold {th}: answerable abstain {np.mean(sp < th):.3f}, off-topic answered "
               f"{np.mean(sn >= th):.3f}", file=sys.stderr)

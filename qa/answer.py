@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from .answer_types import answer_spans, preferred
-from .documents import page_of
 from .links import cite_url, safe_url
 from .lexical import tokenize
 from .retrieval import FEATURES, Passage, Retrieval
@@ -134,10 +133,6 @@ class AnswerModel:
         return cls(tuple(ranker[f] for f in FEATURES), -4.0, tuple(calib[f] for f in CALIBRATION_FEATURES), -6.0)
 
 
-def _page(idx: Index, doc: int, offset: int) -> int | None:
-    return page_of(idx.pages[doc], offset) if idx.pages else None
-
-
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
 
@@ -238,7 +233,7 @@ class Answerer:
                 ns, ne = (int(x) for x in idx.sent_span[nb])
                 qs, qe = min(qs, ns), max(qe, ne)
                 break
-        page = _page(idx, d, qs)
+        page = idx.page(d, qs)
         cites = [Citation(idx.doc_ids[d], idx.titles[d], qs, qe, text[qs:qe], s + a0, s + a1,
                           _sigmoid(float(scores[best])), cite_url(idx.metas[d].get("url"), text[qs:qe], page), page)]
         # Supporting citations: the best sentence of other passages that score close to the answer.
@@ -252,7 +247,7 @@ class Answerer:
             if any(ud == rd and min(re_, ue) > max(rs, us) for ud, us, ue in used):
                 continue
             used.add((rd, rs, re_))
-            rpage = _page(idx, rd, rs)
+            rpage = idx.page(rd, rs)
             cites.append(Citation(idx.doc_ids[rd], idx.titles[rd], rs, re_, idx.texts[rd][rs:re_], None, None,
                                   _sigmoid(float(scores[i])), cite_url(idx.metas[rd].get("url"), idx.texts[rd][rs:re_],
                                                                        rpage), rpage))

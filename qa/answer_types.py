@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+
+from .lexical import tokenize
 
 DATE, NUMBER, PERSON, PLACE, ENTITY = "DATE", "NUMBER", "PERSON", "PLACE", "ENTITY"
 
@@ -146,21 +149,24 @@ def _span_kind(text: str) -> str:
     return COUNT
 
 
-def _head_noun(question: str) -> str | None:
-    """The stemmed noun after "how many" ("times" in "How many times ..."), if any."""
-    from .lexical import tokenize
+@dataclass(frozen=True)
+class _QuestionFacts:
+    terms: frozenset[str]      # stemmed content words
+    names: frozenset[str]      # stemmed words of its capitalised words, the first word excepted
+    lower: str
+    head: str | None           # the stemmed noun after "how many" ("time" in "How many times ...")
+    kind: str | None           # quantity_kind(question)
 
-    m = re.search(r"\bhow many\s+(\w+)", question, re.IGNORECASE)
-    toks = tokenize(m.group(1)) if m else []
-    return toks[0] if toks else None
 
-
-def _question_names(question: str) -> set[str]:
-    """Stemmed tokens of the question's capitalised words, its first word excepted."""
-    from .lexical import tokenize
-
+@lru_cache(maxsize=1024)
+def _facts(question: str) -> _QuestionFacts:
+    """What the span filters need from the question, computed once per question, not per sentence."""
     words = re.findall(r"\w[\w'’\-]*", question)[1:]
-    return {t for w in words if w[:1].isupper() for t in tokenize(w)}
+    m = re.search(r"\bhow many\s+(\w+)", question, re.IGNORECASE)
+    head = tokenize(m.group(1)) if m else []
+    return _QuestionFacts(frozenset(tokenize(question)),
+                          frozenset(t for w in words if w[:1].isupper() for t in tokenize(w)),
+                          question.lower(), head[0] if head else None, quantity_kind(question))
 
 
 def answer_spans(qtype: str | None, question: str, sentence: str) -> list[tuple[int, int]]:
@@ -171,18 +177,14 @@ def answer_spans(qtype: str | None, question: str, sentence: str) -> list[tuple[
     name that only repeats a common word of the question ("Emperor Hirohito" for "Which
     emperor ...") still is one.
     """
-    from .lexical import tokenize
-
-    qterms = set(tokenize(question))
-    qnames = _question_names(question)
-    qlow = question.lower()
+    q = _facts(question)
     names = qtype not in (DATE, NUMBER)
     out = []
     for s, e in typed_spans(qtype, sentence):
         toks = set(tokenize(sentence[s:e]))
-        if sentence[s:e].lower() in qlow or not toks and not names:
+        if sentence[s:e].lower() in q.lower or not toks and not names:
             continue
-        if toks and (toks <= qterms or (names and toks & qnames)):
+        if toks and (toks <= q.terms or (names and toks & q.names)):
             continue
         out.append((s, e))
     return out
@@ -196,14 +198,11 @@ def preferred(qtype: str | None, question: str, sentence: str, span: tuple[int, 
         return not _DEMONYM.fullmatch(text)
     if qtype != NUMBER:
         return True
-    head = _head_noun(question)
-    if head is not None:
-        from .lexical import tokenize
-
+    q = _facts(question)
+    if q.head is not None:
         after = sentence[span[0]:min(len(sentence), span[1] + 25)]
-        return head in tokenize(after)[:4]
-    kind = quantity_kind(question)
-    return kind is None or _span_kind(text) == kind
+        return q.head in tokenize(after)[:4]
+    return q.kind is None or _span_kind(text) == q.kind
 
 
 def type_match(qtype: str | None, question: str, sentence: str) -> float:
@@ -234,7 +233,7 @@ _WORD_VALUES = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split())}
 _WORD_VALUES.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
-                     "ninety": 90, "hundred": 100, "thousand": 1000, "dozen": 12, "a dozen": 12})
+                     "ninety": 90, "hundred": 100, "thousand": 1000, "dozen": 12})
 _ORDINAL_WORDS = {w: i for i, w in enumerate(
     "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split())}
 _SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
@@ -354,10 +353,7 @@ def details(text: str) -> list[Detail]:
     for s, e in _name_parts(text):
         if any(ts < e and s < te for ts, te in taken):
             continue
-        if _month(text[s:e]) is not None and e - s <= 9 and text[s:e].rstrip(".").lower() in {
-                "january", "february", "march", "april", "may", "june", "july", "august", "september",
-                "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
-                "sep", "sept", "oct", "nov", "dec"}:
+        if re.fullmatch(_MONTH_FULL, text[s:e], re.IGNORECASE):
             continue
         found.append(Detail(s, e, NAME, text[s:e].lower()))
     return sorted(found, key=lambda d: d.start)

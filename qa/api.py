@@ -32,7 +32,8 @@ from starlette.exceptions import HTTPException  # noqa: E402
 from starlette.middleware.cors import CORSMiddleware  # noqa: E402
 
 from .errors import InputError, QAError  # noqa: E402
-from .links import cite_url, safe_url  # noqa: E402,F401  (safe_url: part of this module's API)
+from .markup import marked  # noqa: E402
+from .links import cite_url, safe_url  # noqa: E402
 from .documents import page_of  # noqa: E402
 from .pipeline import Pipeline  # noqa: E402
 
@@ -339,11 +340,8 @@ def render_source(doc: dict, start: int | None, end: int | None,
     if start is None:
         body = html.escape(text)
     else:
-        if answer_start is None:
-            inner = f'<mark id="hl">{html.escape(text[start:end])}</mark>'
-        else:
-            inner = (html.escape(text[start:answer_start]) + f'<mark id="hl">{html.escape(text[answer_start:answer_end])}'
-                     f'</mark>' + html.escape(text[answer_end:end]))
+        inner = marked(text, start, end, [(start, end) if answer_start is None else (answer_start, answer_end)],
+                       '<mark id="hl">')
         body = (html.escape(text[:start]) + f'<span class="quote">{inner}</span>' + html.escape(text[end:]))
     meta = doc.get("meta") or {}
     parts = [html.escape(f"{k}: {v}") for k, v in meta.items() if k != "url"]

@@ -19,14 +19,16 @@ from .errors import CorruptIndexError
 CURRENT = "CURRENT"
 
 
+def digest(path: Path) -> str:
+    """sha256 of one file, as recorded in a build's manifest."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def checksums(folder: Path) -> dict[str, str]:
     """sha256 of every file of a build (manifest.json aside), by path relative to the build."""
-    out = {}
-    for p in sorted(folder.rglob("*")):
-        if p.is_file() and p.name != "manifest.json":
-            with open(p, "rb") as fh:
-                out[p.relative_to(folder).as_posix()] = hashlib.file_digest(fh, "sha256").hexdigest()
-    return out
+    return {p.relative_to(folder).as_posix(): digest(p) for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != "manifest.json"}
 
 
 def verify_build(path: Path, manifest: dict) -> None:

@@ -106,20 +106,31 @@ def _cmd_ask(pipeline, args) -> int:
         ans = pipeline.ask(args.question, top_k=args.top_k)
         print(json.dumps(ans.to_dict(), ensure_ascii=False) if args.json else _render(ans))
         return EXIT_OK
+    return _each_stdin_line(args, "question", lambda q: [pipeline.ask(q, top_k=args.top_k)], _render)
+
+
+def _each_stdin_line(args, key: str, run, render) -> int:
+    """One input per stdin line (model loaded once), one output per result of ``run(line)``.
+
+    With --json a line that can't be taken becomes ``{key: line, "error": ...}`` and the exit
+    code is 2 while the other lines are still answered; without --json the error ends the run.
+    """
     status = EXIT_OK
-    for number, question, bad in _stdin_lines():
-        if not question.strip() and bad is None:
+    for number, text, bad in _stdin_lines():
+        if not text.strip() and bad is None:
             continue
         try:
             if bad is not None:
                 raise QAError(f"line {number} of stdin is not valid UTF-8 (byte {bad}); send UTF-8 text")
-            ans = pipeline.ask(question, top_k=args.top_k)
-            out = ans.to_dict() if args.json else None
+            results = run(text)
         except QAError as exc:
             if not args.json:
                 raise
-            out, status = {"question": question, "error": str(exc)}, EXIT_USAGE
-        print(json.dumps(out, ensure_ascii=False) if args.json else _render(ans) + "\n", flush=True)
+            print(json.dumps({key: text, "error": str(exc)}, ensure_ascii=False), flush=True)
+            status = EXIT_USAGE
+            continue
+        for r in results:
+            print(json.dumps(r.to_dict(), ensure_ascii=False) if args.json else render(r) + "\n", flush=True)
     return status
 
 
@@ -161,23 +172,7 @@ def _cmd_check(pipeline, args) -> int:
         for v in pipeline.check_text(args.claim):
             print(json.dumps(v.to_dict(), ensure_ascii=False) if args.json else _render_verdict(v))
         return EXIT_OK
-    status = EXIT_OK
-    for number, claim, bad in _stdin_lines():
-        if not claim.strip() and bad is None:
-            continue
-        try:
-            if bad is not None:
-                raise QAError(f"line {number} of stdin is not valid UTF-8 (byte {bad}); send UTF-8 text")
-            verdicts = pipeline.check_text(claim)
-        except QAError as exc:
-            if not args.json:
-                raise
-            print(json.dumps({"claim": claim, "error": str(exc)}, ensure_ascii=False), flush=True)
-            status = EXIT_USAGE
-            continue
-        for v in verdicts:
-            print(json.dumps(v.to_dict(), ensure_ascii=False) if args.json else _render_verdict(v) + "\n", flush=True)
-    return status
+    return _each_stdin_line(args, "claim", pipeline.check_text, _render_verdict)
 
 
 def _stdin_lines():
@@ -222,7 +217,6 @@ def _confusion_table(confusion: dict) -> str:
 def _cmd_eval(pipeline, args) -> int:
     from tqdm.auto import tqdm
 
-    from .config import config_from_dict
     from .evaluation import (eval_claim_set, eval_question_set, eval_squad, is_claim_set, load_claim_set,
                              load_question_set)
     from .pipeline import Pipeline

@@ -108,7 +108,12 @@ class MeanPoolingModel:
         self.device = device
         self.dimension = int(self.model.config.hidden_size)
 
-    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    def get_sentence_embedding_dimension(self) -> int:
+        return self.dimension
+
+    def encode(self, texts: list[str], batch_size: int = 32, **_) -> np.ndarray:
+        """Normalised mean-pooled vectors, like ``SentenceTransformer.encode(..., normalize_embeddings=True)``
+        (whose other keyword arguments are accepted and have nothing to change here)."""
         torch = self._torch
         # Longest first, as sentence-transformers does, so each batch pads little.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
@@ -183,8 +188,6 @@ class SentenceTransformerEmbedder:
 
     @property
     def dimension(self) -> int:
-        if isinstance(self.model, MeanPoolingModel):
-            return self.model.dimension
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         return int(get_dim())
 
@@ -193,9 +196,6 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         model = self.model
         with torch_threads(QUERY_THREADS) if len(texts) <= QUERY_SIZE else contextlib.nullcontext():
-            if isinstance(model, MeanPoolingModel):
-                vecs = model.encode(list(texts), batch_size=self.batch_size)
-            else:
-                vecs = model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
-                                    normalize_embeddings=True, show_progress_bar=False)
+            vecs = model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
+                                normalize_embeddings=True, show_progress_bar=False)
         return np.ascontiguousarray(vecs, dtype=np.float32)

@@ -53,6 +53,9 @@ class Extracted:
 def extract(doc_id: str, suffix: str, data: bytes, warn: Warn) -> Extracted | None:
     """Extract the document text of a file's bytes according to its suffix."""
     suffix = suffix.lower()
+    if suffix not in PDF_SUFFIXES and b"\x00" in data:
+        warn(f"{doc_id}: skipped, it looks binary (contains NUL bytes)")
+        return None
     if suffix in HTML_SUFFIXES:
         return extract_html(doc_id, data, warn)
     if suffix in PDF_SUFFIXES:
@@ -61,10 +64,7 @@ def extract(doc_id: str, suffix: str, data: bytes, warn: Warn) -> Extracted | No
 
 
 def extract_text(doc_id: str, data: bytes, warn: Warn) -> Extracted | None:
-    """Plain text and Markdown: the UTF-8 decoded bytes, unchanged."""
-    if b"\x00" in data:
-        warn(f"{doc_id}: skipped, it looks binary (contains NUL bytes)")
-        return None
+    """Plain text and Markdown: the UTF-8 decoded bytes, unchanged (binary files are refused by :func:`extract`)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -80,9 +80,6 @@ def extract_html(doc_id: str, data: bytes, warn: Warn) -> Extracted | None:
     """Main text of an HTML page; ``<main>`` or ``<article>`` win over the whole body."""
     from bs4 import BeautifulSoup
 
-    if b"\x00" in data:
-        warn(f"{doc_id}: skipped, it looks binary (contains NUL bytes)")
-        return None
     soup = BeautifulSoup(data, "html.parser")  # bytes: the parser honours <meta charset>
     title = None
     if soup.title is not None:

@@ -12,7 +12,7 @@ import threading
 import unicodedata
 from collections import OrderedDict
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -21,10 +21,12 @@ from .claims import CheckSettings, ClaimChecker, Verdict
 from .config import Config, load_config
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import InputError, StaleIndexError, IndexMissingError
-from .quotes import QuoteCheck, check_quote
 from .retrieval import Retriever
 from .sentences import split_sentences
 from .store import BuildReport, Index, build_index, live_path, load_index
+
+if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked
+    from .quotes import QuoteCheck
 
 
 QUESTION_CACHE = 1024   # question vectors kept (1.5 KB each for MiniLM)
@@ -136,6 +138,11 @@ class Pipeline:
                 self._qcache.move_to_end(question)
                 return vec
         vec = self.embedder.embed([question])[0]
+        index = self._index
+        if index is not None and vec.shape[-1] != index.vectors.shape[1]:
+            # same model name, other weights: never search with mismatched vectors
+            raise StaleIndexError(f"the index holds {index.vectors.shape[1]}-dimensional vectors but the model "
+                                  f"{self.config.model!r} gives {vec.shape[-1]}: run `qa index --rebuild`")
         with self._qlock:
             self._qcache[question] = vec
             while len(self._qcache) > QUESTION_CACHE:
@@ -151,10 +158,6 @@ class Pipeline:
         self._ensure_loaded()
         assert self._retriever is not None and self._answerer is not None and self._index is not None
         qvec = self.embed_question(q)
-        dim = self._index.vectors.shape[1]
-        if qvec.shape[-1] != dim:  # same model name, other weights: never search with mismatched vectors
-            raise StaleIndexError(f"the index holds {dim}-dimensional vectors but the model {self.config.model!r} "
-                                  f"gives {qvec.shape[-1]}: run `qa index --rebuild`")
         retrieval = self._retriever.retrieve(q, qvec, top_k=top_k)
         result = self._answerer.answer(retrieval)
         if q != question:  # report the question as asked, offsets are unaffected
@@ -191,6 +194,8 @@ class Pipeline:
         else:
             positions = list(range(len(idx.doc_ids)))
         docs = [(idx.doc_ids[i], idx.titles[i], idx.texts[i]) for i in positions]
+        from .quotes import check_quote
+
         return check_quote(q, docs)
 
     def source(self, doc_id: str) -> dict:

@@ -24,7 +24,6 @@ _CHAR_MAP = str.maketrans({
     "‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "`": "'", "´": "'",
     "“": '"', "”": '"', "„": '"', "‟": '"', "″": '"', "«": '"', "»": '"',
     "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-", "―": "-", "−": "-",
-    "\u00a0": " ", "\u202f": " ", "\u2009": " ",
 })
 
 
@@ -38,7 +37,7 @@ def normalise(text: str) -> tuple[str, list[int]]:
     origin: list[int] = []
     space = True  # drop leading whitespace
     for i, ch in enumerate(text):
-        if ch.isspace() or ch in "\u00a0\u202f\u2009":
+        if ch.isspace():  # no-break and thin spaces included
             if not space:
                 out.append(" ")
                 origin.append(i)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .answer_types import question_type, type_match
-from .documents import page_of
 from .lexical import tokenize
 from .store import Index
 from .vectors import search as vector_search
@@ -149,7 +148,7 @@ class Retriever:
             passages.append(Passage(row=c, source=idx.doc_ids[d], title=idx.titles[d], start=s, end=e,
                                     text=idx.texts[d][s:e], score=float(chunk_score[i]),
                                     dense=float(chunk_dense[i]), lexical=float(lex_chunk[c]),
-                                    page=page_of(idx.pages[d], s) if idx.pages else None))
+                                    page=idx.page(d, s)))
             if len(passages) >= max(top_k, 1):
                 break
 

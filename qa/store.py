@@ -32,10 +32,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .buildfiles import CURRENT, checksums, cleanup_builds, verify_build
+from .buildfiles import CURRENT, checksums, cleanup_builds, digest, verify_build
 from .chunking import Chunk, chunk_document
 from .config import Config
-from .documents import Document, check_corpus_folder, iter_corpus_files, load_corpus, load_sources_manifest
+from .documents import Document, check_corpus_folder, iter_corpus_files, load_corpus, page_of
 from .formats import EXTRACTORS
 from .embedding import Embedder
 from .errors import ConfigError, CorruptIndexError, IndexMissingError, StaleIndexError
@@ -43,7 +43,6 @@ from .lexical import BM25Index
 from . import vectors as vector_index
 
 FORMAT_VERSION = 1
-_FILES = ("manifest.json", "texts.json", "chunks.json", "sentences.npz", "vectors.npy", "sentences.faiss")
 
 
 @dataclass(frozen=True)
@@ -98,6 +97,10 @@ class Index:
     def doc_position(self) -> dict[str, int]:
         """doc id -> position in ``doc_ids``/``texts``; built once per loaded index."""
         return {d: i for i, d in enumerate(self.doc_ids)}
+
+    def page(self, doc: int, offset: int) -> int | None:
+        """1-based page of ``offset`` in document ``doc`` for paged (PDF) sources, else None."""
+        return page_of(self.pages[doc], offset) if self.pages else None
 
     def sentence_text(self, row: int) -> str:
         s, e = self.sent_span[row]
@@ -300,17 +303,13 @@ def _sentence_table(docs: Sequence[Document], chunks_by_doc: list[list[Chunk]]):
             np.asarray(chunk_span, dtype=np.int64).reshape(-1, 2), np.asarray(chunk_sents, dtype=np.int64).reshape(-1, 2))
 
 
-def _previous_vectors(index_dir: Path, config: Config) -> tuple[dict[str, int], np.ndarray | None]:
+def _previous_vectors(path: Path, manifest: dict, config: Config) -> tuple[dict[str, int], np.ndarray | None]:
     """Sentence text -> row of its vector in the live build (memory-mapped), if the model is the same.
 
     Keyed by text, not by document: a vector depends only on the sentence, so sentences that
     survive an edit, a move to another file or a new extractor version are never embedded again.
     """
     try:
-        path = live_path(index_dir) if index_dir.is_dir() else None
-        if path is None:
-            return {}, None
-        manifest = read_manifest(path)
         if manifest.get("settings", {}).get("model") != config.model:
             return {}, None
         texts_by_id = json.loads((path / "texts.json").read_text(encoding="utf-8"))
@@ -349,14 +348,10 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
         old_manifest = read_manifest(path) if path else None
     except CorruptIndexError as exc:
         _warn(f"previous index ignored: {exc}")
-    if (not rebuild and old_manifest is not None and staleness(config, old_manifest, files) is None):
-        cleanup_builds(index_dir, keep={path.name})  # a build killed after its swap left the old one behind
-        n_docs = len(old_manifest["documents"])
-        return BuildReport(added=0, updated=0, removed=0, unchanged=n_docs, documents=n_docs,
-                           chunks=old_manifest["chunks"], sentences=old_manifest["sentences"], embedded=0,
-                           seconds=time.perf_counter() - t0, skipped=True, path=str(index_dir),
-                           warnings=tuple(old_manifest.get("warnings", ())))
-    if (not rebuild and old_manifest is not None and _content_staleness(config, old_manifest, files) is None):
+    if not rebuild and old_manifest is not None and _content_staleness(config, old_manifest, files) is None:
+        if _vector_staleness(config, old_manifest) is None:
+            cleanup_builds(index_dir, keep={path.name})  # a build killed after its swap left the old one behind
+            return _unchanged_report(config, old_manifest, t0, skipped=True)
         return _rebuild_vector_index(config, path, old_manifest, t0)
 
     docs = load_corpus(config.corpus, warn=_warn, max_bytes=config.limits.max_file_bytes)
@@ -364,15 +359,17 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
     chunks_by_doc = [chunk_document(d, config.chunking.size, config.chunking.overlap) for d in docs]
     (sent_doc, sent_span, sent_chunk, chunk_ids, chunk_doc, chunk_span, chunk_sents) = _sentence_table(docs, chunks_by_doc)
 
-    previous, old_vectors = ({}, None) if rebuild else _previous_vectors(index_dir, config)
+    previous, old_vectors = ({}, None) if rebuild or old_manifest is None else _previous_vectors(path, old_manifest, config)
     old_docs = {d["id"]: d["fingerprint"] for d in (old_manifest or {}).get("documents", [])} if not rebuild else {}
     todo: dict[str, list[int]] = {}  # new sentence text -> its rows (a repeated sentence is embedded once)
-    reused: dict[int, np.ndarray] = {}
+    reused_rows: list[int] = []  # rows of this build whose vector is ...
+    reused_from: list[int] = []  # ... at this row of the live build
     for row, (di, (s, e)) in enumerate(zip(sent_doc.tolist(), sent_span.tolist())):
         text = docs[di].text[s:e]
         old_row = previous.get(text)
         if old_row is not None and old_vectors is not None:
-            reused[row] = np.array(old_vectors[old_row])
+            reused_rows.append(row)
+            reused_from.append(old_row)
         else:
             todo.setdefault(text, []).append(row)
     # Longest first, as a single encode() call would sort them: batches of similar length pad least.
@@ -386,26 +383,26 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
             new_vecs.append(part)
             bar.update(len(part))
     old_dim = old_vectors.shape[1] if old_vectors is not None else None
-    if new_vecs and reused and new_vecs[0].shape[1] != old_dim:
+    if new_vecs and reused_rows and new_vecs[0].shape[1] != old_dim:
         raise CorruptIndexError(f"the previous index holds {old_dim}-dimensional vectors but the model "
                                 f"{config.model!r} gives {new_vecs[0].shape[1]}: run `qa index --rebuild`")
-    if new_vecs or reused:
-        dim = (new_vecs[0].shape[1] if new_vecs else next(iter(reused.values())).shape[0])
+    if new_vecs or reused_rows:
+        dim = new_vecs[0].shape[1] if new_vecs else old_dim
     else:
         dim = embedder.dimension
     vectors = np.zeros((len(sent_doc), dim), dtype=np.float32)
     if new_vecs:
         for vec, text in zip(np.vstack(new_vecs), todo_texts):
-            rows = todo[text]
-            vectors[rows] = vec
-    for row, vec in reused.items():
-        vectors[row] = vec
+            vectors[todo[text]] = vec
+    if reused_rows:
+        vectors[reused_rows] = old_vectors[np.asarray(reused_from)]
 
     added = sum(1 for d in docs if d.id not in old_docs)
     updated = sum(1 for d in docs if d.id in old_docs and old_docs[d.id] != d.fingerprint)
     unchanged = len(docs) - added - updated
     removed = len(set(old_docs) - {d.id for d in docs})
 
+    spec = vector_index.plan(config.vectors, len(sent_doc))
     manifest = {
         "format": FORMAT_VERSION,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -419,7 +416,7 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
         "sources_stat": _sources_stat(config.corpus),
         "chunks": len(chunk_ids),
         "sentences": int(len(sent_doc)),
-        "vectors": vector_index.plan(config.vectors, len(sent_doc)).to_dict(),
+        "vectors": spec.to_dict(),
         "warnings": warnings,
     }
 
@@ -429,7 +426,6 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
                                           "sents": chunk_sents.tolist()})
         np.savez(tmp / "sentences.npz", doc=sent_doc, span=sent_span, chunk=sent_chunk)
         np.save(tmp / "vectors.npy", vectors)
-        spec = vector_index.VectorIndexSpec.from_dict(manifest["vectors"])
         vector_index.save(vector_index.build(vectors, spec), tmp / "sentences.faiss")
         BM25Index.build([d.text[s:e] for d, cs in zip(docs, chunks_by_doc) for c in cs for s, e in [(c.start, c.end)]]
                         ).save(tmp / "bm25-chunks")
@@ -463,15 +459,20 @@ def _rebuild_vector_index(config: Config, path: Path, old: dict, t0: float) -> B
                 _link_or_copy(item, tmp / item.name)
         vecs = np.load(path / "vectors.npy")
         vector_index.save(vector_index.build(vecs, spec), tmp / "sentences.faiss")
-        if "checksums" in old:
-            manifest["checksums"] = checksums(tmp)
+        if "checksums" in old:  # the linked files are the live build's bytes: only the new one is hashed
+            manifest["checksums"] = {**old["checksums"], "sentences.faiss": digest(tmp / "sentences.faiss")}
         _write_json(tmp / "manifest.json", manifest)
 
     _publish(config.index, write)
-    n_docs = len(old["documents"])
-    return BuildReport(added=0, updated=0, removed=0, unchanged=n_docs, documents=n_docs, chunks=old["chunks"],
-                       sentences=old["sentences"], embedded=0, seconds=time.perf_counter() - t0, skipped=False,
-                       path=str(config.index), warnings=tuple(old.get("warnings", ())))
+    return _unchanged_report(config, old, t0, skipped=False)
+
+
+def _unchanged_report(config: Config, manifest: dict, t0: float, skipped: bool) -> BuildReport:
+    """The report of a build that embedded nothing: every document unchanged."""
+    n_docs = len(manifest["documents"])
+    return BuildReport(added=0, updated=0, removed=0, unchanged=n_docs, documents=n_docs, chunks=manifest["chunks"],
+                       sentences=manifest["sentences"], embedded=0, seconds=time.perf_counter() - t0,
+                       skipped=skipped, path=str(config.index), warnings=tuple(manifest.get("warnings", ())))
 
 
 def _link_or_copy(src, dst) -> None:

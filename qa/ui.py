@@ -22,6 +22,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import gradio as gr  # noqa: E402
 
 from .errors import QAError  # noqa: E402
+from .markup import marked  # noqa: E402
 from .pipeline import Pipeline  # noqa: E402
 
 EXAMPLES = (
@@ -104,11 +105,7 @@ def highlight_html(text: str, start: int, end: int, answer_start: int | None = N
     has_answer = answer_start is not None and answer_end is not None
     if has_answer and not start <= answer_start <= answer_end <= end:  # type: ignore[operator]
         raise ValueError(f"answer span {answer_start}:{answer_end} is outside the quote {start}:{end}")
-    if has_answer:
-        quote = (esc(text[start:answer_start]) + "<mark>" + esc(text[answer_start:answer_end]) + "</mark>"
-                 + esc(text[answer_end:end]))
-    else:
-        quote = esc(text[start:end])
+    quote = marked(text, start, end, [(answer_start, answer_end)] if has_answer else [], "<mark>", esc)
     if context <= 0:
         return quote
     left = max(0, start - context)
@@ -257,15 +254,7 @@ def marked_html(text: str, start: int, end: int, spans, cls: str = "qa-diff") ->
 
     Spans outside the window or overlapping an earlier one are refused, never re-searched.
     """
-    if not 0 <= start <= end <= len(text):
-        raise ValueError(f"span {start}:{end} is outside a text of {len(text)} characters")
-    out, pos = [], start
-    for s, e in sorted(spans):
-        if not pos <= s <= e <= end:
-            raise ValueError(f"mark {s}:{e} is outside {start}:{end} or overlaps another")
-        out.append(esc(text[pos:s]) + f'<mark class="{cls}">' + esc(text[s:e]) + "</mark>")
-        pos = e
-    return "".join(out) + esc(text[pos:end])
+    return marked(text, start, end, spans, f'<mark class="{cls}">', esc)
 
 
 def verdicts_html(verdicts: list[dict], text_of) -> str:

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from qa import Pipeline, vectors
-from qa.config import VectorsConfig, config_from_dict
+from qa.config import VectorsConfig
 from qa.errors import CorruptIndexError, StaleIndexError
 from qa.store import live_path, load_index
 
-from .conftest import SEEDS, fake_pipeline
+from .conftest import fake_pipeline
 
 
 def unit(rng, n, d):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer_types import answer_spans, preferred
+from .answer_types import PERSON, PLACE, answer_spans, preferred
 from .links import cite_url, safe_url
 from .lexical import tokenize
 from .retrieval import FEATURES, Passage, Retrieval
@@ -146,6 +146,8 @@ def narrow(qtype: str | None, question: str, sentence: str) -> tuple[int, int]:
     """
     qterms = set(tokenize(question))
     spans = answer_spans(qtype, question, sentence)
+    if qtype in (PERSON, PLACE):  # a demonym or a place is no answer to "who": then the sentence is
+        spans = [sp for sp in spans if preferred(qtype, question, sentence, sp)]
     if not spans:
         return 0, len(sentence)
     where: dict[str, list[int]] = {}
@@ -179,10 +181,10 @@ class Answerer:
         b = order[0]
         second = scores[order[1]] if len(order) > 1 else scores[b] - 5.0
         f = dict(zip(FEATURES, r.features[b]))
-        # type_missing: the question wants a date/number/name and the best sentence holds none.
+        # type_missing: how far the best sentence is from holding the date/number/name the question wants.
         vals = dict(best=scores[b], margin=scores[b] - second, dense=f["dense"], coverage=f["coverage"],
                     lexical=f["lexical"], type_match=f["type_match"],
-                    type_missing=float(r.qtype is not None and f["type_match"] == 0),
+                    type_missing=float(r.qtype is not None) * (1.0 - f["type_match"]),
                     idf_coverage=f["idf_coverage"], context_coverage=f["context_coverage"],
                     chunk_coverage=f["chunk_coverage"], missing_rare=f["missing_rare"])
         return np.array([vals[k] for k in CALIBRATION_FEATURES], dtype=np.float64)

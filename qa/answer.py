@@ -229,12 +229,11 @@ class Answerer:
         qs, qe = s, e
         # Join an adjacent sentence of the same passage when it is nearly as likely to hold the answer.
         pos = {int(x): i for i, x in enumerate(r.sentence_rows)}
-        for nb in (row - 1, row + 1):
-            j = pos.get(nb)
-            if j is not None and idx.sent_doc[nb] == d and scores[best] - scores[j] < self.model.join_margin:
-                ns, ne = (int(x) for x in idx.sent_span[nb])
-                qs, qe = min(qs, ns), max(qe, ne)
-                break
+        near = [(scores[j], nb) for nb in (row - 1, row + 1) for j in [pos.get(nb)]
+                if j is not None and idx.sent_doc[nb] == d and scores[best] - scores[j] < self.model.join_margin]
+        if near:  # the likelier of the two neighbours
+            ns, ne = (int(x) for x in idx.sent_span[max(near)[1]])
+            qs, qe = min(qs, ns), max(qe, ne)
         page = idx.page(d, qs)
         cites = [Citation(idx.doc_ids[d], idx.titles[d], qs, qe, text[qs:qe], s + a0, s + a1,
                           _sigmoid(float(scores[best])), cite_url(idx.metas[d].get("url"), text[qs:qe], page), page)]

@@ -11,6 +11,7 @@ cached under .cache/ so re-runs do not re-embed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -69,6 +70,67 @@ def top_correct(index, model: AnswerModel, rs, labels) -> np.ndarray:
                      for r, lab in zip(rs, labels)])
 
 
+def reader_logits(index, model: AnswerModel, rs, reader, n: int) -> list[np.ndarray]:
+    """The reader's logits for each retrieval's top ``n`` sentences by the ranker."""
+    ans = Answerer(index, model)
+    out = []
+    for r in rs:
+        top = np.argsort(-ans.sentence_scores(r), kind="stable")[:n]
+        out.append(reader.score(r.question, [index.sentence_text(int(r.sentence_rows[i])) for i in top]))
+    return out
+
+
+def fit_reader(p: Pipeline, model: AnswerModel, R_fit, fit_labels, R_hold, hold_labels, share: float) -> dict:
+    """Candidates, margin and weight of the reader, by top-1 accuracy on the fit questions.
+
+    The margin is capped so that the reader runs on at most ``share`` of the questions: it costs about
+    8 ms per candidate sentence, and the median question must stay as fast as a plain hybrid search.
+    """
+    from qa.reader import Reader
+
+    reader = Reader.load()
+    if reader is None:
+        print("no reader weights (run bench/train_reader.py): the reader stays off", file=sys.stderr)
+        return {}
+    n_max = 6
+    t = time.time()
+    R_fit, fit_labels = R_fit[:1500], fit_labels[:1500]
+    L_fit = reader_logits(p.index, model, R_fit, reader, n_max)
+    L_hold = reader_logits(p.index, model, R_hold, reader, n_max)
+    print(f"reader logits {time.time() - t:.0f}s", file=sys.stderr)
+
+    def accuracy(rs, labels, logits, n, margin, weight):
+        ans = Answerer(p.index, model)
+        hits = runs = 0
+        for r, lab, lg in zip(rs, labels, logits):
+            s = ans.sentence_scores(r)
+            order = np.argsort(-s, kind="stable")
+            best = order[0]
+            if len(order) > 1 and s[order[0]] - s[order[1]] < margin:
+                runs += 1
+                top = order[:n]
+                best = top[int(np.argmax(s[top] + weight * lg[:len(top)]))]
+            hits += bool(len(lab) and lab[best])
+        return hits / len(rs), runs / len(rs)
+
+    grid = [(n, m, w) for n in (2, 3, 4, 5, 6) for m in (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 99.0)
+            for w in (0.25, 0.5, 1.0, 1.5, 2.0, 3.0)]
+    scored = []
+    for n, m, w in grid:
+        acc, runs = accuracy(R_fit, fit_labels, L_fit, n, m, w)
+        if runs <= share:
+            scored.append((acc, -n, -m, n, m, w))
+    # Among settings within 0.2 points of the best, the fewest candidates (each costs latency), then the
+    # smallest margin (the reader runs less often).
+    top_acc = max(x[0] for x in scored)
+    acc, _, _, n, m, w = max((x for x in scored if x[0] >= top_acc - 0.002), key=lambda x: (x[1], x[2], x[0]))
+    base = accuracy(R_hold, hold_labels, L_hold, 1, -1.0, 0.0)[0]
+    hold, runs = accuracy(R_hold, hold_labels, L_hold, n, m, w)
+    print(f"reader: {n} candidates, margin {m}, weight {w}: fit @1 {acc:.3f}; held-out train @1 {base:.3f} -> "
+          f"{hold:.3f}, reader ran on {runs:.0%} of questions", file=sys.stderr)
+    return {"reader_candidates": n, "reader_margin": m, "reader_weight": w}
+
+
 def fit_listwise(groups: list[tuple[np.ndarray, np.ndarray]], weights: np.ndarray, l2: float = 1e-3):
     """Linear sentence scores fitted so the softmax over each question's candidates puts its mass
     on the sentences holding the answer (the ranker is only ever used to pick the top one)."""
@@ -100,6 +162,8 @@ def main() -> None:
     ap.add_argument("--offtopic", type=int, default=1500)
     ap.add_argument("--seed-share", type=float, default=0.2, help="weight of the seed dev split in the fit")
     ap.add_argument("--pointwise", action="store_true", help="rank with the pointwise logistic fit")
+    ap.add_argument("--reader-share", type=float, default=0.4,
+                    help="the most questions the reader may run on (it costs latency)")
     ap.add_argument("--calibrate", choices=("correct", "topic"), default="topic",
                     help="confidence target: the question is answerable (default), or the top answer is right")
     ap.add_argument("--out", default=str(ROOT / "qa" / "data" / "ranker.json"))
@@ -192,6 +256,10 @@ def main() -> None:
     cal = LogisticRegression(C=1.0, max_iter=2000).fit(Xc, yc, sample_weight=wc * len(yc))
     model = AnswerModel(model.ranker, model.ranker_bias, tuple(map(float, cal.coef_[0])),
                         float(cal.intercept_[0]))
+    reader_fit = fit_reader(p, model, R_fit, fit_labels, R_hold, [labels_for(p, r, g) for r, g in zip(R_hold, hold_q)],
+                            args.reader_share)
+    if reader_fit:
+        model = dataclasses.replace(model, **reader_fit)
     conf_pos = confidences(p.index, model, R_hold)
     conf_neg = confidences(p.index, model, R_off_hold)
     for th in (0.3, 0.5, 0.7):
@@ -217,6 +285,8 @@ def main() -> None:
         "features": list(FEATURES), "ranker": list(model.ranker), "ranker_bias": model.ranker_bias,
         "calibration_features": list(CALIBRATION_FEATURES), "calibration": list(model.calibration),
         "calibration_bias": model.calibration_bias, "join_margin": model.join_margin,
+        "reader": {"candidates": model.reader_candidates, "margin": model.reader_margin,
+                   "weight": model.reader_weight} if model.reader_candidates else None,
         "fitted_on": f"SQuAD v1.1 train, articles i%10==0 ({len(corpus_ids)}), {len(fit_q)} questions; "
                      f"off-topic from articles i%10==5",
     }, indent=1) + "\n")

@@ -17,6 +17,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from .links import cite_url, safe_url
 from .lexical import tokenize
 from .retrieval import FEATURES, Passage, Retrieval
 from .store import Index
+
+if TYPE_CHECKING:  # torch loads only when the reader first runs
+    from .reader import Reader
 
 WEIGHTS_FILE = Path(__file__).parent / "data" / "ranker.json"
 CALIBRATION_FEATURES = ("best", "margin", "dense", "coverage", "lexical", "type_match", "type_missing",
@@ -111,6 +115,11 @@ class AnswerModel:
     calibration: tuple[float, ...]
     calibration_bias: float
     join_margin: float = 0.5
+    # The reader re-scores the top ``reader_candidates`` sentences when the best two are less than
+    # ``reader_margin`` apart: score + reader_weight * reader logit. 0 candidates: never.
+    reader_candidates: int = 0
+    reader_margin: float = 0.0
+    reader_weight: float = 0.0
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_FILE) -> "AnswerModel":
@@ -119,8 +128,10 @@ class AnswerModel:
         data = json.loads(path.read_text(encoding="utf-8"))
         if tuple(data["features"]) != FEATURES or tuple(data["calibration_features"]) != CALIBRATION_FEATURES:
             return cls.default()
+        reader = data.get("reader") or {}
         return cls(tuple(data["ranker"]), data["ranker_bias"], tuple(data["calibration"]),
-                   data["calibration_bias"], data.get("join_margin", 0.5))
+                   data["calibration_bias"], data.get("join_margin", 0.5), int(reader.get("candidates", 0)),
+                   float(reader.get("margin", 0.0)), float(reader.get("weight", 0.0)))
 
     @classmethod
     def default(cls) -> "AnswerModel":
@@ -167,14 +178,37 @@ def narrow(qtype: str | None, question: str, sentence: str) -> tuple[int, int]:
 class Answerer:
     """Turns a :class:`Retrieval` into an :class:`Answer`."""
 
-    def __init__(self, index: Index, model: AnswerModel | None = None, threshold: float = 0.5):
+    def __init__(self, index: Index, model: AnswerModel | None = None, threshold: float = 0.5,
+                 reader: Callable[[], "Reader | None"] | None = None):
         self.index = index
         self.model = model or AnswerModel.load()
         self.threshold = threshold
+        self._reader = reader  # called on first need: the reader loads only if it is ever used
         self._w = np.asarray(self.model.ranker, dtype=np.float32)
 
     def sentence_scores(self, r: Retrieval) -> np.ndarray:
         return r.features @ self._w + self.model.ranker_bias
+
+    def reread(self, r: Retrieval, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Scores after the reader re-reads the closest candidates, and its logits (None if it did not run).
+
+        The re-read sentences keep the ranker's best score at the top, so the scale stays the ranker's.
+        """
+        m = self.model
+        if self._reader is None or m.reader_candidates < 2 or len(scores) < 2:
+            return scores, None
+        order = np.argsort(-scores, kind="stable")
+        if scores[order[0]] - scores[order[1]] >= m.reader_margin:
+            return scores, None
+        reader = self._reader()
+        if reader is None:
+            return scores, None
+        top = order[:m.reader_candidates]
+        logits = reader.score(r.question, [self.index.sentence_text(int(r.sentence_rows[i])) for i in top])
+        combined = scores[top] + m.reader_weight * logits
+        out = scores.copy()
+        out[top] = combined + (scores[order[0]] - combined.max())
+        return out, logits
 
     def calibration_features(self, r: Retrieval, scores: np.ndarray) -> np.ndarray:
         order = np.argsort(-scores, kind="stable")
@@ -196,16 +230,20 @@ class Answerer:
         threshold = self.threshold if threshold is None else threshold
         if len(r.sentence_rows) == 0:
             return Answer(r.question, None, True, 0.0, (), r.passages, reason="the index holds no passages")
-        scores = self.sentence_scores(r)
-        calib = self.calibration_features(r, scores)
+        ranked = self.sentence_scores(r)
+        calib = self.calibration_features(r, ranked)
         conf = self.confidence(calib)
-        order = np.argsort(-scores, kind="stable")
         explain = {"question_type": r.qtype, "threshold": threshold,
-                   "calibration": dict(zip(CALIBRATION_FEATURES, map(float, calib))),
-                   "top_sentences": [self._explain_row(r, scores, int(i)) for i in order[:5]]}
+                   "calibration": dict(zip(CALIBRATION_FEATURES, map(float, calib)))}
         if conf < threshold:
+            order = np.argsort(-ranked, kind="stable")
+            explain["top_sentences"] = [self._explain_row(r, ranked, int(i)) for i in order[:5]]
             return Answer(r.question, None, True, conf, (), r.passages, explain=explain,
                           reason=f"confidence {conf:.2f} is below the threshold {threshold:.2f}")
+        scores, logits = self.reread(r, ranked)
+        order = np.argsort(-scores, kind="stable")
+        explain["top_sentences"] = [self._explain_row(r, scores, int(i)) for i in order[:5]]
+        explain["reader"] = None if logits is None else [round(float(x), 4) for x in logits]
         citations = self._citations(r, scores, order)
         first = citations[0]
         return Answer(r.question, first.quote[first.answer_start - first.start:first.answer_end - first.start],

@@ -494,4 +494,5 @@ def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860) -> None
     import uvicorn
 
     one_thread_per_request()
+    pipeline.warm_up()  # the model and reader load now, not on a visitor's first question
     uvicorn.run(create_app(pipeline), host=host, port=port, log_level="info")

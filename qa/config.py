@@ -115,6 +115,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     vectors: VectorsConfig = field(default_factory=VectorsConfig)
     cors_origins: tuple[str, ...] = ()
+    reader: bool = True  # let the cross-encoder re-read close candidate sentences (qa/reader.py)
 
     def __post_init__(self) -> None:
         _check(bool(str(self.model).strip()), "model", "must be a model name or path", self.model)

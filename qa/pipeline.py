@@ -25,8 +25,9 @@ from .retrieval import Retriever
 from .sentences import split_sentences
 from .store import BuildReport, Index, build_index, live_path, load_index
 
-if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked
+if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; torch when the reader runs
     from .quotes import QuoteCheck
+    from .reader import Reader
 
 
 QUESTION_CACHE = 1024   # question vectors kept (1.5 KB each for MiniLM)
@@ -58,9 +59,11 @@ def clean_text(text: object, what: str, limit: int) -> str:
 class Pipeline:
     """Question answering over one configured corpus and index."""
 
-    def __init__(self, config: Config, embedder: Embedder | None = None, answer_model: AnswerModel | None = None):
+    def __init__(self, config: Config, embedder: Embedder | None = None, answer_model: AnswerModel | None = None,
+                 reader: "Reader | None" = None):
         self.config = config
         self._embedder = embedder
+        self._reader = reader  # the shipped reader is loaded on first use when none is given
         self._answer_model = answer_model
         self._index: Index | None = None
         self._retriever: Retriever | None = None
@@ -85,6 +88,20 @@ class Pipeline:
             self._embedder = SentenceTransformerEmbedder(self.config.model, batch_size=self.config.batch_size)
         return self._embedder
 
+    def _load_reader(self) -> "Reader | None":
+        if self._reader is None:
+            from .reader import shared
+
+            self._reader = shared()
+        return self._reader
+
+    def warm_up(self) -> None:
+        """Load the index, the embedding model and (when enabled) the reader, so no request waits for them."""
+        self._ensure_loaded()
+        self.embedder.embed(["warm-up question"])
+        if self.config.reader:
+            self._load_reader()
+
     @property
     def index(self) -> Index:
         self._ensure_loaded()
@@ -100,7 +117,8 @@ class Pipeline:
     def _attach(self, index: Index) -> None:
         r = self.config.retrieval
         self._retriever = Retriever(index, r.dense_weight, r.candidates, r.sentence_weight)
-        self._answerer = Answerer(index, self._answer_model, self.config.abstain_threshold)
+        self._answerer = Answerer(index, self._answer_model, self.config.abstain_threshold,
+                                  reader=self._load_reader if self.config.reader else None)
         self._checker = ClaimChecker(index, self._retriever, self.check_settings)
         with self._qlock:
             self._qcache.clear()

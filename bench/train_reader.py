@@ -1,0 +1,121 @@
+"""Fine-tune the answer-sentence reader on SQuAD *train* (never on dev).
+
+    python bench/train_reader.py [--questions 6000] [--layers 3] [--out qa/data/reader.safetensors]
+
+The reader is a cross-encoder: the question and one candidate sentence go through the bundled
+all-MiniLM-L6-v2 together, and a linear head on the mean-pooled output scores how likely the
+sentence holds the answer. Only the top ``--layers`` transformer layers and the head are trained;
+the shipped file holds just those weights (float16), the rest comes from the bundled model.
+
+Training questions come from articles the ranker never sees (i % 10 not in {0, 5}: 0 is the ranker's
+corpus, 5 its off-topic pool). Each question is a group: the sentence holding the answer and up to
+three other sentences of its paragraph, trained with a softmax over the group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from qa.reader import Reader, trainable_names  # noqa: E402
+from qa.sentences import attach_run_in_headings, split_sentences  # noqa: E402
+
+TRAIN = ROOT.parent / "shared" / "data" / "squad-train-v1.1.reconstructed.json"
+
+
+def groups(articles, n_questions: int, negatives: int, seed: int):
+    rng = random.Random(seed)
+    out = []
+    for art in articles:
+        for para in art["paragraphs"]:
+            ctx = para["context"]
+            spans = attach_run_in_headings(ctx, split_sentences(ctx))
+            if len(spans) < 2:
+                continue
+            for qa in para["qas"]:
+                a0 = qa["answers"][0]["answer_start"]
+                a1 = a0 + len(qa["answers"][0]["text"])
+                pos = [i for i, (s, e) in enumerate(spans) if s <= a0 and a1 <= e]
+                if not pos:
+                    continue
+                others = [i for i in range(len(spans)) if i not in pos]
+                neg = rng.sample(others, min(negatives, len(others)))
+                out.append((qa["question"], [ctx[s:e] for s, e in (spans[pos[0]], *(spans[i] for i in neg))]))
+    rng.shuffle(out)
+    return out[:n_questions]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--questions", type=int, default=6000)
+    ap.add_argument("--negatives", type=int, default=3)
+    ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--epochs", type=float, default=1.0)
+    ap.add_argument("--batch", type=int, default=8, help="questions per step")
+    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--offset", type=int, default=0, help="skip this many training groups (to continue on new ones)")
+    ap.add_argument("--init", help="start from these reader weights instead of a fresh head")
+    ap.add_argument("--out", default=str(ROOT / "qa" / "data" / "reader.safetensors"))
+    args = ap.parse_args()
+    import torch
+
+    torch.manual_seed(0)
+    data = json.loads(TRAIN.read_text(encoding="utf-8"))["data"]
+    train_arts = [a for i, a in enumerate(data) if i % 10 not in (0, 5, 9)]
+    check_arts = [a for i, a in enumerate(data) if i % 10 == 9]
+    train = groups(train_arts, args.offset + args.questions, args.negatives, seed=1)[args.offset:]
+    check = groups(check_arts, 1000, 6, seed=2)
+    reader = Reader.untrained(args.layers)
+    model = reader.model
+    if args.init:
+        from safetensors.torch import load_file
+
+        model.load_state_dict({k: v.float() for k, v in load_file(args.init).items()}, strict=False)
+    params = [p for n, p in model.named_parameters() if p.requires_grad]
+    print(f"{len(train)} training groups; {sum(p.numel() for p in params):,} trainable parameters", file=sys.stderr)
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    steps = int(len(train) * args.epochs / args.batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps, pct_start=0.1)
+
+    def accuracy(groups_) -> float:
+        model.eval()
+        hits = [int(np.argmax(reader.score(q, sents))) == 0 for q, sents in groups_]
+        model.train()
+        return float(np.mean(hits))
+
+    print(f"before: check @1 {accuracy(check[:300]):.3f}", file=sys.stderr)
+    model.train()
+    t = time.time()
+    for step in range(steps):
+        batch = [train[(step * args.batch + k) % len(train)] for k in range(args.batch)]
+        qs = [q for q, sents in batch for _ in sents]
+        ss = [s for _, sents in batch for s in sents]
+        logits = reader.logits(qs, ss)
+        loss, i = 0.0, 0
+        for _, sents in batch:
+            g = logits[i:i + len(sents)]
+            loss = loss + torch.logsumexp(g, 0) - g[0]
+            i += len(sents)
+        loss = loss / len(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 100 == 0:
+            print(f"step {step}/{steps} loss {loss.item():.3f} {time.time() - t:.0f}s", file=sys.stderr, flush=True)
+    print(f"after: check @1 {accuracy(check):.3f} ({len(check)} held-out groups of up to 7 sentences)", file=sys.stderr)
+    reader.save(Path(args.out), trainable_names(model))
+    print("wrote", args.out, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

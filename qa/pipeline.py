@@ -92,7 +92,7 @@ class Pipeline:
         if self._reader is None:
             from .reader import shared
 
-            self._reader = shared()
+            self._reader = shared(self._embedder)
         return self._reader
 
     def warm_up(self) -> None:

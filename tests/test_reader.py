@@ -97,3 +97,19 @@ def test_warm_up_loads_the_reader_only_when_enabled(tmp_path):
     off = fake_pipeline(tmp_path / "b")
     off.warm_up()
     assert off._reader is None
+
+
+@pytest.mark.slow
+def test_reader_built_from_the_embedders_model_reads_the_same(real_embedder):
+    from qa.reader import Reader, bundled_encoder
+
+    base = bundled_encoder(real_embedder)
+    assert base is not None  # the bundled model runs directly: its weights can be reused
+    question, sentences = "When did the war end?", ["The war ended in 1953.", "Many wrote about it."]
+    before = real_embedder.embed([question])
+    copied = Reader.load(base=base).score(question, sentences)
+    fresh = Reader.load().score(question, sentences)
+    assert np.allclose(copied, fresh, atol=1e-5)
+    # The fine-tuned layers go into the reader's copy: the embedder's vectors do not change.
+    assert np.array_equal(real_embedder.embed([question]), before)
+    assert bundled_encoder(object()) is None

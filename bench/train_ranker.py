@@ -80,6 +80,22 @@ def reader_logits(index, model: AnswerModel, rs, reader, n: int) -> list[np.ndar
     return out
 
 
+class _Precomputed:
+    """Stands in for the reader with logits already computed for the ranker's top sentences."""
+
+    def __init__(self, logits: np.ndarray):
+        self.logits = logits
+
+    def score(self, question, sentences) -> np.ndarray:
+        return self.logits[:len(sentences)]
+
+
+def seed_labels(seed: Pipeline, rs, questions) -> list[np.ndarray]:
+    """Per seed retrieval: which candidate sentences hold a gold answer string."""
+    return [np.array([any(a in seed.index.sentence_text(int(row)) for a in q.answers) for row in r.sentence_rows],
+                     dtype=np.int32) for r, q in zip(rs, questions)]
+
+
 def fit_reader(p: Pipeline, model: AnswerModel, R_fit, fit_labels, R_hold, hold_labels, share: float) -> dict:
     """Candidates, margin and weight of the reader, by top-1 accuracy on the fit questions.
 
@@ -100,17 +116,14 @@ def fit_reader(p: Pipeline, model: AnswerModel, R_fit, fit_labels, R_hold, hold_
     print(f"reader logits {time.time() - t:.0f}s", file=sys.stderr)
 
     def accuracy(rs, labels, logits, n, margin, weight):
-        ans = Answerer(p.index, model)
+        """Top-1 accuracy and share of questions re-read, through the shipped rule (Answerer.reread)."""
+        settings = dataclasses.replace(model, reader_candidates=n, reader_margin=margin, reader_weight=weight)
         hits = runs = 0
         for r, lab, lg in zip(rs, labels, logits):
-            s = ans.sentence_scores(r)
-            order = np.argsort(-s, kind="stable")
-            best = order[0]
-            if len(order) > 1 and s[order[0]] - s[order[1]] < margin:
-                runs += 1
-                top = order[:n]
-                best = top[int(np.argmax(s[top] + weight * lg[:len(top)]))]
-            hits += bool(len(lab) and lab[best])
+            ans = Answerer(p.index, settings, reader=lambda lg=lg: _Precomputed(lg))
+            scores, ran = ans.reread(r, ans.sentence_scores(r))
+            runs += ran is not None
+            hits += bool(len(lab) and lab[int(np.argmax(scores))])
         return hits / len(rs), runs / len(rs)
 
     grid = [(n, m, w) for n in (2, 3, 4, 5, 6) for m in (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 99.0)
@@ -209,8 +222,7 @@ def main() -> None:
     seed_q = [SimpleNamespace(question=q["question"], answers=[str(a) for a in q["answers"]]) for q in seed_set.answerable]
     seed_off = [SimpleNamespace(question=q["question"]) for q in seed_set.off_topic]
     R_seed = collect(seed, seed_q, top_k=10)
-    ys = [np.array([any(a in seed.index.sentence_text(int(row)) for a in q.answers) for row in r.sentence_rows], dtype=np.int32)
-          for r, q in zip(R_seed, seed_q)]
+    ys = seed_labels(seed, R_seed, seed_q)
     Xs, ys_ = np.vstack([r.features for r in R_seed]), np.concatenate(ys)
     share = args.seed_share
     X = np.vstack([X, Xs])
@@ -248,8 +260,7 @@ def main() -> None:
     R_seed5 = collect(seed, seed_q, top_k=seed.config.top_k)
     R_seed_off = collect(seed, seed_off, top_k=seed.config.top_k)
     Xc = np.vstack([Xc, calibration(seed.index, model, R_seed5), calibration(seed.index, model, R_seed_off)])
-    ys5 = [np.array([any(a in seed.index.sentence_text(int(row)) for a in q.answers) for row in r.sentence_rows])
-           for r, q in zip(R_seed5, seed_q)]
+    ys5 = seed_labels(seed, R_seed5, seed_q)
     seed_right = top_correct(seed.index, model, R_seed5, ys5)
     yc = np.r_[yc, seed_right if args.calibrate == "correct" else np.ones(len(R_seed5)), np.zeros(len(R_seed_off))]
     wc = np.r_[wc, np.full(len(R_seed5), share / 2 / len(R_seed5)), np.full(len(R_seed_off), share / 2 / len(R_seed_off))]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .answer_types import PERSON, PLACE, answer_spans, preferred
+from .answer_types import answer_spans, preferred
 from .links import cite_url, safe_url
 from .lexical import tokenize
 from .retrieval import FEATURES, Passage, Retrieval
@@ -157,8 +157,6 @@ def narrow(qtype: str | None, question: str, sentence: str) -> tuple[int, int]:
     """
     qterms = set(tokenize(question))
     spans = answer_spans(qtype, question, sentence)
-    if qtype in (PERSON, PLACE):  # a demonym or a place is no answer to "who": then the sentence is
-        spans = [sp for sp in spans if preferred(qtype, question, sentence, sp)]
     if not spans:
         return 0, len(sentence)
     where: dict[str, list[int]] = {}
@@ -233,17 +231,16 @@ class Answerer:
         ranked = self.sentence_scores(r)
         calib = self.calibration_features(r, ranked)
         conf = self.confidence(calib)
+        # The reader only re-reads questions that will be answered.
+        scores, logits = self.reread(r, ranked) if conf >= threshold else (ranked, None)
+        order = np.argsort(-scores, kind="stable")
         explain = {"question_type": r.qtype, "threshold": threshold,
-                   "calibration": dict(zip(CALIBRATION_FEATURES, map(float, calib)))}
+                   "calibration": dict(zip(CALIBRATION_FEATURES, map(float, calib))),
+                   "top_sentences": [self._explain_row(r, scores, int(i)) for i in order[:5]],
+                   "reader": None if logits is None else [round(float(x), 4) for x in logits]}
         if conf < threshold:
-            order = np.argsort(-ranked, kind="stable")
-            explain["top_sentences"] = [self._explain_row(r, ranked, int(i)) for i in order[:5]]
             return Answer(r.question, None, True, conf, (), r.passages, explain=explain,
                           reason=f"confidence {conf:.2f} is below the threshold {threshold:.2f}")
-        scores, logits = self.reread(r, ranked)
-        order = np.argsort(-scores, kind="stable")
-        explain["top_sentences"] = [self._explain_row(r, scores, int(i)) for i in order[:5]]
-        explain["reader"] = None if logits is None else [round(float(x), 4) for x in logits]
         citations = self._citations(r, scores, order)
         first = citations[0]
         return Answer(r.question, first.quote[first.answer_start - first.start:first.answer_end - first.start],

@@ -177,7 +177,8 @@ def answer_spans(qtype: str | None, question: str, sentence: str) -> list[tuple[
     A date or number the question states is not the answer; a name sharing a name with the
     question ("Yoon" in "Who met Yoon?") is what is asked about, not the answer, while a
     name that only repeats a common word of the question ("Emperor Hirohito" for "Which
-    emperor ...") still is one.
+    emperor ...") still is one. For "who" and "where", a demonym ("Japanese") or, for "who", a
+    place ("a visit to Tokyo") is no answer.
     """
     q = _facts(question)
     names = qtype not in (DATE, NUMBER)
@@ -188,6 +189,8 @@ def answer_spans(qtype: str | None, question: str, sentence: str) -> list[tuple[
             continue
         if toks and (toks <= q.terms or (names and toks & q.names)):
             continue
+        if qtype in (PERSON, PLACE) and not preferred(qtype, question, sentence, (s, e)):
+            continue  # a demonym, or a place where a person is asked for, answers neither
         out.append((s, e))
     return out
 
@@ -217,10 +220,7 @@ def type_match(qtype: str | None, question: str, sentence: str) -> float:
     spans = answer_spans(qtype, question, sentence)
     if not spans:
         return 0.0
-    if any(preferred(qtype, question, sentence, sp) for sp in spans):
-        return 1.0
-    # A count where an amount is asked is half an answer; a demonym or a place for "who" is none.
-    return 0.5 if qtype == NUMBER else 0.0
+    return 1.0 if any(preferred(qtype, question, sentence, sp) for sp in spans) else 0.5
 
 
 # ------------------------------------------------------------------ checkable details of a claim

@@ -106,6 +106,7 @@ class MeanPoolingModel:
         self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0)
         self.model = AutoModel.from_pretrained(folder, local_files_only=True).to(device).eval()
         self.device = device
+        self.folder = folder
         self.dimension = int(self.model.config.hidden_size)
 
     def get_sentence_embedding_dimension(self) -> int:
@@ -185,6 +186,13 @@ class SentenceTransformerEmbedder:
             raise ConfigError(
                 f"model {self.name!r} could not be loaded offline ({type(exc).__name__}): "
                 "set 'model:' to a local sentence-transformers folder or an installed model package") from None
+
+    def loaded_transformer(self) -> tuple[str | None, object | None]:
+        """(folder, transformers model) when a plain mean-pooling model is already loaded, else (None, None)."""
+        model = self._model
+        if isinstance(model, MeanPoolingModel):
+            return model.folder, model.model
+        return None, None
 
     @property
     def dimension(self) -> int:

@@ -31,31 +31,31 @@ def trainable_names(model) -> list[str]:
     return [n for n, p in model.named_parameters() if p.requires_grad]
 
 
-class _CrossEncoder:
-    """The bundled MiniLM with a linear head on its mean-pooled output (built lazily, torch imported here)."""
+def _cross_encoder(base=None):
+    """The bundled MiniLM with a linear head on its mean-pooled output (torch is imported here).
 
-    def __new__(cls, base=None):
-        import copy
+    ``base``: the bundled MiniLM already loaded by the embedder; a copy of it takes 30 ms, a reload over 1 s.
+    """
+    import copy
 
-        import torch
-        from transformers import AutoModel
+    import torch
+    from transformers import AutoModel
 
-        class Model(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                # A copy of the embedder's already loaded MiniLM takes 30 ms; loading it again, over 1 s.
-                self.encoder = (copy.deepcopy(base) if base is not None
-                                else AutoModel.from_pretrained(_base_path(), local_files_only=True))
-                self.head = torch.nn.Linear(self.encoder.config.hidden_size, 1)
+    class CrossEncoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = (copy.deepcopy(base) if base is not None
+                            else AutoModel.from_pretrained(_base_path(), local_files_only=True))
+            self.head = torch.nn.Linear(self.encoder.config.hidden_size, 1)
 
-            def forward(self, input_ids, attention_mask, token_type_ids=None):
-                out = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                                   token_type_ids=token_type_ids).last_hidden_state
-                mask = attention_mask.unsqueeze(-1).to(out.dtype)
-                pooled = (out * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-                return self.head(pooled).squeeze(-1)
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
+            out = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                               token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(out.dtype)
+            pooled = (out * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            return self.head(pooled).squeeze(-1)
 
-        return Model()
+    return CrossEncoder()
 
 
 class Reader:
@@ -71,7 +71,7 @@ class Reader:
         """The base model with a fresh head; only the top ``layers`` layers and the head train."""
         from transformers import AutoTokenizer
 
-        model = _CrossEncoder()
+        model = _cross_encoder()
         n = model.encoder.config.num_hidden_layers
         for name, p in model.named_parameters():
             p.requires_grad = name.startswith("head.") or any(
@@ -83,11 +83,10 @@ class Reader:
         """The shipped reader, or None when its weights are missing. ``base``: the bundled MiniLM, already loaded."""
         if not path.is_file():
             return None
-        import torch
         from safetensors.torch import load_file
         from transformers import AutoTokenizer
 
-        model = _CrossEncoder(base)
+        model = _cross_encoder(base)
         state = {k: v.float() for k, v in load_file(str(path)).items()}
         missing = set(state) - set(dict(model.named_parameters()))
         if missing:
@@ -96,7 +95,6 @@ class Reader:
         model.eval()
         for p in model.parameters():
             p.requires_grad = False
-        del torch
         return cls(model, AutoTokenizer.from_pretrained(_base_path()))
 
     def logits(self, questions: Sequence[str], sentences: Sequence[str]):
@@ -141,10 +139,6 @@ def shared(embedder=None) -> Reader | None:
 
 def bundled_encoder(embedder):
     """The embedder's loaded transformers model when it is the bundled MiniLM run directly, else None."""
-    from .embedding import MeanPoolingModel, SentenceTransformerEmbedder, resolve_model
-
-    if not isinstance(embedder, SentenceTransformerEmbedder) or embedder._model is None:
-        return None
-    if resolve_model(embedder.name) != _base_path() or not isinstance(embedder._model, MeanPoolingModel):
-        return None
-    return embedder._model.model
+    loaded = getattr(embedder, "loaded_transformer", None)
+    folder, model = loaded() if loaded else (None, None)
+    return model if folder == _base_path() else None

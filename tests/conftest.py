@@ -62,3 +62,17 @@ def real_seed_pipeline(tmp_path_factory, real_embedder) -> Pipeline:
     p = Pipeline(cfg, embedder=real_embedder)
     p.build_index(progress=False)
     return p
+
+
+def fake_config_file(pipeline: Pipeline, tmp: Path, monkeypatch, extra: str = "") -> Path:
+    """A qa.yaml for ``pipeline``'s corpus and index, with ``Pipeline.from_config`` (what the CLI calls)
+    patched to use the fake embedder. The reader stays off, as in every fake pipeline."""
+    cfg = tmp / "qa.yaml"
+    cfg.write_text(f"corpus: {pipeline.config.corpus}\nindex: {pipeline.config.index}\nreader: false\n{extra}")
+    original = Pipeline.from_config.__func__
+
+    def from_config(cls, config="qa.yaml", embedder=None):
+        return original(cls, config, embedder=embedder or FakeEmbedder())
+
+    monkeypatch.setattr(Pipeline, "from_config", classmethod(from_config))
+    return cfg

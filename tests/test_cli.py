@@ -7,24 +7,14 @@ import sys
 
 import pytest
 
-from qa import Pipeline, cli
+from qa import cli
 
-from .conftest import fake_pipeline
-from .fakes import FakeEmbedder
+from .conftest import fake_config_file, fake_pipeline
 
 
 @pytest.fixture
 def config_file(tmp_path, monkeypatch):
-    p = fake_pipeline(tmp_path)
-    cfg = tmp_path / "qa.yaml"
-    cfg.write_text(f"corpus: {p.config.corpus}\nindex: {p.config.index}\nabstain_threshold: 0.0\n")
-    original = Pipeline.from_config.__func__
-
-    def from_config(cls, config="qa.yaml", embedder=None):
-        return original(cls, config, embedder=embedder or FakeEmbedder())
-
-    monkeypatch.setattr(Pipeline, "from_config", classmethod(from_config))
-    return cfg
+    return fake_config_file(fake_pipeline(tmp_path), tmp_path, monkeypatch, "abstain_threshold: 0.0\n")
 
 
 def run(argv, capsys, stdin: str | None = None, monkeypatch=None):

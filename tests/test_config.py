@@ -46,6 +46,10 @@ def test_absolute_paths_are_kept(tmp_path):
     ("", r"is empty"),
 ])
 def test_bad_values_are_one_line_errors_naming_the_key(tmp_path, body, message):
+    assert_one_line_error(tmp_path, body, message)
+
+
+def assert_one_line_error(tmp_path: Path, body: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as info:
         load_config(write(tmp_path, body))
     assert "\n" not in str(info.value)
@@ -106,9 +110,7 @@ def test_index_settings_cover_model_and_chunking(tmp_path):
     ("corpus: ''\nindex: b\n", r": corpus must be a path \(a string\), got ''$"),
 ])
 def test_config_errors_are_pinned(tmp_path, body, message):
-    with pytest.raises(ConfigError, match=message) as info:
-        load_config(write(tmp_path, body))
-    assert "\n" not in str(info.value)
+    assert_one_line_error(tmp_path, body, message)
 
 
 def test_good_origins_are_accepted(tmp_path):

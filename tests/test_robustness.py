@@ -17,11 +17,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa import Pipeline, cli
+from qa import cli
 from qa.api import create_app
 
-from .conftest import fake_pipeline
-from .fakes import FakeEmbedder
+from .conftest import fake_config_file, fake_pipeline
 
 # (path, the JSON field holding the user's text, the fields a 200 body must have)
 HTTP_ENDPOINTS = [
@@ -193,15 +192,7 @@ def test_fuzz_http_any_json(client, path, field, fields, value):
 
 @pytest.fixture
 def config_file(pipeline, tmp_path, monkeypatch):
-    cfg = tmp_path / "qa.yaml"
-    cfg.write_text(f"corpus: {pipeline.config.corpus}\nindex: {pipeline.config.index}\n")
-    original = Pipeline.from_config.__func__
-
-    def from_config(cls, config="qa.yaml", embedder=None):
-        return original(cls, config, embedder=embedder or FakeEmbedder())
-
-    monkeypatch.setattr(Pipeline, "from_config", classmethod(from_config))
-    return cfg
+    return fake_config_file(pipeline, tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize("command, key", CLI_COMMANDS)

@@ -17,11 +17,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Container
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .answer_types import answer_spans, preferred
+from .answer_types import answer_spans, capitalised_by_position, preferred, widened
 from .links import cite_url, safe_url
 from .lexical import tokenize
 from .retrieval import FEATURES, Passage, Retrieval
@@ -148,15 +149,17 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
 
 
-def narrow(qtype: str | None, question: str, sentence: str) -> tuple[int, int]:
+def narrow(qtype: str | None, question: str, sentence: str, lowercase_words: Container[str] = ()) -> tuple[int, int]:
     """The answer span inside ``sentence`` (offsets relative to it); the whole sentence if nothing narrower fits.
 
     Among the spans of the wanted type that the question does not already contain, prefer
     the wanted kind of quantity ("$17.3 billion" for "what was the value"), then the one
-    closest to where the question's words occur.
+    closest to where the question's words occur. ``lowercase_words``: words the document uses in
+    lower case, so a common word that only opens the sentence is not taken for a name.
     """
     qterms = set(tokenize(question))
-    spans = answer_spans(qtype, question, sentence)
+    spans = [sp for sp in answer_spans(qtype, question, sentence)
+             if not capitalised_by_position(sentence, sp, lowercase_words)]
     if not spans:
         return 0, len(sentence)
     where: dict[str, list[int]] = {}
@@ -170,7 +173,7 @@ def narrow(qtype: str | None, question: str, sentence: str) -> tuple[int, int]:
         distance = sum(min(abs(mid - p) for p in pos) for pos in where.values())
         return (not preferred(qtype, question, sentence, sp), distance)
 
-    return min(spans, key=key)
+    return widened(qtype, question, sentence, min(spans, key=key))
 
 
 class Answerer:
@@ -260,7 +263,7 @@ class Answerer:
         d = int(idx.sent_doc[row])
         text = idx.texts[d]
         s, e = (int(x) for x in idx.sent_span[row])
-        a0, a1 = narrow(r.qtype, r.question, text[s:e])
+        a0, a1 = narrow(r.qtype, r.question, text[s:e], idx.lowercase_words(d))
         qs, qe = s, e
         # Join an adjacent sentence of the same passage when it is nearly as likely to hold the answer.
         pos = {int(x): i for i, x in enumerate(r.sentence_rows)}

@@ -9,6 +9,7 @@ question asks when or how much.
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -193,6 +194,39 @@ def answer_spans(qtype: str | None, question: str, sentence: str) -> list[tuple[
             continue  # a demonym, or a place where a person is asked for, answers neither
         out.append((s, e))
     return out
+
+
+# A name leading one of these is the group it heads ("the Biden administration"): for "who"/"whose"
+# questions that do not ask for a person by role, the whole group is the answer.
+_GROUP_AFTER = re.compile(r"\s+(?:administration|government|cabinet|regime|family|dynasty|presidency)\b")
+_Q_ROLE = re.compile(r"\b(?:president|leader|prime minister|minister|emperor|king|queen|chancellor|author|founder|"
+                     r"official|historian|general|person|man|woman|wrote|written)\b", re.IGNORECASE)
+
+
+def widened(qtype: str | None, question: str, sentence: str, span: tuple[int, int]) -> tuple[int, int]:
+    """The span, with the group noun a person's name leads when the question does not ask for a person by role."""
+    if qtype == PERSON and not _Q_ROLE.search(question):
+        m = _GROUP_AFTER.match(sentence, span[1])
+        if m:
+            return span[0], m.end()
+    return span
+
+
+# ", researchers, and professionals": a list going on in lower case.
+_LOWER_LIST_AFTER = re.compile(r",\s+[a-z][\w\-]*(?:,\s+[a-z][\w\-]*)*,?\s+(?:and|or)\s+[a-z]")
+
+
+def capitalised_by_position(sentence: str, span: tuple[int, int], lowercase_words: Container[str]) -> bool:
+    """True for a single word capitalised only because it opens the sentence (or follows a run-in
+    heading): the document also uses it in lower case, or it heads a list that goes on in lower case
+    ("Students, researchers, and professionals ...")."""
+    text = sentence[span[0]:span[1]]
+    if not text or any(c.isspace() for c in text):
+        return False
+    before = sentence[:span[0]].rstrip()
+    if before and not before.endswith((".", ":", "!", "?")):
+        return False
+    return text.lower() in lowercase_words or bool(_LOWER_LIST_AFTER.match(sentence, span[1]))
 
 
 def preferred(qtype: str | None, question: str, sentence: str, span: tuple[int, int]) -> bool:

@@ -24,6 +24,7 @@ import datetime as _dt
 import functools
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -97,6 +98,15 @@ class Index:
     def doc_position(self) -> dict[str, int]:
         """doc id -> position in ``doc_ids``/``texts``; built once per loaded index."""
         return {d: i for i, d in enumerate(self.doc_ids)}
+
+    def lowercase_words(self, doc: int) -> frozenset[str]:
+        """The words document ``doc`` uses in lower case (for telling names from sentence-initial capitals)."""
+        cache = self.__dict__.setdefault("_lowercase_words", {})
+        if doc not in cache:
+            if len(cache) >= 256:  # bounded: a long-running server may see every document of a large corpus
+                cache.clear()
+            cache[doc] = frozenset(re.findall(r"(?<![\w'’\-])[a-z][a-z'’\-]*", self.texts[doc]))
+        return cache[doc]
 
     def page(self, doc: int, offset: int) -> int | None:
         """1-based page of ``offset`` in document ``doc`` for paged (PDF) sources, else None."""

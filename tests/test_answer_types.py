@@ -54,3 +54,27 @@ def test_quantity_kind_is_preferred():
     sentence = "In 2021, 12 firms exported goods worth $30.1 billion, 8% more than before."
     assert span("What was the value of the exports?", sentence) == "$30.1 billion"
     assert span("By what percentage did exports grow?", sentence) == "8%"
+
+
+def test_a_name_leading_a_group_is_answered_with_the_group_unless_a_person_is_asked_for():
+    sentence = "It helps the Indo-Pacific Strategy of the Biden administration."
+    assert span("Whose Indo-Pacific Strategy does it help?", sentence) == "Biden administration"
+    assert span("Which president's Indo-Pacific Strategy does it help?", sentence) == "Biden"
+
+
+def test_a_common_word_capitalised_only_by_its_position_is_no_name():
+    question = "Who crosses the borders?"
+    # It heads a list that goes on in lower case: the whole sentence (with the list) is the answer.
+    sentence = "Exchange and education. Students, researchers, and professionals cross borders."
+    s, e = narrow(question_type(question), question, sentence, {"exchange"})
+    assert sentence[s:e] == sentence
+    # The document also writes it in lower case.
+    sentence = "Students cross borders for study."
+    assert span(question, sentence) == "Students"  # not knowing the document's words, it looks like a name
+    s, e = narrow(question_type(question), question, sentence, {"students", "for"})
+    assert sentence[s:e] == sentence
+    # A real name at the start, or a capitalised word inside the sentence, stays a name.
+    s, e = narrow(PERSON, "Who met Kishida?", "Yoon met Kishida in Tokyo.", {"met", "in"})
+    assert "Yoon met Kishida in Tokyo."[s:e] == "Yoon"
+    s, e = narrow(PERSON, "Who crosses the borders?", "Each year Students cross them.", {"students"})
+    assert "Each year Students cross them."[s:e] == "Students"

@@ -4,19 +4,44 @@ A build records the sha256 of each of its files in its manifest; loading
 recomputes them, so a truncated, edited or missing file is reported instead of
 served. Builds killed before they went live leave ``.tmp-build-<stamp>-<pid>``
 folders (or a ``.CURRENT.<pid>.tmp`` pointer) behind; the next build removes
-those whose process is gone, and every superseded ``build-*`` folder.
+those whose process is gone, and every superseded ``build-*`` folder. Builds of one index folder
+take turns (``build_lock``): two `qa index` runs at once would otherwise each remove the other's
+build as superseded.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .errors import CorruptIndexError
 
 CURRENT = "CURRENT"
+LOCK = ".build.lock"
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path, waiting: Callable[[str], None] = lambda m: None) -> Iterator[None]:
+    """Hold the index folder's build lock (an advisory ``flock``; the OS releases it if the process dies).
+
+    When another process holds it, ``waiting`` is told once and this one waits its turn.
+    """
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / LOCK, "a+b") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            waiting(f"another build of {index_dir} is running; waiting for it to finish")
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def digest(path: Path) -> str:

@@ -33,7 +33,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .buildfiles import CURRENT, checksums, cleanup_builds, digest, verify_build
+from .buildfiles import CURRENT, build_lock, checksums, cleanup_builds, digest, verify_build
 from .chunking import Chunk, chunk_document
 from .config import Config
 from .documents import Document, check_corpus_folder, iter_corpus_files, load_corpus, page_of
@@ -337,7 +337,18 @@ def _previous_vectors(path: Path, manifest: dict, config: Config) -> tuple[dict[
 
 def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progress: bool = True,
                 warn: Callable[[str], None] | None = None) -> BuildReport:
-    """Bring the index in line with the corpus; embed only sentences that are new."""
+    """Bring the index in line with the corpus; embed only sentences that are new.
+
+    One build at a time per index folder: a second one waits, then finds the first one's result.
+    """
+    _check_index_folder(config.index)
+    check_corpus_folder(config.corpus)  # never report "up to date" for a corpus that is not there
+    with build_lock(config.index, waiting=warn or (lambda m: None)):
+        return _build(config, embedder, rebuild, progress, warn)
+
+
+def _build(config: Config, embedder: Embedder, rebuild: bool, progress: bool,
+           warn: Callable[[str], None] | None) -> BuildReport:
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
@@ -349,8 +360,6 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
             warn(msg)
 
     index_dir = config.index
-    _check_index_folder(index_dir)
-    check_corpus_folder(config.corpus)  # never report "up to date" for a corpus that is not there
     files = scan_corpus(config.corpus)
     old_manifest = None
     try:

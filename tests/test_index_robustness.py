@@ -237,3 +237,50 @@ def test_a_killed_first_build_leaves_no_index_rather_than_a_broken_one(tmp_path)
         load_index(cfg)
     assert run_until(10 ** 6, corpus, index).startswith("done")
     assert_answers(cfg)
+
+
+# ------------------------------------------------------------------ two builds at once
+
+class SlowEmbedder(FakeEmbedder):
+    """The fake embedder, slow enough that two builds overlap."""
+
+    def embed(self, texts):
+        import time
+
+        time.sleep(0.3)
+        return super().embed(texts)
+
+
+def test_two_builds_at_once_take_turns_and_leave_one_loadable_index(tmp_path):
+    import threading
+
+    from qa.buildfiles import build_lock
+    from qa.config import config_from_dict
+    from qa.store import build_index
+
+    corpus = make_corpus(tmp_path, CORPUS)
+    cfg = config_from_dict({"corpus": str(corpus), "index": str(tmp_path / "index"), "reader": False})
+    waited, reports = [], []
+    with build_lock(cfg.index):  # another process's build holds the folder
+        t = threading.Thread(target=lambda: reports.append(build_index(cfg, SlowEmbedder(), progress=False,
+                                                                        warn=waited.append)))
+        t.start()
+        t.join(timeout=1.0)
+        assert t.is_alive() and not reports  # it waits its turn ...
+        assert waited and "another build" in waited[0]
+    t.join(timeout=30)
+    assert len(reports) == 1 and reports[0].embedded > 0  # ... and builds once the lock is free
+
+    # Two builds started together (each rebuilding from scratch): one after the other, and the live
+    # build is complete; neither removed the other's build while it was live.
+    threads = [threading.Thread(target=lambda: reports.append(build_index(cfg, SlowEmbedder(), rebuild=True,
+                                                                          progress=False))) for _ in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    assert len(reports) == 3
+    builds = [p.name for p in cfg.index.iterdir() if p.name.startswith("build-")]
+    assert builds == [live_path(cfg.index).name]
+    index = load_index(cfg)
+    assert sorted(index.doc_ids) == sorted(CORPUS)

@@ -131,7 +131,8 @@ def test_leftovers_of_killed_builds_are_cleaned_by_the_next_build_but_not_runnin
     (p.config.corpus / "new.txt").write_text("Something new.")
     p.build_index(progress=False)
     left = sorted(x.name for x in idx.iterdir())
-    assert left == sorted(["CURRENT", live_path(idx).name, f".tmp-build-20200101T000000000001-{running}"])
+    assert left == sorted(["CURRENT", ".build.lock", live_path(idx).name,
+                           f".tmp-build-20200101T000000000001-{running}"])
 
 
 # ------------------------------------------------------------------ SIGKILL at every stage of a build
@@ -218,9 +219,10 @@ def test_a_build_killed_at_any_stage_leaves_the_previous_index_loadable(tmp_path
         assert_answers(p.config, None if swapped else old)
     assert {"embed", "_write_json", "savez", "save", "write_index", "_fsync_dir", "rename", "replace",
             "cleanup_builds"} <= set(stages), stages
-    # the build that finally ran through removed every leftover of the killed ones
+    # the build that finally ran through removed every leftover of the killed ones (and their locks
+    # died with them: each next build ran)
     left = sorted(x.name for x in p.config.index.iterdir())
-    assert left == ["CURRENT", live_path(p.config.index).name]
+    assert left == sorted(["CURRENT", ".build.lock", live_path(p.config.index).name])
     assert_answers(p.config)
     load_index(p.config)  # and it is fresh
 

@@ -16,6 +16,7 @@ import html
 import json
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -25,7 +26,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 from fastapi import FastAPI, Query, Request  # noqa: E402
 from fastapi_offline import FastAPIOffline  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse  # noqa: E402
+from fastapi.responses import HTMLResponse, JSONResponse, Response  # noqa: E402
 from pydantic import BaseModel, Field  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.exceptions import HTTPException  # noqa: E402
@@ -451,10 +452,14 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
         app.add_api_route(path, api_not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                           include_in_schema=False)
 
+    # The ask box's length limit is the server's own (limits.max_question_chars).
+    widget_js = re.sub(r"var MAX_CHARS = \d+;", f"var MAX_CHARS = {int(config.limits.max_question_chars)};",
+                       (STATIC / "widget.js").read_text(encoding="utf-8"), count=1)
+
     @app.get("/widget.js", include_in_schema=False)
-    def widget() -> FileResponse:
-        return FileResponse(STATIC / "widget.js", media_type="text/javascript; charset=utf-8",
-                            headers={"Cache-Control": "public, max-age=300"})
+    def widget() -> Response:
+        return Response(widget_js, media_type="text/javascript; charset=utf-8",
+                        headers={"Cache-Control": "public, max-age=300"})
 
     @app.get("/source/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def source_page(doc_id: str, start: int | None = Query(None, ge=0), end: int | None = Query(None, ge=0),

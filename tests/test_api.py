@@ -237,6 +237,8 @@ def test_widget_js(client):
     r = client.get("/widget.js")
     assert r.status_code == 200 and "javascript" in r.headers["content-type"]
     assert "attachShadow" in r.text and "innerHTML" not in r.text.split("*/", 1)[1]
+    # the ask box's limit is this server's limits.max_question_chars (200 here), not the file's 2000
+    assert "var MAX_CHARS = 200;" in r.text and "input.maxLength = MAX_CHARS;" in r.text
 
 
 def test_openapi_docs(client):

@@ -15,6 +15,7 @@
   var base = (script.getAttribute("data-qa-url") || new URL(script.src, location.href).origin).replace(/\/+$/, "");
   var targetSel = script.getAttribute("data-qa-target");
   var NO_ANSWER = "The sources don't answer this.";
+  var MAX_CHARS = 2000; // the server writes its limits.max_question_chars here when it serves this file
 
   var CSS = [
     ":host { all: initial; display: block; font: 15px/1.5 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif;",
@@ -158,7 +159,7 @@
     input.type = "text";
     input.name = "question";
     input.placeholder = "Ask a question about the sources";
-    input.maxLength = 2000;
+    input.maxLength = MAX_CHARS;
     input.id = "q";
     label.htmlFor = "q";
     var button = el("button", null, "Ask");

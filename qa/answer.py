@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Container
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np

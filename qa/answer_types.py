@@ -197,15 +197,15 @@ def answer_spans(qtype: str | None, question: str, sentence: str) -> list[tuple[
 
 
 # A name leading one of these is the group it heads ("the Biden administration"): for "who"/"whose"
-# questions that do not ask for a person by role, the whole group is the answer.
+# questions that do not ask for a person (by role, or by what one does alone: wrote), the whole group is the answer.
 _GROUP_AFTER = re.compile(r"\s+(?:administration|government|cabinet|regime|family|dynasty|presidency)\b")
-_Q_ROLE = re.compile(r"\b(?:president|leader|prime minister|minister|emperor|king|queen|chancellor|author|founder|"
+_Q_ONE_PERSON = re.compile(r"\b(?:president|leader|prime minister|minister|emperor|king|queen|chancellor|author|founder|"
                      r"official|historian|general|person|man|woman|wrote|written)\b", re.IGNORECASE)
 
 
 def widened(qtype: str | None, question: str, sentence: str, span: tuple[int, int]) -> tuple[int, int]:
     """The span, with the group noun a person's name leads when the question does not ask for a person by role."""
-    if qtype == PERSON and not _Q_ROLE.search(question):
+    if qtype == PERSON and not _Q_ONE_PERSON.search(question):
         m = _GROUP_AFTER.match(sentence, span[1])
         if m:
             return span[0], m.end()

@@ -93,6 +93,7 @@ class Index:
     bm25_chunks: BM25Index
     bm25_sentences: BM25Index
     pages: list[list[int]] = field(default_factory=list)  # per document: page start offsets (PDF), else []
+    _lowercase: dict[int, frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
 
     @functools.cached_property
     def doc_position(self) -> dict[str, int]:
@@ -101,7 +102,7 @@ class Index:
 
     def lowercase_words(self, doc: int) -> frozenset[str]:
         """The words document ``doc`` uses in lower case (for telling names from sentence-initial capitals)."""
-        cache = self.__dict__.setdefault("_lowercase_words", {})
+        cache = self._lowercase
         if doc not in cache:
             if len(cache) >= 256:  # bounded: a long-running server may see every document of a large corpus
                 cache.clear()

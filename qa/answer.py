@@ -12,6 +12,7 @@ fitted on SQuAD *train* by ``bench/train_ranker.py`` and shipped as
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -149,13 +150,15 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
 
 
-def narrow(qtype: str | None, question: str, sentence: str, lowercase_words: Container[str] = ()) -> tuple[int, int]:
+def narrow(qtype: str | None, question: str, sentence: str,
+           lowercase_words: Callable[[], Container[str]] = frozenset) -> tuple[int, int]:
     """The answer span inside ``sentence`` (offsets relative to it); the whole sentence if nothing narrower fits.
 
     Among the spans of the wanted type that the question does not already contain, prefer
     the wanted kind of quantity ("$17.3 billion" for "what was the value"), then the one
-    closest to where the question's words occur. ``lowercase_words``: words the document uses in
-    lower case, so a common word that only opens the sentence is not taken for a name.
+    closest to where the question's words occur. ``lowercase_words``: gives the words the document
+    uses in lower case (called only when needed), so a common word that only opens the sentence is
+    not taken for a name.
     """
     qterms = set(tokenize(question))
     spans = [sp for sp in answer_spans(qtype, question, sentence)
@@ -263,7 +266,7 @@ class Answerer:
         d = int(idx.sent_doc[row])
         text = idx.texts[d]
         s, e = (int(x) for x in idx.sent_span[row])
-        a0, a1 = narrow(r.qtype, r.question, text[s:e], idx.lowercase_words(d))
+        a0, a1 = narrow(r.qtype, r.question, text[s:e], functools.partial(idx.lowercase_words, d))
         qs, qe = s, e
         # Join an adjacent sentence of the same passage when it is nearly as likely to hold the answer.
         pos = {int(x): i for i, x in enumerate(r.sentence_rows)}

@@ -9,7 +9,7 @@ question asks when or how much.
 from __future__ import annotations
 
 import re
-from collections.abc import Container
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -216,17 +216,19 @@ def widened(qtype: str | None, question: str, sentence: str, span: tuple[int, in
 _LOWER_LIST_AFTER = re.compile(r",\s+[a-z][\w\-]*(?:,\s+[a-z][\w\-]*)*,?\s+(?:and|or)\s+[a-z]")
 
 
-def capitalised_by_position(sentence: str, span: tuple[int, int], lowercase_words: Container[str]) -> bool:
+def capitalised_by_position(sentence: str, span: tuple[int, int],
+                            lowercase_words: Callable[[], Container[str]]) -> bool:
     """True for a single word capitalised only because it opens the sentence (or follows a run-in
-    heading): the document also uses it in lower case, or it heads a list that goes on in lower case
-    ("Students, researchers, and professionals ...")."""
+    heading): it heads a list that goes on in lower case ("Students, researchers, and professionals
+    ..."), or the document also uses it in lower case. ``lowercase_words`` is only called for such a
+    word, so the document's words are gathered only when a question needs them."""
     text = sentence[span[0]:span[1]]
     if not text or any(c.isspace() for c in text):
         return False
     before = sentence[:span[0]].rstrip()
     if before and not before.endswith((".", ":", "!", "?")):
         return False
-    return text.lower() in lowercase_words or bool(_LOWER_LIST_AFTER.match(sentence, span[1]))
+    return bool(_LOWER_LIST_AFTER.match(sentence, span[1])) or text.lower() in lowercase_words()
 
 
 def preferred(qtype: str | None, question: str, sentence: str, span: tuple[int, int]) -> bool:

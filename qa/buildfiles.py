@@ -26,7 +26,7 @@ LOCK = ".build.lock"
 
 
 @contextlib.contextmanager
-def build_lock(index_dir: Path, waiting: Callable[[str], None] = lambda m: None) -> Iterator[None]:
+def build_lock(index_dir: Path, waiting: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold the index folder's build lock (an advisory ``flock``; the OS releases it if the process dies).
 
     When another process holds it, ``waiting`` is told once and this one waits its turn.
@@ -36,7 +36,8 @@ def build_lock(index_dir: Path, waiting: Callable[[str], None] = lambda m: None)
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            waiting(f"another build of {index_dir} is running; waiting for it to finish")
+            if waiting:
+                waiting(f"another build of {index_dir} is running; waiting for it to finish")
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             yield

@@ -344,7 +344,7 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
     """
     _check_index_folder(config.index)
     check_corpus_folder(config.corpus)  # never report "up to date" for a corpus that is not there
-    with build_lock(config.index, waiting=warn or (lambda m: None)):
+    with build_lock(config.index, waiting=warn):
         return _build(config, embedder, rebuild, progress, warn)
 
 

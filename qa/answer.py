@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import re
 from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +22,10 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .answer_types import answer_spans, capitalised_by_position, preferred, widened
+from .answer_types import answer_spans, capitalised_by_position, widened
 from .links import cite_url, safe_url
-from .lexical import tokenize
 from .retrieval import FEATURES, Passage, Retrieval
+from .spans import SpanModel
 from .store import Index
 
 if TYPE_CHECKING:  # torch loads only when the reader first runs
@@ -151,32 +150,21 @@ def _sigmoid(x: float) -> float:
 
 
 def narrow(qtype: str | None, question: str, sentence: str,
-           lowercase_words: Callable[[], Container[str]] = frozenset) -> tuple[int, int]:
+           lowercase_words: Callable[[], Container[str]] = frozenset,
+           spans_model: SpanModel | None = None) -> tuple[int, int]:
     """The answer span inside ``sentence`` (offsets relative to it); the whole sentence if nothing narrower fits.
 
-    Among the spans of the wanted type that the question does not already contain, prefer
-    the wanted kind of quantity ("$17.3 billion" for "what was the value"), then the one
-    closest to where the question's words occur. ``lowercase_words``: gives the words the document
-    uses in lower case (called only when needed), so a common word that only opens the sentence is
-    not taken for a name.
+    Among the spans of the wanted type that the question does not already contain, ``spans_model``
+    (default: the fitted one) picks by kind and by where the question's words sit around each span.
+    ``lowercase_words``: gives the words the document uses in lower case (called only when needed),
+    so a common word that only opens the sentence is not taken for a name.
     """
-    qterms = set(tokenize(question))
     spans = [sp for sp in answer_spans(qtype, question, sentence)
              if not capitalised_by_position(sentence, sp, lowercase_words)]
     if not spans:
         return 0, len(sentence)
-    where: dict[str, list[int]] = {}
-    for m in re.finditer(r"\w+", sentence):
-        for t in tokenize(m.group()):
-            if t in qterms:
-                where.setdefault(t, []).append(m.start())
-
-    def key(sp: tuple[int, int]) -> tuple[bool, float]:
-        mid = (sp[0] + sp[1]) / 2
-        distance = sum(min(abs(mid - p) for p in pos) for pos in where.values())
-        return (not preferred(qtype, question, sentence, sp), distance)
-
-    return widened(qtype, question, sentence, min(spans, key=key))
+    chosen = (spans_model or SpanModel.load()).choose(qtype, question, sentence, spans)
+    return widened(qtype, question, sentence, chosen)
 
 
 class Answerer:

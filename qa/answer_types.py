@@ -20,25 +20,43 @@ DATE, NUMBER, PERSON, PLACE, ENTITY = "DATE", "NUMBER", "PERSON", "PLACE", "ENTI
 _MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
           r"Jan\.|Feb\.|Mar\.|Apr\.|Jun\.|Jul\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)")
 _YEAR = r"(?:1[0-9]{3}|20[0-9]{2})(?:s\b)?"
+# A month on its own; "May" only after "in" ("in May"), since it is also a verb that opens sentences.
+_BARE_MONTH = r"(?:January|February|March|April|(?<=in\s)May|June|July|August|September|October|November|December)"
+_ERA = r"(?:BCE|BC|CE|AD|B\.C\.(?!\w)|A\.D\.(?!\w))"
+_ORDINAL_WORD = (r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|"
+                 r"thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|"
+                 r"twenty-first)")
 _DATE_RE = re.compile(
     rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+{_YEAR}"          # March 16, 2023
     rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+{_YEAR}"      # 16 March 2023 / 28th of September, 2023
     rf"|(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th)\s+of\s+{_MONTH},?\s+{_YEAR}"
     rf"|{_MONTH}\s+{_YEAR}"                                            # March 2023
     rf"|{_YEAR}\s*(?:–|-|to|and)\s*{_YEAR}"                              # 1910 to 1945
-    rf"|(?:the\s+)?(?:early|mid|late)?-?\s*\d{{1,2}}(?:st|nd|rd|th)\s+century"
-    rf"|(?:the\s+)?{_YEAR})\b")
+    rf"|(?:the\s+)?(?:early|mid|late)?-?\s*(?:\d{{1,2}}(?:st|nd|rd|th)|{_ORDINAL_WORD})\s+centur(?:y|ies)"
+    rf"|(?:around\s+|about\s+|c\.\s*)?\d{{1,4}}(?:\s*(?:–|-|to)\s*\d{{1,4}})?\s+{_ERA}"  # 3200 BC, 451 AD
+    rf"|(?:AD|A\.D\.)\s+\d{{1,4}}"                                      # AD 70
+    rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?!\d|,?\s*\d{{3}})"           # April 7 (no year)
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}"                    # 4 December
+    rf"|(?:about\s+|some\s+|around\s+|over\s+)?\d[\d,.]*\s+(?:(?:million|billion|thousand)\s+)?years\s+ago"
+    rf"|(?<=\b[Ii]n\s)\d{{3}}(?:\s*(?:–|-)\s*\d{{3}})?(?!\d|\s+[a-z])"             # in 955 (not "in 300 cases")
+    rf"|(?:mid-|early\s+|late\s+)?{_BARE_MONTH}(?!\s+\d)"                        # in June, mid-June
+    rf"|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)s?"
+    rf"|\d{{1,2}}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)"
+    rf"|(?:the\s+)?{_YEAR})(?!\w)")
 
 _NUMWORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
             r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
             r"hundred|thousand|dozen|half|several)")
 _NUMBER_RE = re.compile(
     rf"(?:(?:about|around|approximately|nearly|over|more than|less than|almost|some|~)\s*)?"
-    rf"(?:[$€£¥]\s?)?(?:\d[\d,]*(?:\.\d+)?|{_NUMWORD})"
+    rf"(?:(?:US|A|C|NZ|HK|S)?[$€£¥]\s?)?(?:\d[\d,]*(?:\.\d+)?|{_NUMWORD}|a(?=\s+(?:million|billion|trillion|thousand|hundred|dozen)\b))"
     rf"(?:\s*(?:%|percent|per cent))?"
     rf"(?:\s+(?:million|billion|trillion|thousand|hundred))?"
     rf"(?:\s+(?:km|kilometers|kilometres|miles|meters|metres|kg|tons|people|years|months|days|times|"
     rf"points|soldiers|troops|members|students|dollars|yen|won|percent))?", re.IGNORECASE)
+
+# A lower-case plural noun right after a number: what it counts.
+_COUNTED = re.compile(r"\s+(?!(?:was|has|is|as|this|thus|its|his|was|does|gives|makes|marks|sees|becomes)\b)[a-z]{2,}s\b")
 
 _CAP_WORD = r"[A-Z][\w'’\-]*"
 _NAME_RE = re.compile(rf"{_CAP_WORD}(?:\s+(?:(?:of|the|de|von|van|al|bin|and|for)\s+)?{_CAP_WORD})*")
@@ -46,7 +64,10 @@ _NAME_RE = re.compile(rf"{_CAP_WORD}(?:\s+(?:(?:of|the|de|von|van|al|bin|and|for
 _Q_NUMBER = re.compile(r"\b(how (many|much|long|far|old|large|big|high|often)|what (percentage|percent|"
                        r"share|proportion|number|amount|distance|fraction)|what was the (value|amount|"
                        r"number|rate)|by how much)\b", re.IGNORECASE)
-_Q_DATE = re.compile(r"\b(when|what (years?|dates?|day|months?|decades?|century|time)|which (years?|dates?|months?|"
+# "when" asks for a date only as a question word ("When did ...", "... end when?"); "When using X, what ..."
+# and "X is when Y ..." use it as a conjunction, and the question wants something else.
+_Q_DATE = re.compile(r"\b(when(?=\s+(?:is|was|were|are|did|does|do|will|would|could|can|should|has|have|had|"
+                     r"might|must|shall)\b|\s*\?)|what (years?|dates?|day|months?|decades?|century|time)|which (years?|dates?|months?|"
                      r"decades?|century)|in what (year|month)|since when|how long ago)\b", re.IGNORECASE)
 _Q_PERSON = re.compile(r"\b(who|whom|whose|(?:which|what) (?:[A-Z]\w+ )?(person|leader|president|prime minister|minister|"
                        r"emperor|king|official|general|historian|author))\b", re.IGNORECASE)
@@ -98,9 +119,10 @@ def typed_spans(qtype: str | None, sentence: str) -> list[tuple[int, int]]:
         for m in _NUMBER_RE.finditer(sentence):
             s, e = m.span()
             text = m.group().strip().rstrip(",.;:")  # "2012," is the year 2012
-            if not text or not re.search(r"\d|" + _NUMWORD, text, re.IGNORECASE):
+            if not text or not re.search(r"\d|million|billion|trillion|" + _NUMWORD, text, re.IGNORECASE):
                 continue
-            if re.fullmatch(r"(1[0-9]{3}|20[0-9]{2})", text) or any(ds <= s < de for ds, de in dates):
+            counted = _COUNTED.match(sentence, m.end())  # "1200 officers" counts; "in 1954 the" is a year
+            if (re.fullmatch(r"(1[0-9]{3}|20[0-9]{2})", text) and not counted) or any(ds <= s < de for ds, de in dates):
                 continue  # a bare year is a date, not a quantity
             if s > 0 and (sentence[s - 1].isalnum() or sentence[s - 1] == "["):
                 continue  # part of a word, or a citation marker like [41]
@@ -114,7 +136,9 @@ def typed_spans(qtype: str | None, sentence: str) -> list[tuple[int, int]]:
 
 # What kind of quantity a NUMBER question wants; spans of that kind are preferred.
 MONEY, PERCENT, DISTANCE, DURATION, COUNT = "MONEY", "PERCENT", "DISTANCE", "DURATION", "COUNT"
+CHANGE = "CHANGE"  # "by how much did it rise": an amount of any kind but a stretch of time
 _Q_KIND = (
+    (CHANGE, re.compile(r"\bby how (much|many)\b", re.IGNORECASE)),
     (PERCENT, re.compile(r"\b(percentage|percent|per cent|proportion|what share|what rate)\b", re.IGNORECASE)),
     (DISTANCE, re.compile(r"\b(how far|distance|how long is|how wide|how high|how tall|how deep)\b", re.IGNORECASE)),
     (DURATION, re.compile(r"\bhow long\b", re.IGNORECASE)),
@@ -135,7 +159,7 @@ _LOCATIVE_BEFORE = re.compile(r"\b(?:in|to|at|from|near|across|into|toward|towar
 
 
 def quantity_kind(question: str) -> str | None:
-    """MONEY, PERCENT, DISTANCE, DURATION or COUNT for a NUMBER question; None when unclear."""
+    """MONEY, PERCENT, DISTANCE, DURATION, COUNT or CHANGE for a NUMBER question; None when unclear."""
     found = [(m.start(), kind) for kind, rx in _Q_KIND for m in [rx.search(question)] if m]
     return min(found)[1] if found else None
 
@@ -245,6 +269,8 @@ def preferred(qtype: str | None, question: str, sentence: str, span: tuple[int, 
     if q.head is not None:
         after = sentence[span[0]:min(len(sentence), span[1] + 25)]
         return q.head in tokenize(after)[:4]
+    if q.kind == CHANGE:
+        return _span_kind(text) != DURATION
     return q.kind is None or _span_kind(text) == q.kind
 
 

@@ -15,6 +15,12 @@ from qa.answer_types import DATE, NUMBER, PERSON, PLACE, question_type, type_mat
     ("Where was the summit held?", PLACE),
     ("What did Japan withdraw when the dispute ended?", None),
     ("Why did relations sour?", None),
+    ("When is the festival celebrated?", DATE),
+    ("The season ends when?", DATE),
+    # "when" as a conjunction: the question wants what the later question word asks for
+    ("Debuccalization is when consonants are weakened to become what?", None),
+    ("When using a small loop antenna, what may occur?", None),
+    ("When someone holds a visa, where must they depart?", PLACE),
 ])
 def test_question_type(question, kind):
     assert question_type(question) == kind
@@ -78,3 +84,32 @@ def test_a_common_word_capitalised_only_by_its_position_is_no_name():
     assert "Yoon met Kishida in Tokyo."[s:e] == "Yoon"
     s, e = narrow(PERSON, "Who crosses the borders?", "Each year Students cross them.", lambda: {"students"})
     assert "Each year Students cross them."[s:e] == "Students"
+
+
+@pytest.mark.parametrize("sentence, date", [
+    ("The dynasty fell in 3200 BC after a long drought.", "3200 BC"),
+    ("Armenia adopted the faith in 451 AD, early on.", "451 AD"),
+    ("The relay began on April 7 in Paris.", "April 7"),
+    ("The republic broke down on 4 December after the invasion.", "4 December"),
+    ("Churches were built in the fifth century with domes.", "the fifth century"),
+    ("The battle took place in 955, near Augsburg.", "955"),
+    ("The dry season usually starts in June.", "June"),
+    ("The land bridge vanished about 8,000 years ago.", "about 8,000 years ago"),
+    ("The rally is held each Sunday at noon.", "Sunday"),
+])
+def test_dates_without_a_four_digit_year(sentence, date):
+    assert date in [sentence[s:e] for s, e in typed_spans(DATE, sentence)]
+
+
+def test_dates_do_not_swallow_counts_or_verbs():
+    assert typed_spans(DATE, "They met in 300 cases over the year.") == []
+    assert typed_spans(DATE, "May the talks go well.") == []
+
+
+def test_quantities_with_a_currency_prefix_or_a_counted_noun():
+    sentence = "The industry raised US$3.8 billion and hired 1200 officers in 1954."
+    got = [sentence[s:e] for s, e in typed_spans(NUMBER, sentence)]
+    assert "US$3.8 billion" in got and any(g.startswith("1200") for g in got)
+    assert not any("1954" in g for g in got)
+    sentence = "Ireland lost a million people."
+    assert [sentence[s:e] for s, e in typed_spans(NUMBER, sentence)] == ["a million people"]

@@ -1,0 +1,52 @@
+"""The span chooser: which of a sentence's candidate dates/numbers/names answers the question."""
+
+import json
+
+import numpy as np
+
+from qa.answer_types import DATE, NUMBER, PERSON, answer_spans, question_type
+from qa.spans import SPAN_FEATURES, WEIGHTS_FILE, SpanModel, span_features
+
+
+def choose(model, question, sentence):
+    qtype = question_type(question)
+    s, e = model.choose(qtype, question, sentence, answer_spans(qtype, question, sentence))
+    return sentence[s:e]
+
+
+def test_features_are_one_row_per_span_and_finite():
+    sentence = "The treaty was signed in 1965, and trade grew by 40% after 1970."
+    spans = answer_spans(NUMBER, "By how much did trade grow?", sentence)
+    X = span_features(NUMBER, "By how much did trade grow?", sentence, spans)
+    assert X.shape == (len(spans), len(SPAN_FEATURES)) and np.isfinite(X).all()
+
+
+def test_the_shipped_weights_match_the_features_and_cover_every_type():
+    data = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
+    assert tuple(data["features"]) == SPAN_FEATURES
+    model = SpanModel.load()
+    assert model != SpanModel.default()
+    assert {DATE, NUMBER, PERSON, "PLACE"} <= set(model.weights)
+
+
+def test_weights_for_other_features_fall_back_to_the_hand_set_model(tmp_path):
+    path = tmp_path / "spans.json"
+    path.write_text(json.dumps({"features": ["something", "else"], "weights": {}}))
+    assert SpanModel.load(path) == SpanModel.default()
+    assert SpanModel.load(tmp_path / "missing.json") == SpanModel.default()
+
+
+def test_the_fitted_chooser_takes_the_span_beside_the_question_words():
+    model = SpanModel.load()
+    sentence = ("Born in Lyon in 1802, the painter moved to Paris in 1830 and opened his first studio "
+                "there in 1841.")
+    assert choose(model, "When did the painter open his first studio?", sentence) == "1841"
+    assert choose(model, "When was the painter born?", sentence) == "1802"
+    sentence = "Kim met Tanaka in Seoul, while Park, the finance minister, stayed in Busan."
+    assert choose(model, "Who was the finance minister?", sentence) == "Park"
+
+
+def test_by_how_much_wants_an_amount_not_a_stretch_of_time():
+    model = SpanModel.load()
+    sentence = "Tourism saw a drop of ~65% in the final three months of 2019."
+    assert choose(model, "By how much did tourism drop in the last quarter of 2019?", sentence) == "~65%"

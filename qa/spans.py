@@ -24,7 +24,7 @@ WEIGHTS_FILE = Path(__file__).with_name("data") / "spans.json"
 
 SPAN_FEATURES = ("preferred", "preferred_explicit", "distance", "near3", "near8", "left2", "right2", "same_clause", "after_terms",
                  "subject_after", "first", "last", "words", "in_parens", "has_year", "preposition_before",
-                 "sentence_start", "unique_near5", "focus_near3")
+                 "sentence_start", "unique_near5", "focus_near3", "head_in_span")
 
 _WORD = re.compile(r"\w[\w'’\-]*")
 _CLAUSE_BREAK = re.compile(r"[,;:()\[\]–—]| - ")
@@ -75,7 +75,7 @@ def _load(path: str) -> SpanModel:
 
 def _subject_question(question: str) -> bool:
     """"Who wrote X?" asks for the subject; "Whom did X meet?", "What share did X take?" ask for something else."""
-    m = re.match(r"\s*(?:\w+\s+)?(?:who|what|which)\b((?:\s+\w+){1,3})", question, re.IGNORECASE)
+    m = re.match(r"\s*(?:who|what|which)\b((?:\s+\w+){1,3})", question, re.IGNORECASE)  # "In which ..." is not
     return bool(m) and not any(w.lower() in ("did", "does", "do") for w in m.group(1).split())
 
 
@@ -90,6 +90,12 @@ def _focus(question: str) -> set[str]:
     return set()
 
 
+def _head(question: str) -> set[str]:
+    """The stemmed noun a "which/what X" question asks for ("sea" in "In which sea is ...?")."""
+    m = re.search(r"\b(?:which|what)\s+(\w+)", question, re.IGNORECASE)
+    return set(tokenize(m.group(1))) if m else set()
+
+
 def span_features(qtype: str | None, question: str, sentence: str,
                   spans: list[tuple[int, int]]) -> np.ndarray:
     """One row of :data:`SPAN_FEATURES` per span."""
@@ -100,6 +106,7 @@ def span_features(qtype: str | None, question: str, sentence: str,
     # A question that names its unit ("what percentage", "how many ships") is sure of the kind it wants.
     explicit = quantity_kind(question) in (PERCENT, DISTANCE)
     focus = _focus(question)
+    head = _head(question)
     counts: dict[str, int] = {}
     for _, _, toks in words:
         for t in toks & qterms:
@@ -125,7 +132,10 @@ def span_features(qtype: str | None, question: str, sentence: str,
         same = (sum(clause[i] == clause[i0] for i, (_, _, toks) in enumerate(words)
                     if not i0 <= i <= i1 and toks & qterms) /
                 max(1, sum(1 for i, (_, _, toks) in enumerate(words) if not i0 <= i <= i1 and toks & qterms)))
-        before_word = sentence[words[i0 - 1][0]:words[i0 - 1][1]].lower() if i0 > 0 and words else ""
+        b = i0 - 1
+        while b > 0 and sentence[words[b][0]:words[b][1]].lower() in ("the", "a", "an"):
+            b -= 1  # "in the Sea of Japan": the preposition before the article
+        before_word = sentence[words[b][0]:words[b][1]].lower() if b >= 0 and words else ""
         text = sentence[s:e]
         kind_ok = float(preferred(qtype, question, sentence, (s, e)))
         rows.append((
@@ -148,5 +158,6 @@ def span_features(qtype: str | None, question: str, sentence: str,
             float(i0 == 0),
             sum(abs(d) <= 5 for t, d in nearest.items() if t in unique) / max(1, len(unique)),
             float(any(abs(d) <= 3 for t, d in nearest.items() if t in focus)),
+            float(bool(head & set().union(*(words[i][2] for i in range(i0, i1 + 1))))) if words else 0.0,
         ))
     return np.asarray(rows, dtype=np.float64)

@@ -50,3 +50,9 @@ def test_by_how_much_wants_an_amount_not_a_stretch_of_time():
     model = SpanModel.load()
     sentence = "Tourism saw a drop of ~65% in the final three months of 2019."
     assert choose(model, "By how much did tourism drop in the last quarter of 2019?", sentence) == "~65%"
+
+
+def test_a_which_question_wants_the_span_that_names_its_noun():
+    model = SpanModel.load()
+    sentence = "Nami/Namiseom island. The island of Namiseom in the Bukhan River draws visitors from Seoul."
+    assert choose(model, "In which river is Namiseom located?", sentence) == "Bukhan River"

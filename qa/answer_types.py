@@ -183,6 +183,7 @@ class _QuestionFacts:
     lower: str
     head: str | None           # the stemmed noun after "how many" ("time" in "How many times ...")
     kind: str | None           # quantity_kind(question)
+    counts_things: bool        # "how many tourists", not "how many years": a stretch of time is no answer
 
 
 @lru_cache(maxsize=1024)
@@ -191,9 +192,10 @@ def _facts(question: str) -> _QuestionFacts:
     words = re.findall(r"\w[\w'’\-]*", question)[1:]
     m = re.search(r"\bhow many\s+(\w+)", question, re.IGNORECASE)
     head = tokenize(m.group(1)) if m else []
+    counts = bool(m) and not _DURATION_RE.search(question[m.start():])
     return _QuestionFacts(frozenset(tokenize(question)),
                           frozenset(t for w in words if w[:1].isupper() for t in tokenize(w)),
-                          question.lower(), head[0] if head else None, quantity_kind(question))
+                          question.lower(), head[0] if head else None, quantity_kind(question), counts)
 
 
 def answer_spans(qtype: str | None, question: str, sentence: str) -> list[tuple[int, int]]:
@@ -216,6 +218,8 @@ def answer_spans(qtype: str | None, question: str, sentence: str) -> list[tuple[
             continue
         if qtype in (PERSON, PLACE) and not preferred(qtype, question, sentence, (s, e)):
             continue  # a demonym, or a place where a person is asked for, answers neither
+        if q.counts_things and _span_kind(sentence[s:e]) == DURATION:
+            continue  # "three months" does not answer "how many tourists"
         out.append((s, e))
     return out
 

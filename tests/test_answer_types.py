@@ -113,3 +113,10 @@ def test_quantities_with_a_currency_prefix_or_a_counted_noun():
     assert not any("1954" in g for g in got)
     sentence = "Ireland lost a million people."
     assert [sentence[s:e] for s, e in typed_spans(NUMBER, sentence)] == ["a million people"]
+
+
+def test_a_stretch_of_time_does_not_count_things():
+    sentence = "Visits fell by 40% in the final three months of 2019."
+    assert span("How many tourists visited in 2019?", sentence) == "40%"
+    assert span("How many months did the fall last?", "The fall lasted three months in all.") == "three months"
+    assert span("How many years did it take?", "It took 12 years to finish.") == "12 years"

@@ -171,11 +171,12 @@ class Answerer:
     """Turns a :class:`Retrieval` into an :class:`Answer`."""
 
     def __init__(self, index: Index, model: AnswerModel | None = None, threshold: float = 0.5,
-                 reader: Callable[[], "Reader | None"] | None = None):
+                 reader: Callable[[], "Reader | None"] | None = None, spans: SpanModel | None = None):
         self.index = index
         self.model = model or AnswerModel.load()
         self.threshold = threshold
         self._reader = reader  # called on first need: the reader loads only if it is ever used
+        self.spans = spans or SpanModel.load()
         self._w = np.asarray(self.model.ranker, dtype=np.float32)
 
     def sentence_scores(self, r: Retrieval) -> np.ndarray:
@@ -254,7 +255,7 @@ class Answerer:
         d = int(idx.sent_doc[row])
         text = idx.texts[d]
         s, e = (int(x) for x in idx.sent_span[row])
-        a0, a1 = narrow(r.qtype, r.question, text[s:e], functools.partial(idx.lowercase_words, d))
+        a0, a1 = narrow(r.qtype, r.question, text[s:e], functools.partial(idx.lowercase_words, d), self.spans)
         qs, qe = s, e
         # Join an adjacent sentence of the same passage when it is nearly as likely to hold the answer.
         pos = {int(x): i for i, x in enumerate(r.sentence_rows)}

@@ -56,7 +56,7 @@ _NUMBER_RE = re.compile(
     rf"points|soldiers|troops|members|students|dollars|yen|won|percent))?", re.IGNORECASE)
 
 # A lower-case plural noun right after a number: what it counts.
-_COUNTED = re.compile(r"\s+(?!(?:was|has|is|as|this|thus|its|his|was|does|gives|makes|marks|sees|becomes)\b)[a-z]{2,}s\b")
+_COUNTED = re.compile(r"\s+(?!(?:was|has|is|as|this|thus|its|his|does|gives|makes|marks|sees|becomes)\b)[a-z]{2,}s\b")
 
 _CAP_WORD = r"[A-Z][\w'’\-]*"
 _NAME_RE = re.compile(rf"{_CAP_WORD}(?:\s+(?:(?:of|the|de|von|van|al|bin|and|for)\s+)?{_CAP_WORD})*")

@@ -22,9 +22,10 @@ from .lexical import tokenize
 
 WEIGHTS_FILE = Path(__file__).with_name("data") / "spans.json"
 
-SPAN_FEATURES = ("preferred", "preferred_explicit", "distance", "near3", "near8", "left2", "right2", "same_clause", "after_terms",
-                 "subject_after", "first", "last", "words", "in_parens", "has_year", "preposition_before",
-                 "sentence_start", "unique_near5", "focus_near3", "head_in_span")
+SPAN_FEATURES = ("preferred", "preferred_explicit", "distance", "near3", "near8", "left2", "right2",
+                 "same_clause", "after_terms", "subject_after", "first", "last", "words", "in_parens",
+                 "has_year", "preposition_before", "sentence_start", "unique_near5", "focus_near3",
+                 "head_in_span")
 
 _WORD = re.compile(r"\w[\w'’\-]*")
 _CLAUSE_BREAK = re.compile(r"[,;:()\[\]–—]| - ")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .answer_types import answer_spans, capitalised_by_position, widened
+from .answer_types import DATE, NUMBER, PERSON, PLACE, answer_spans, capitalised_by_position, widened
 from .links import cite_url, safe_url
 from .retrieval import FEATURES, Passage, Retrieval
 from .spans import SpanModel
@@ -82,6 +82,7 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     passages: tuple[Passage, ...] = ()
     reason: str | None = None                  # why it abstained, in words
+    note: str | None = None                    # a caveat on an answer, in words
     explain: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -104,6 +105,8 @@ class Answer:
              "passages": [p.to_dict() for p in self.passages]}
         if self.reason:
             d["reason"] = self.reason
+        if self.note:
+            d["note"] = self.note
         return d
 
 
@@ -143,6 +146,10 @@ class AnswerModel:
         calib = dict(best=1.0, margin=1.0, dense=4.0, coverage=3.0, lexical=0.0, type_match=0.5, type_missing=-2.0,
                      idf_coverage=1.0, context_coverage=1.0, chunk_coverage=0.0, missing_rare=-1.0)
         return cls(tuple(ranker[f] for f in FEATURES), -4.0, tuple(calib[f] for f in CALIBRATION_FEATURES), -6.0)
+
+
+# What a typed question asks for, in words: said when the chosen sentence holds nothing of the kind.
+_WANTED = {DATE: "date", NUMBER: "number", PERSON: "name", PLACE: "place"}
 
 
 def _sigmoid(x: float) -> float:
@@ -238,8 +245,12 @@ class Answerer:
                           reason=f"confidence {conf:.2f} is below the threshold {threshold:.2f}")
         citations = self._citations(r, scores, order)
         first = citations[0]
+        note = None
+        sentence = tuple(int(x) for x in self.index.sent_span[int(r.sentence_rows[int(order[0])])])
+        if r.qtype in _WANTED and (first.answer_start, first.answer_end) == sentence:
+            note = f"No {_WANTED[r.qtype]} in this passage fits the question, so the whole sentence is shown."
         return Answer(r.question, first.quote[first.answer_start - first.start:first.answer_end - first.start],
-                      False, conf, tuple(citations), r.passages, explain=explain)
+                      False, conf, tuple(citations), r.passages, explain=explain, note=note)
 
     def _explain_row(self, r: Retrieval, scores: np.ndarray, i: int) -> dict:
         row = int(r.sentence_rows[i])

@@ -93,7 +93,9 @@ class AnswerOut(BaseModel):
     confidence: float
     citations: list[CitationOut]
     passages: list[PassageOut]
-    reason: str | None = None
+    reason: str | None = Field(None, description="Why it abstained (abstentions only)")
+    note: str | None = Field(None, description="A caveat on the answer, e.g. that the sentence holds no date "
+                                               "although the question asks for one")
 
 
 class CheckRequest(BaseModel):

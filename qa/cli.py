@@ -78,7 +78,7 @@ def _render(ans) -> str:
             lines.append("Related, but not an answer:")
             lines += [f"  - {p.title} [{_where(p)}]: {p.text[:160]}..." for p in ans.passages[:3]]
         return "\n".join(lines)
-    lines = [ans.answer, f"confidence {ans.confidence:.0%}"]
+    lines = [ans.answer, f"confidence {ans.confidence:.0%}"] + ([f"note: {ans.note}"] if ans.note else [])
     for i, c in enumerate(ans.citations, 1):
         lines.append(f"[{i}] {c.title} ({c.source}, {_where(c)})")
         lines.append(f"    \"{c.quote}\"")

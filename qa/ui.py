@@ -171,6 +171,8 @@ def answer_html(result: dict, text_of) -> str:
     parts = ['<div class="qa-msg">',
              f'<p class="qa-answer">{esc(result["answer"])}'
              f'<span class="qa-conf" title="calibrated confidence">{percent(conf)} confident</span></p>']
+    if result.get("note"):
+        parts.append(f'<p class="qa-note">{esc(result["note"])}</p>')
     first = result["citations"][0]
     quote = highlight_html(text_of(first["source"]), first["start"], first["end"], first["answer_start"],
                            first["answer_end"])

@@ -51,6 +51,13 @@ def test_ask_returns_exactly_answer_to_dict(client, pipeline):
     assert text[c["answer_start"]:c["answer_end"]] == body["answer"]
 
 
+def test_ask_passes_the_note_through(client, pipeline):
+    q = "Where do students study?"  # a place question whose best sentence names no place
+    r = client.post("/api/ask", json={"question": q})
+    assert r.json() == pipeline.ask(q).to_dict()
+    assert r.json()["note"] == "No place in this passage fits the question, so the whole sentence is shown."
+
+
 def test_ask_abstention_is_200(client):
     r = client.post("/api/ask", json={"question": "What is the capital of Mars?"})
     assert r.status_code == 200

@@ -89,3 +89,13 @@ def test_console_script_is_installed_and_reports_errors_without_traceback(tmp_pa
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith("qa: error: config file not found")
+
+
+def test_ask_text_prints_the_note():
+    from qa.answer import Answer, Citation
+
+    text = "Delegates signed the treaty in Seoul."
+    c = Citation("a.txt", "A", 0, len(text), text, 0, len(text), 0.8)
+    out = cli._render(Answer("When?", text, False, 0.8, (c,), note="The question asks for a date; none."))
+    assert out.splitlines()[:3] == [text, "confidence 80%", "note: The question asks for a date; none."]
+    assert "note:" not in cli._render(Answer("When?", text, False, 0.8, (c,)))

@@ -146,3 +146,17 @@ def test_question_vector_cache_is_a_bounded_lru(seed_pipeline, monkeypatch):
     for t in threads:
         t.join()
     assert errors == [] and len(seed_pipeline._qcache) == 3
+
+
+def test_a_typed_question_answered_by_a_whole_sentence_says_so(tmp_path):
+    corpus = make_corpus(tmp_path, {"a.txt": "The treaty talks were long. Delegates signed the treaty in Seoul after "
+                                             "many rounds of talks.\n\nThe harbour was busy."})
+    p = fake_pipeline(tmp_path, corpus, abstain_threshold=0.0)
+    d = p.ask("When did the delegates sign the treaty?").to_dict()
+    assert not d["abstained"] and d["answer"] == "Delegates signed the treaty in Seoul after many rounds of talks."
+    assert d["note"] == "No date in this passage fits the question, so the whole sentence is shown."
+    corpus = make_corpus(tmp_path / "b", {"a.txt": "Delegates signed the treaty in Seoul in 1965 after many talks."})
+    p = fake_pipeline(tmp_path / "b", corpus, abstain_threshold=0.0)
+    d = p.ask("When did the delegates sign the treaty?").to_dict()
+    assert d["answer"] == "1965" and "note" not in d
+    assert "note" not in p.ask("Why did the delegates sign the treaty?").to_dict()

@@ -153,3 +153,14 @@ def test_gradio_input_is_only_the_question(seed_pipeline):
     fn = next(fn for fn in demo.fns.values() if getattr(fn, "name", "") == "respond")
     kinds = [type(c).__name__ for c in fn.inputs]
     assert kinds == ["Textbox", "State"]
+
+
+def test_answer_html_shows_the_note():
+    text = "Delegates signed the treaty in Seoul."
+    r = {"abstained": False, "answer": text, "confidence": 0.8, "note": "The question asks for a date; <none>.",
+         "citations": [{"source": "a.txt", "title": "A", "start": 0, "end": len(text), "quote": text,
+                        "answer_start": 0, "answer_end": len(text), "score": 0.8}], "passages": []}
+    out = answer_html(r, lambda d: text)
+    assert '<p class="qa-note">The question asks for a date; &lt;none&gt;.</p>' in out
+    del r["note"]
+    assert "asks for" not in answer_html(r, lambda d: text)

@@ -123,6 +123,7 @@
     var ans = el("p", "answer", r.answer);
     ans.appendChild(el("span", "conf", Math.round(r.confidence * 100) + "% confident"));
     out.appendChild(ans);
+    if (typeof r.note === "string" && r.note) out.appendChild(el("p", "note", r.note));
     var ol = el("ol", "cites");
     (r.citations || []).forEach(function (c) {
       var li = el("li");

@@ -148,6 +148,8 @@ class AnswerModel:
         return cls(tuple(ranker[f] for f in FEATURES), -4.0, tuple(calib[f] for f in CALIBRATION_FEATURES), -6.0)
 
 
+_TYPE_MATCH = FEATURES.index("type_match")
+
 # What a typed question asks for, in words: said when the chosen sentence holds nothing of the kind.
 _WANTED = {DATE: "date", NUMBER: "number", PERSON: "name", PLACE: "place"}
 
@@ -198,7 +200,10 @@ class Answerer:
         if self._reader is None or m.reader_candidates < 2 or len(scores) < 2:
             return scores, None
         order = np.argsort(-scores, kind="stable")
-        if scores[order[0]] - scores[order[1]] >= m.reader_margin:
+        # The ranker is in doubt when its best two are close, or when its best sentence lacks the
+        # date/number/name the question asks for, however far ahead it is: then the reader re-reads.
+        lacks_type = r.qtype is not None and r.features[order[0], _TYPE_MATCH] < 1.0
+        if scores[order[0]] - scores[order[1]] >= m.reader_margin and not lacks_type:
             return scores, None
         reader = self._reader()
         if reader is None:

@@ -113,3 +113,16 @@ def test_reader_built_from_the_embedders_model_reads_the_same(real_embedder):
     # The fine-tuned layers go into the reader's copy: the embedder's vectors do not change.
     assert np.array_equal(real_embedder.embed([question]), before)
     assert bundled_encoder(object()) is None
+
+
+def test_reader_rereads_when_the_best_sentence_lacks_the_wanted_type(tmp_path):
+    # margin 0: a wide lead never makes the reader run, but a "when" question whose best
+    # sentence (by the ranker alone) holds no date does.
+    q = "When did the people of both countries exchange students and researchers?"
+    base = fake_pipeline(tmp_path / "a", abstain_threshold=0.0)
+    assert base.ask(q).explain["top_sentences"][0]["features"]["type_match"] < 1.0
+    reader = KeywordReader("1965")
+    p = pipeline_with(tmp_path / "b", reader, reader_candidates=4, reader_margin=0.0, reader_weight=10.0)
+    assert p.ask(q).explain["reader"] is not None and reader.calls == 1
+    p.ask(QUESTION)  # untyped: only the margin could make it run
+    assert reader.calls == 1

@@ -169,6 +169,19 @@ def fit_listwise(groups: list[tuple[np.ndarray, np.ndarray]], weights: np.ndarra
     return res.x
 
 
+def write_model(model: AnswerModel, out: Path, fitted_on: str) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "features": list(FEATURES), "ranker": list(model.ranker), "ranker_bias": model.ranker_bias,
+        "calibration_features": list(CALIBRATION_FEATURES), "calibration": list(model.calibration),
+        "calibration_bias": model.calibration_bias, "join_margin": model.join_margin,
+        "reader": {"candidates": model.reader_candidates, "margin": model.reader_margin,
+                   "weight": model.reader_weight} if model.reader_candidates else None,
+        "fitted_on": fitted_on,
+    }, indent=1) + "\n")
+    print("wrote", out, file=sys.stderr)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", type=int, default=4000)
@@ -179,6 +192,8 @@ def main() -> None:
                     help="the most questions the reader may run on (it costs latency)")
     ap.add_argument("--calibrate", choices=("correct", "topic"), default="topic",
                     help="confidence target: the question is answerable (default), or the top answer is right")
+    ap.add_argument("--reader-only", action="store_true",
+                    help="keep the shipped ranker and calibrator; refit only when and how the reader re-reads")
     ap.add_argument("--out", default=str(ROOT / "qa" / "data" / "ranker.json"))
     args = ap.parse_args()
     from sklearn.linear_model import LogisticRegression
@@ -211,6 +226,13 @@ def main() -> None:
     print(f"retrieval {time.time() - t:.0f}s", file=sys.stderr)
 
     fit_labels = [labels_for(p, r, g) for r, g in zip(R_fit, fit_q)]
+    if args.reader_only:  # e.g. after retraining the reader: its settings, the rest as shipped
+        shipped = AnswerModel.load()
+        settings = fit_reader(p, shipped, R_fit, fit_labels, R_hold,
+                              [labels_for(p, r, g) for r, g in zip(R_hold, hold_q)], args.reader_share)
+        fitted_on = json.loads((ROOT / "qa" / "data" / "ranker.json").read_text())["fitted_on"]
+        write_model(dataclasses.replace(shipped, **settings), Path(args.out), fitted_on)
+        return
     X = np.vstack([r.features for r in R_fit])
     y = np.concatenate(fit_labels)
     weights = np.ones(len(y))
@@ -291,17 +313,8 @@ def main() -> None:
     print(f"chosen abstain_threshold (held-out train + seed dev): {chosen:.2f}", file=sys.stderr)
     print("seed dev off-topic confidences:", np.round(np.sort(sn), 3), file=sys.stderr)
     print("seed dev answerable confidences:", np.round(np.sort(sp)[:8], 3), file=sys.stderr)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({
-        "features": list(FEATURES), "ranker": list(model.ranker), "ranker_bias": model.ranker_bias,
-        "calibration_features": list(CALIBRATION_FEATURES), "calibration": list(model.calibration),
-        "calibration_bias": model.calibration_bias, "join_margin": model.join_margin,
-        "reader": {"candidates": model.reader_candidates, "margin": model.reader_margin,
-                   "weight": model.reader_weight} if model.reader_candidates else None,
-        "fitted_on": f"SQuAD v1.1 train, articles i%10==0 ({len(corpus_ids)}), {len(fit_q)} questions; "
-                     f"off-topic from articles i%10==5",
-    }, indent=1) + "\n")
-    print("wrote", args.out, file=sys.stderr)
+    write_model(model, Path(args.out), f"SQuAD v1.1 train, articles i%10==0 ({len(corpus_ids)}), {len(fit_q)} "
+                                       f"questions; off-topic from articles i%10==5")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -33,8 +34,6 @@ TYPES = ("DATE", "NUMBER", "PERSON", "PLACE")
 
 def groups(articles, remainders):
     """Per type: (features, labels, question, sentence, spans) for every usable question."""
-    import re
-
     out = defaultdict(list)
     for i, art in enumerate(articles):
         if i % 10 not in remainders:

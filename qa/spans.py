@@ -104,7 +104,7 @@ def span_features(qtype: str | None, question: str, sentence: str,
     words = [(m.start(), m.end(), set(tokenize(m.group()))) for m in _WORD.finditer(sentence)]
     clause = [len(_CLAUSE_BREAK.findall(sentence, 0, s)) for s, _, _ in words]
     subject = _subject_question(question)
-    # A question that names its unit ("what percentage", "how many ships") is sure of the kind it wants.
+    # A question that names its unit ("what percentage", "how far") is sure of the kind it wants.
     explicit = quantity_kind(question) in (PERCENT, DISTANCE)
     focus = _focus(question)
     head = _head(question)
@@ -115,50 +115,49 @@ def span_features(qtype: str | None, question: str, sentence: str,
     unique = {t for t, c in counts.items() if c == 1}
     rows = []
     for rank, (s, e) in enumerate(spans):
-        inside = [i for i, (ws, we, _) in enumerate(words) if ws >= s and we <= e] or \
-                 [min(range(len(words)), key=lambda i: abs(words[i][0] - s))] if words else []
+        inside = [i for i, (ws, we, _) in enumerate(words) if ws >= s and we <= e]
+        if not inside and words:  # a span inside a word: the word nearest its start
+            inside = [min(range(len(words)), key=lambda i: abs(words[i][0] - s))]
         i0, i1 = (inside[0], inside[-1]) if inside else (0, 0)
-        # nearest occurrence (in words) of each question term the sentence has outside the span
+        # the words outside the span holding question terms, and each term's nearest occurrence
+        # (signed distance in words: > 0 after the span, < 0 before it)
+        matched = [i for i, (_, _, toks) in enumerate(words) if not i0 <= i <= i1 and toks & qterms]
         nearest: dict[str, int] = {}
-        for i, (_, _, toks) in enumerate(words):
-            if i0 <= i <= i1:
-                continue
-            d = i - i1 if i > i1 else i - i0  # signed: > 0 after the span, < 0 before it
-            for t in toks & qterms:
+        for i in matched:
+            d = i - i1 if i > i1 else i - i0
+            for t in words[i][2] & qterms:
                 if t not in nearest or abs(d) < abs(nearest[t]):
                     nearest[t] = d
         n = len(nearest)
         dist = [abs(d) for d in nearest.values()]
         after = sum(d > 0 for d in nearest.values()) / n if n else 0.0
-        same = (sum(clause[i] == clause[i0] for i, (_, _, toks) in enumerate(words)
-                    if not i0 <= i <= i1 and toks & qterms) /
-                max(1, sum(1 for i, (_, _, toks) in enumerate(words) if not i0 <= i <= i1 and toks & qterms)))
         b = i0 - 1
         while b > 0 and sentence[words[b][0]:words[b][1]].lower() in ("the", "a", "an"):
             b -= 1  # "in the Sea of Japan": the preposition before the article
         before_word = sentence[words[b][0]:words[b][1]].lower() if b >= 0 and words else ""
-        text = sentence[s:e]
+        span_words = set().union(*(words[i][2] for i in range(i0, i1 + 1))) if words else set()
         kind_ok = float(preferred(qtype, question, sentence, (s, e)))
-        rows.append((
-            kind_ok,
-            kind_ok * explicit,
-            math.log1p(sum(dist) / n) if n else math.log1p(len(words)),
-            sum(x <= 3 for x in dist) / n if n else 0.0,
-            sum(x <= 8 for x in dist) / n if n else 0.0,
-            float(any(-2 <= d < 0 for d in nearest.values())),
-            float(any(0 < d <= 2 for d in nearest.values())),
-            same,
-            after,
-            after if subject else 0.0,
-            float(rank == 0),
-            float(rank == len(spans) - 1),
-            math.log1p(i1 - i0 + 1),
-            float(sentence.count("(", 0, s) > sentence.count(")", 0, s)),
-            float(bool(_YEARISH.search(text))),
-            float(before_word in _PREPOSITION),
-            float(i0 == 0),
-            sum(abs(d) <= 5 for t, d in nearest.items() if t in unique) / max(1, len(unique)),
-            float(any(abs(d) <= 3 for t, d in nearest.items() if t in focus)),
-            float(bool(head & set().union(*(words[i][2] for i in range(i0, i1 + 1))))) if words else 0.0,
-        ))
+        values = {
+            "preferred": kind_ok,
+            "preferred_explicit": kind_ok * explicit,
+            "distance": math.log1p(sum(dist) / n) if n else math.log1p(len(words)),
+            "near3": sum(x <= 3 for x in dist) / n if n else 0.0,
+            "near8": sum(x <= 8 for x in dist) / n if n else 0.0,
+            "left2": float(any(-2 <= d < 0 for d in nearest.values())),
+            "right2": float(any(0 < d <= 2 for d in nearest.values())),
+            "same_clause": sum(clause[i] == clause[i0] for i in matched) / max(1, len(matched)),
+            "after_terms": after,
+            "subject_after": after if subject else 0.0,
+            "first": float(rank == 0),
+            "last": float(rank == len(spans) - 1),
+            "words": math.log1p(i1 - i0 + 1),
+            "in_parens": float(sentence.count("(", 0, s) > sentence.count(")", 0, s)),
+            "has_year": float(bool(_YEARISH.search(sentence[s:e]))),
+            "preposition_before": float(before_word in _PREPOSITION),
+            "sentence_start": float(i0 == 0),
+            "unique_near5": sum(abs(d) <= 5 for t, d in nearest.items() if t in unique) / max(1, len(unique)),
+            "focus_near3": float(any(abs(d) <= 3 for t, d in nearest.items() if t in focus)),
+            "head_in_span": float(bool(head & span_words)),
+        }
+        rows.append([values[f] for f in SPAN_FEATURES])
     return np.asarray(rows, dtype=np.float64)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -25,7 +24,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from train_ranker import TRAIN, fit_listwise  # noqa: E402
 
-from qa.answer_types import answer_spans, capitalised_by_position, question_type  # noqa: E402
+from qa.answer_types import candidate_spans, lowercase_words_of, question_type  # noqa: E402
 from qa.sentences import split_sentences  # noqa: E402
 from qa.spans import SPAN_FEATURES, SpanModel, span_features  # noqa: E402
 
@@ -39,7 +38,7 @@ def groups(articles, remainders):
         if i % 10 not in remainders:
             continue
         text = "\n\n".join(p["context"] for p in art["paragraphs"])
-        lower = frozenset(re.findall(r"(?<![\w'’\-])[a-z][a-z'’\-]*", text))
+        lower = lowercase_words_of(text)
         for para in art["paragraphs"]:
             ctx = para["context"]
             sents = split_sentences(ctx)
@@ -54,8 +53,7 @@ def groups(articles, remainders):
                     continue
                 s0, e0 = sent
                 sentence = ctx[s0:e0]
-                spans = [sp for sp in answer_spans(qtype, qa["question"], sentence)
-                         if not capitalised_by_position(sentence, sp, lambda: lower)]
+                spans = candidate_spans(qtype, qa["question"], sentence, lambda: lower)
                 if not spans:
                     continue
                 y = np.array([any(s0 + x0 < g1 and g0 < s0 + x1 for g0, g1 in golds) for x0, x1 in spans])

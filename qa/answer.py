@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .answer_types import DATE, NUMBER, PERSON, PLACE, answer_spans, capitalised_by_position, widened
+from .answer_types import DATE, NUMBER, PERSON, PLACE, candidate_spans, widened
 from .links import cite_url, safe_url
 from .retrieval import FEATURES, Passage, Retrieval
 from .spans import SpanModel
@@ -168,8 +168,7 @@ def narrow(qtype: str | None, question: str, sentence: str,
     ``lowercase_words``: gives the words the document uses in lower case (called only when needed),
     so a common word that only opens the sentence is not taken for a name.
     """
-    spans = [sp for sp in answer_spans(qtype, question, sentence)
-             if not capitalised_by_position(sentence, sp, lowercase_words)]
+    spans = candidate_spans(qtype, question, sentence, lowercase_words)
     if not spans:
         return 0, len(sentence)
     chosen = (spans_model or SpanModel.load()).choose(qtype, question, sentence, spans)

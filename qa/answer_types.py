@@ -244,6 +244,21 @@ def widened(qtype: str | None, question: str, sentence: str, span: tuple[int, in
 _LOWER_LIST_AFTER = re.compile(r",\s+[a-z][\w\-]*(?:,\s+[a-z][\w\-]*)*,?\s+(?:and|or)\s+[a-z]")
 
 
+_LOWER_WORD = re.compile(r"(?<![\w'’\-])[a-z][a-z'’\-]*")
+
+
+def lowercase_words_of(text: str) -> frozenset[str]:
+    """The words ``text`` writes in lower case: what :func:`capitalised_by_position` checks a word against."""
+    return frozenset(_LOWER_WORD.findall(text))
+
+
+def candidate_spans(qtype: str | None, question: str, sentence: str,
+                    lowercase_words: Callable[[], Container[str]] = frozenset) -> list[tuple[int, int]]:
+    """The spans that could answer: :func:`answer_spans`, less words capitalised only by their position."""
+    return [sp for sp in answer_spans(qtype, question, sentence)
+            if not capitalised_by_position(sentence, sp, lowercase_words)]
+
+
 def capitalised_by_position(sentence: str, span: tuple[int, int],
                             lowercase_words: Callable[[], Container[str]]) -> bool:
     """True for a single word capitalised only because it opens the sentence (or follows a run-in

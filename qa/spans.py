@@ -33,6 +33,10 @@ _PREPOSITION = frozenset("in on at by from to of since until during for with as 
 _YEARISH = re.compile(r"\b\d{3,4}\b")
 
 
+# The hand-set weights: the preferred kind first, then the nearest to the question's words.
+_NEAREST_PREFERRED = tuple(8.0 if f == "preferred" else -1.0 if f == "distance" else 0.0 for f in SPAN_FEATURES)
+
+
 @dataclass(frozen=True)
 class SpanModel:
     """Per answer type, one weight per :data:`SPAN_FEATURES`."""
@@ -46,8 +50,7 @@ class SpanModel:
     @classmethod
     def default(cls) -> "SpanModel":
         """Hand-set: the preferred kind first, then the nearest to the question's words."""
-        w = tuple(8.0 if f == "preferred" else -1.0 if f == "distance" else 0.0 for f in SPAN_FEATURES)
-        return cls({"*": w})
+        return cls({"*": _NEAREST_PREFERRED})
 
     def choose(self, qtype: str | None, question: str, sentence: str,
                spans: list[tuple[int, int]]) -> tuple[int, int]:
@@ -58,7 +61,7 @@ class SpanModel:
             spans = [sp for sp in spans if preferred(qtype, question, sentence, sp)] or spans
         if len(spans) == 1:
             return spans[0]
-        w = np.asarray(self.weights.get(qtype or "", self.weights.get("*", SpanModel.default().weights["*"])))
+        w = np.asarray(self.weights.get(qtype or "") or self.weights.get("*") or _NEAREST_PREFERRED)
         scores = span_features(qtype, question, sentence, spans) @ w
         return spans[int(np.argmax(scores))]  # ties: the earlier span
 

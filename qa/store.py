@@ -24,7 +24,6 @@ import datetime as _dt
 import functools
 import json
 import os
-import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .answer_types import lowercase_words_of
 from .buildfiles import CURRENT, build_lock, checksums, cleanup_builds, digest, verify_build
 from .chunking import Chunk, chunk_document
 from .config import Config
@@ -106,7 +106,7 @@ class Index:
         if doc not in cache:
             if len(cache) >= 256:  # bounded: a long-running server may see every document of a large corpus
                 cache.clear()
-            cache[doc] = frozenset(re.findall(r"(?<![\w'’\-])[a-z][a-z'’\-]*", self.texts[doc]))
+            cache[doc] = lowercase_words_of(self.texts[doc])
         return cache[doc]
 
     def page(self, doc: int, offset: int) -> int | None:

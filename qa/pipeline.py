@@ -7,6 +7,7 @@ the config on first use) and the index is loaded lazily, once.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import unicodedata
@@ -179,8 +180,7 @@ class Pipeline:
         retrieval = self._retriever.retrieve(q, qvec, top_k=top_k)
         result = self._answerer.answer(retrieval)
         if q != question:  # report the question as asked, offsets are unaffected
-            result = Answer(question, result.answer, result.abstained, result.confidence, result.citations,
-                            result.passages, result.reason, result.explain)
+            result = dataclasses.replace(result, question=question)
         return result
 
     # ------------------------------------------------------------ claims and quotes

@@ -58,6 +58,14 @@ def test_ask_passes_the_note_through(client, pipeline):
     assert r.json()["note"] == "No place in this passage fits the question, so the whole sentence is shown."
 
 
+def test_a_question_cleaned_of_extra_spaces_keeps_its_note_and_explanation(client, pipeline):
+    q = "  Where do   students study? "  # asked with stray spaces: answered as the cleaned question
+    a, clean = pipeline.ask(q), pipeline.ask("Where do students study?")
+    assert a.question == q and a.note == clean.note and a.explain == clean.explain
+    body = client.post("/api/ask", json={"question": q}).json()
+    assert body["question"] == q and body["note"] == clean.note
+
+
 def test_ask_abstention_is_200(client):
     r = client.post("/api/ask", json={"question": "What is the capital of Mars?"})
     assert r.status_code == 200

@@ -24,6 +24,7 @@ import numpy as np
 
 from .answer_types import DATE, NUMBER, PERSON, PLACE, candidate_spans, widened
 from .links import cite_url, safe_url
+from .markup import percent
 from .retrieval import FEATURES, Passage, Retrieval
 from .spans import SpanModel
 from .store import Index
@@ -246,7 +247,7 @@ class Answerer:
                    "reader": None if logits is None else [round(float(x), 4) for x in logits]}
         if conf < threshold:
             return Answer(r.question, None, True, conf, (), r.passages, explain=explain,
-                          reason=f"confidence {conf:.2f} is below the threshold {threshold:.2f}")
+                          reason=f"confidence {percent(conf)} is below the threshold {percent(threshold)}")
         citations = self._citations(r, scores, order)
         first = citations[0]
         note = None

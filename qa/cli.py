@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from .errors import QAError
+from .markup import percent
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -78,7 +79,7 @@ def _render(ans) -> str:
             lines.append("Related, but not an answer:")
             lines += [f"  - {p.title} [{_where(p)}]: {p.text[:160]}..." for p in ans.passages[:3]]
         return "\n".join(lines)
-    lines = [ans.answer, f"confidence {ans.confidence:.0%}"] + ([f"note: {ans.note}"] if ans.note else [])
+    lines = [ans.answer, f"confidence {percent(ans.confidence)}"] + ([f"note: {ans.note}"] if ans.note else [])
     for i, c in enumerate(ans.citations, 1):
         lines.append(f"[{i}] {c.title} ({c.source}, {_where(c)})")
         lines.append(f"    \"{c.quote}\"")
@@ -136,7 +137,7 @@ def _each_stdin_line(args, key: str, run, render) -> int:
 
 def _render_verdict(v) -> str:
     head = {"supported": "SUPPORTED", "contradicted": "CONTRADICTED", "not_found": "NOT FOUND"}[v.verdict]
-    lines = [f"{head} (confidence {v.confidence:.0%}): {v.claim}"]
+    lines = [f"{head} (confidence {percent(v.confidence)}): {v.claim}"]
     if v.verdict == "not_found":
         lines.append("  nothing in the sources is about this closely enough")
     for m in v.mismatches:

@@ -1,4 +1,5 @@
-"""Offsets -> escaped HTML with marked spans, shared by the chat UI and the source page.
+"""Presentation shared by the chat UI, the source page and the command line: offsets -> escaped
+HTML with marked spans, and a confidence as a percentage.
 
 Marks are placed by offsets, never by searching for the string again (a search would mark the
 wrong occurrence of a repeated answer). The caller chooses the escape function: the chat turns
@@ -8,6 +9,7 @@ line breaks into ``<br>``, the source page keeps them in a pre-wrapped block.
 from __future__ import annotations
 
 import html
+import math
 from typing import Callable, Iterable
 
 
@@ -24,3 +26,8 @@ def marked(text: str, start: int, end: int, spans: Iterable[tuple[int, int]], op
         out.append(escape(text[pos:s]) + open_tag + escape(text[s:e]) + "</mark>")
         pos = e
     return "".join(out) + escape(text[pos:end])
+
+
+def percent(confidence: float) -> str:
+    """Rounded down, so 0.998 never reads as a certain 100% and 0.299 never as a 30% threshold."""
+    return f"{math.floor(confidence * 100 + 1e-9)}%"

@@ -12,7 +12,6 @@ Blocks; :mod:`qa.api` mounts it at ``/`` next to the JSON API.
 from __future__ import annotations
 
 import html
-import math
 import os
 import re
 from typing import Any
@@ -22,7 +21,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import gradio as gr  # noqa: E402
 
 from .errors import QAError  # noqa: E402
-from .markup import marked  # noqa: E402
+from .markup import marked, percent  # noqa: E402
 from .pipeline import Pipeline  # noqa: E402
 
 EXAMPLES = (
@@ -156,11 +155,6 @@ def _shown(question: str, limit: int = SNIPPET_CHARS) -> str:
     """A refused question as echoed in the chat: cut, and with characters that cannot be shown replaced."""
     text = question.encode("utf-8", "replace").decode("utf-8")
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-def percent(confidence: float) -> str:
-    """Rounded down, so 0.998 never reads as a certain 100% and 0.499 never as the 50% threshold."""
-    return f"{math.floor(confidence * 100 + 1e-9)}%"
 
 
 def answer_html(result: dict, text_of) -> str:

@@ -32,6 +32,9 @@ EVIL_DOC = ("<script>window.__xss=1</script> Quuxle notes\n\n"
             "The quuxle fair <svg onload=window.__xss=1> was first held in 1888 in Nagoya "
             "<a href=\"javascript:window.__xss=1\">here</a> with [this](javascript:window.__xss=1) and <iframe src=\"javascript:window.__xss=1\"></iframe>.\n")
 QUUXLE_Q = "In what year was the quuxle fair first held in Nagoya?"
+# Offsets count characters; in a JS string each of these emoji is two UTF-16 units.
+EMOJI_DOC = "The quibbit bridge \U0001F309\U0001F309\U0001F309 over the Quib river opened in 1966 after years of work.\n"
+EMOJI_Q = "In what year did the quibbit bridge over the Quib river open?"
 MD_Q = ("[click me](javascript:window.__xss=1) ![x](javascript:window.__xss=1) "
         "<a href=javascript:window.__xss=1>a</a> when?")
 XSS_Q = 'When was the zorblax festival <img src=x onerror="window.__xss=1"> first held <script>window.__xss=1</script>?'
@@ -85,6 +88,7 @@ def stack(tmp_path_factory):
     corpus = tmp / "corpus"
     shutil.copytree(SEEDS, corpus)
     (corpus / "xss.txt").write_text(XSS_DOC, encoding="utf-8")
+    (corpus / "emoji.txt").write_text(EMOJI_DOC, encoding="utf-8")
     (corpus / EVIL_ID).write_text(EVIL_DOC, encoding="utf-8")
     with open(corpus / "sources.yaml", "a", encoding="utf-8") as f:  # a hostile title and link too
         f.write('\nxss.txt:\n  title: "Zorblax <img src=x onerror=\'window.__xss=1\'>"\n'
@@ -185,6 +189,16 @@ def test_widget_on_allowed_origin(stack, page):
     # the widget sits right after its script tag
     assert page.evaluate("document.querySelector('script[src$=\"widget.js\"]').nextElementSibling.className") \
         == "qa-widget"
+
+
+def test_widget_marks_the_answer_after_emoji_by_characters_not_utf16_units(stack, page):
+    page.goto(stack["allowed"].url + "/index.html")
+    page.locator(".qa-widget input").fill(EMOJI_Q)
+    page.locator(".qa-widget input").press("Enter")
+    page.locator(".qa-widget mark").first.wait_for(timeout=20_000)
+    assert page.locator(".qa-widget .answer").first.inner_text().startswith("1966")
+    assert page.locator(".qa-widget mark").first.inner_text() == "1966"
+    assert "\U0001F309" * 3 in page.locator(".qa-widget .quote").first.inner_text()
 
 
 def test_widget_into_target(stack, page):

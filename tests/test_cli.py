@@ -99,3 +99,4 @@ def test_ask_text_prints_the_note():
     out = cli._render(Answer("When?", text, False, 0.8, (c,), note="The question asks for a date; none."))
     assert out.splitlines()[:3] == [text, "confidence 80%", "note: The question asks for a date; none."]
     assert "note:" not in cli._render(Answer("When?", text, False, 0.8, (c,)))
+    assert "confidence 99%" in cli._render(Answer("When?", text, False, 0.996, (c,)))  # never a rounded-up 100%

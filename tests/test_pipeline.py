@@ -1,6 +1,8 @@
 """Pipeline.ask with the fake embedder: the JSON contract and exact offsets."""
 
 import json
+import math
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -60,6 +62,18 @@ def test_abstention_is_a_normal_result(tmp_path):
     ans = p.ask("When did Japan colonize Korea?")
     assert ans.abstained and ans.answer is None and ans.citations == () and ans.passages
     assert "threshold" in ans.reason
+
+
+def test_abstention_reason_rounds_down_as_the_ui_does(tmp_path):
+    p = fake_pipeline(tmp_path)
+    p.ask("When did Japan colonize Korea?")
+    answerer = p._answerer
+    r = p._retriever.retrieve("When did Japan colonize Korea?", p.embed_question("When did Japan colonize Korea?"))
+    conf = answerer.confidence(answerer.calibration_features(r, answerer.sentence_scores(r)))
+    threshold = (math.floor(conf * 100) + 1) / 100  # the next whole percent: just above the confidence
+    ans = answerer.answer(r, threshold=threshold)
+    m = re.fullmatch(r"confidence (\d+)% is below the threshold (\d+)%", ans.reason or "")
+    assert ans.abstained and m and int(m[1]) == math.floor(conf * 100) and int(m[2]) == int(m[1]) + 1
 
 
 def test_threshold_zero_always_answers(tmp_path):

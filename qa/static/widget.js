@@ -55,18 +55,24 @@
     return base + "/source/" + encodeURIComponent(id) + "?" + q.join("&") + "#hl";
   }
 
+  // Rounded down, as the chat UI does: 0.998 never reads as a certain 100%, 0.299 never as a 30% threshold.
+  function pct(c) { return Math.floor(Number(c) * 100 + 1e-9) + "%"; }
+
   function isInt(x) { return typeof x === "number" && Math.floor(x) === x; }
 
   // The quote with the answer in <mark>, cut at the answer's offsets (relative to the quote's start).
+  // Offsets count characters (code points, as Python does); a JS string counts UTF-16 units, in which
+  // an emoji is two, so the quote is cut as an array of code points.
   function quoteNode(c) {
     var q = el("span", "quote");
     var quote = String(c.quote);
+    var chars = Array.from(quote);
     if (isInt(c.answer_start) && isInt(c.answer_end) && c.start <= c.answer_start &&
-        c.answer_start < c.answer_end && c.answer_end <= c.end) {
+        c.answer_start < c.answer_end && c.answer_end <= c.end && c.end - c.start === chars.length) {
       var a = c.answer_start - c.start, b = c.answer_end - c.start;
-      q.appendChild(document.createTextNode(quote.slice(0, a)));
-      q.appendChild(el("mark", null, quote.slice(a, b)));
-      q.appendChild(document.createTextNode(quote.slice(b)));
+      q.appendChild(document.createTextNode(chars.slice(0, a).join("")));
+      q.appendChild(el("mark", null, chars.slice(a, b).join("")));
+      q.appendChild(document.createTextNode(chars.slice(b).join("")));
     } else {
       q.textContent = quote;
     }
@@ -98,15 +104,17 @@
 
   function snippet(text, limit) {
     text = String(text);
-    return text.length <= limit ? text : text.slice(0, limit).replace(/\s+\S*$/, "") + "\u2026";
+    var chars = Array.from(text);  // code points: an emoji is never cut in half
+    return chars.length <= limit ? text : chars.slice(0, limit).join("").replace(/\s+\S*$/, "") + "\u2026";
   }
 
   function render(out, r) {
     out.textContent = "";
     if (r.abstained) {
       var p = el("p", "answer", NO_ANSWER);
-      p.appendChild(el("span", "conf", Math.round(r.confidence * 100) + "%"));
+      p.appendChild(el("span", "conf", pct(r.confidence)));
       out.appendChild(p);
+      if (typeof r.reason === "string" && r.reason) out.appendChild(el("p", "note", "Why no answer: " + r.reason));
       var passages = (r.passages || []).slice(0, 3);
       if (passages.length) out.appendChild(el("p", "note", "Related, but not an answer:"));
       var rl = el("ol");
@@ -121,7 +129,7 @@
       return;
     }
     var ans = el("p", "answer", r.answer);
-    ans.appendChild(el("span", "conf", Math.round(r.confidence * 100) + "% confident"));
+    ans.appendChild(el("span", "conf", pct(r.confidence) + " confident"));
     out.appendChild(ans);
     if (typeof r.note === "string" && r.note) out.appendChild(el("p", "note", r.note));
     var ol = el("ol", "cites");

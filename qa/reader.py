@@ -98,7 +98,7 @@ class Reader:
         return cls(model, AutoTokenizer.from_pretrained(_base_path()))
 
     def logits(self, questions: Sequence[str], sentences: Sequence[str]):
-        enc = self.tokenizer(list(questions), list(sentences), padding=True, truncation="only_second",
+        enc = self.tokenizer(list(questions), list(sentences), padding=True, truncation="longest_first",
                              max_length=MAX_TOKENS, return_tensors="pt")
         return self.model(**enc)
 

@@ -89,6 +89,16 @@ def test_shipped_reader_prefers_the_sentence_that_answers():
     assert logits[0] > logits[1]
 
 
+@pytest.mark.slow
+def test_shipped_reader_reads_a_question_longer_than_its_window():
+    from qa.reader import MAX_TOKENS, shared
+
+    reader = shared()
+    long_question = "Which of these " + "words " * (MAX_TOKENS + 50) + "is the answer?"  # allowed: up to 2,000 chars
+    logits = reader.score(long_question, ["A sentence.", "Another, somewhat longer sentence about words."])
+    assert logits.shape == (2,) and np.isfinite(logits).all()
+
+
 def test_warm_up_loads_the_reader_only_when_enabled(tmp_path):
     reader = KeywordReader("x")
     p = pipeline_with(tmp_path / "a", reader, reader_candidates=4, reader_margin=1.0, reader_weight=1.0)

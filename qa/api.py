@@ -124,6 +124,7 @@ class EvidenceOut(BaseModel):
     quote: str = Field(description="document_text[start:end]")
     score: float
     url: str | None = None
+    page: int | None = None
 
 
 class VerdictOut(BaseModel):

@@ -31,6 +31,7 @@ import numpy as np
 
 from .answer_types import DATE, NAME, NUMBER, ORDINAL, Detail, details
 from .lexical import STOPWORDS, tokenize
+from .links import cite_url, safe_url
 from .retrieval import Retrieval, Retriever
 from .store import Index
 
@@ -73,19 +74,24 @@ class Evidence:
     end: int
     quote: str
     score: float
-    url: str | None = None
+    url: str | None = None   # the source's http(s) url with a text fragment scrolling to the quote
+    page: int | None = None  # 1-based page of ``start`` in a paged (PDF) source
 
     def __post_init__(self) -> None:
         if len(self.quote) != self.end - self.start or self.start < 0:
             raise ValueError("Evidence.quote must be document_text[start:end]")
         if not 0.0 <= self.score <= 1.0:
             raise ValueError("Evidence.score must be in [0, 1]")
+        if self.url is not None and safe_url(self.url) != self.url:
+            raise ValueError("Evidence.url must be an http(s) link")
 
     def to_dict(self) -> dict:
         d = {"source": self.source, "title": self.title, "start": self.start, "end": self.end,
              "quote": self.quote, "score": round(self.score, 4)}
         if self.url:
             d["url"] = self.url
+        if self.page is not None:
+            d["page"] = self.page
         return d
 
 
@@ -388,9 +394,10 @@ class ClaimChecker:
 
     def _evidence(self, u: _Unit) -> Evidence:
         idx = self.index
-        text = idx.texts[u.doc]
-        return Evidence(idx.doc_ids[u.doc], idx.titles[u.doc], u.start, u.end, text[u.start:u.end],
-                        min(1.0, max(0.0, u.about)), idx.metas[u.doc].get("url"))
+        quote = idx.texts[u.doc][u.start:u.end]
+        page = idx.page(u.doc, u.start)
+        return Evidence(idx.doc_ids[u.doc], idx.titles[u.doc], u.start, u.end, quote, min(1.0, max(0.0, u.about)),
+                        cite_url(idx.metas[u.doc].get("url"), quote, page), page)
 
     def check(self, claim: str, qvec: np.ndarray, r: Retrieval) -> Verdict:
         """Supported if a close unit confirms every detail; contradicted if a close unit that confirms

@@ -201,3 +201,20 @@ def test_offsets_are_exact_for_edited_sentences(pipeline, row, year):
     for m in v.mismatches:
         assert v.claim[m.claim_start:m.claim_end] == m.claim_text
         assert pipeline.source(m.source)["text"][m.evidence_start:m.evidence_end] == m.evidence_text
+
+
+def test_evidence_links_only_to_http_sources_with_a_fragment_to_the_quote(tmp_path):
+    from .conftest import make_corpus
+
+    corpus = make_corpus(tmp_path, {
+        "tower.txt": "The Eiffel Tower was completed in 1889 in Paris.\n",
+        "bridge.txt": "The Quibbit Bridge was completed in 1966 in Lisbon.\n",
+        "sources.yaml": "tower.txt:\n  url: \"javascript:alert(1)\"\nbridge.txt:\n  url: https://example.org/bridge\n"})
+    p = fake_pipeline(tmp_path, corpus=corpus)
+    tower = p.check("The Eiffel Tower was completed in 1890 in Paris.")
+    assert tower.evidence and all(e.url is None and "url" not in e.to_dict() for e in tower.evidence)
+    bridge = p.check("The Quibbit Bridge was completed in 1966 in Lisbon.")
+    first = bridge.evidence[0]
+    assert first.source == "bridge.txt" and first.url.startswith("https://example.org/bridge#:~:text=")
+    with pytest.raises(ValueError):
+        Evidence("a.txt", "A", 0, 1, "x", 0.5, "javascript:alert(1)")

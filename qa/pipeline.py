@@ -35,6 +35,11 @@ QUESTION_CACHE = 1024   # question vectors kept (1.5 KB each for MiniLM)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def _blank(text: str) -> bool:
+    """Nothing but spaces and control characters: what :func:`clean_text` refuses as empty."""
+    return all(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in text)
+
+
 def clean_text(text: object, what: str, limit: int) -> str:
     """Validate user text: a non-empty string within ``limit`` characters, control characters removed.
 
@@ -197,7 +202,8 @@ class Pipeline:
     def check_text(self, text: str) -> list[Verdict]:
         """Split ``text`` into sentences and check each as a claim; one :class:`Verdict` per claim."""
         clean_text(text, "claim", self.config.limits.max_question_chars)  # refuses empty or over-long input
-        return [self.check(text[s:e]) for s, e in split_sentences(text)]
+        # A "sentence" of nothing but control characters (a stray line) is no claim: skipped, not refused.
+        return [self.check(text[s:e]) for s, e in split_sentences(text) if not _blank(text[s:e])]
 
     def check_quote(self, quote: str, source: str | None = None) -> QuoteCheck:
         """Is ``quote`` verbatim in the sources (or in document ``source``)? Else the closest passage, diffed."""

@@ -157,6 +157,11 @@ def _shown(question: str, limit: int = SNIPPET_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def _bounded(history: list) -> list:
+    """The chat's last ``MAX_TURNS`` questions and replies: a session never grows without bound."""
+    return history[-MAX_TURNS * 2:]
+
+
 def answer_html(result: dict, text_of) -> str:
     """The chat message for ``Answer.to_dict()``; ``text_of(doc_id)`` gives a document's text."""
     if result["abstained"]:
@@ -334,14 +339,12 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         try:
             answer = pipeline.ask(question)
         except QAError as exc:
-            history += [{"role": "user", "content": esc(_shown(question))},
-                        {"role": "assistant", "content": f'<div class="qa-msg">{esc(exc)}</div>'}]
+            history = _bounded(history + [{"role": "user", "content": esc(_shown(question))},
+                                          {"role": "assistant", "content": f'<div class="qa-msg">{esc(exc)}</div>'}])
             return history, history, question, gr.skip(), gr.skip()
         result = answer.to_dict()
-        history += [{"role": "user", "content": esc(question)},
-                    {"role": "assistant", "content": answer_html(result, text_of)}]
-        if len(history) > MAX_TURNS * 2:  # bounded per session
-            history = history[-MAX_TURNS * 2:]
+        history = _bounded(history + [{"role": "user", "content": esc(question)},
+                                      {"role": "assistant", "content": answer_html(result, text_of)}])
         return history, history, "", sources_html(result), explain_html(answer, text_of, title_of)
 
     with gr.Blocks(title="qa: ask the sources", analytics_enabled=False) as demo:
@@ -425,8 +428,11 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                     [claim_box, mode, check_out])
 
         def check_api(claim: str) -> dict:
-            """`{"verdicts": [...]}` for a claim, one per sentence (as POST /api/check)."""
-            return {"verdicts": [v.to_dict() for v in pipeline.check_text(claim)]}
+            """`{"verdicts": [...]}` for a claim, one per sentence (as POST /api/check); a bad claim raises its message."""
+            try:
+                return {"verdicts": [v.to_dict() for v in pipeline.check_text(claim)]}
+            except QAError as exc:
+                raise gr.Error(str(exc), print_exception=False) from None
 
         gr.api(check_api, api_name="check")
     return demo

@@ -218,3 +218,9 @@ def test_evidence_links_only_to_http_sources_with_a_fragment_to_the_quote(tmp_pa
     assert first.source == "bridge.txt" and first.url.startswith("https://example.org/bridge#:~:text=")
     with pytest.raises(ValueError):
         Evidence("a.txt", "A", 0, 1, "x", 0.5, "javascript:alert(1)")
+
+
+def test_a_line_of_control_characters_between_claims_is_skipped(pipeline):
+    verdicts = pipeline.check_text("Japan exported $51.1 billion to South Korea in 2021.\n\u0000\u0007\nThe war ended in 1945.")
+    assert [v.claim for v in verdicts] == ["Japan exported $51.1 billion to South Korea in 2021.", "The war ended in 1945."]
+    assert verdicts[0].verdict == SUPPORTED

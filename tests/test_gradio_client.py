@@ -39,6 +39,15 @@ def test_gradio_client_bad_question_is_a_clear_error(served, question, message):
         client.predict(question, None, api_name="/ask")
 
 
+def test_gradio_client_bad_claim_is_a_clear_error(served):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(served[0].url + "/", verbose=False)
+    with pytest.raises(AppError, match="claim is empty"):
+        client.predict("   ", api_name="/check")
+
+
 def test_gradio_routes_have_the_body_limit(served):
     import httpx
 

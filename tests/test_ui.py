@@ -145,6 +145,10 @@ def test_ui_history_is_bounded(seed_pipeline):
     for n in range(MAX_TURNS + 3):
         history = respond(f"What did Japan export in {1990 + n}?", history)[1]
     assert len(history) == MAX_TURNS * 2 and "1993" in history[0]["content"]
+    too_long = "x" * (seed_pipeline.config.limits.max_question_chars + 1)
+    for _ in range(3):  # refused questions are kept within the same bound
+        history = respond(too_long, history)[1]
+    assert len(history) == MAX_TURNS * 2 and "limit is" in history[-1]["content"]
 
 
 def test_gradio_input_is_only_the_question(seed_pipeline):

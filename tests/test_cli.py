@@ -46,6 +46,25 @@ def test_ask_stdin_one_json_object_per_line(config_file, capsys, monkeypatch):
                                                            "What did Japan export?", "Who is Yoon?"]
 
 
+def test_a_closed_output_pipe_ends_quietly(config_file, tmp_path, monkeypatch, capsys):
+    class ClosedPipe(io.StringIO):  # stdout after `| head -1` has exited
+        def __init__(self, fd):
+            super().__init__()
+            self.fd = fd
+
+        def write(self, s):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def fileno(self):
+            return self.fd
+
+    with open(tmp_path / "stdout", "w") as f:
+        monkeypatch.setattr(sys, "stdin", io.StringIO("When did Japan colonize Korea?\n" * 3))
+        monkeypatch.setattr(sys, "stdout", ClosedPipe(f.fileno()))
+        assert cli.main(["--config", str(config_file), "ask", "--json", "-"]) == 141
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_index_json_summary(config_file, capsys):
     code, out, _ = run(["--config", str(config_file), "index", "--json"], capsys)
     d = json.loads(out)

@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.exceptions import HTTPException  # noqa: E402
 from starlette.middleware.cors import CORSMiddleware  # noqa: E402
+from starlette.routing import Match  # noqa: E402
 
 from .errors import InputError, QAError  # noqa: E402
 from .markup import marked  # noqa: E402
@@ -449,6 +450,15 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
 
     def api_not_found(request: Request) -> JSONResponse:
         # Keeps every /api path ours: without this, unknown ones would fall through to the Gradio mount.
+        # A path that exists, asked with another method (GET /api/ask), is a 405 that says which to use.
+        allowed: set[str] = set()
+        for route in app.routes:
+            if getattr(route, "endpoint", None) is not api_not_found and route.matches(request.scope)[0] == Match.PARTIAL:
+                allowed |= getattr(route, "methods", None) or set()
+        if allowed:
+            methods = ", ".join(sorted(allowed))
+            return JSONResponse({"error": f"{request.method} is not allowed on {request.url.path}; use {methods}"},
+                                status_code=405, headers={"Allow": methods})
         return _error(404, f"no API route {request.url.path} (see /docs)")
 
     for path in ("/api", "/api/{rest:path}"):

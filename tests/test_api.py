@@ -136,9 +136,14 @@ def test_lying_content_length_is_refused(client):
     assert 400 <= r.status_code < 500
 
 
-def test_wrong_method(client):
+def test_wrong_method_is_405_naming_the_right_one(client):
     r = client.get("/api/ask")
-    assert r.status_code in (404, 405) and "error" in r.json()
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert r.json() == {"error": "GET is not allowed on /api/ask; use POST"}
+    r = client.post("/api/health")
+    assert r.status_code == 405 and "GET" in r.headers["allow"]
+    assert client.delete(f"/api/sources/{SEED}").status_code == 405
+    assert client.get("/api/nothing-here").status_code == 404
 
 
 # ------------------------------------------------------------------ /api/sources and /source

@@ -44,12 +44,14 @@ _DATE_RE = re.compile(
     rf"|\d{{1,2}}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)"
     rf"|(?:the\s+)?{_YEAR})(?!\w)")
 
+_MONEY_BEFORE = re.compile(r"[$€£¥]\s?$")
+
 _NUMWORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
             r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
             r"hundred|thousand|dozen|half|several)")
 _NUMBER_RE = re.compile(
     rf"(?:(?:about|around|approximately|nearly|over|more than|less than|almost|some|~)\s*)?"
-    rf"(?:(?:US|A|C|NZ|HK|S)?[$€£¥]\s?)?(?:\d[\d,]*(?:\.\d+)?|{_NUMWORD}|a(?=\s+(?:million|billion|trillion|thousand|hundred|dozen)\b))"
+    rf"(?:(?:US|A|C|NZ|HK|S)?[$€£¥]\s?)?(?:\d[\d,]*(?:\.\d+)?|{_NUMWORD}\b|a(?=\s+(?:million|billion|trillion|thousand|hundred|dozen)\b))"
     rf"(?:\s*(?:%|percent|per cent))?"
     rf"(?:\s+(?:million|billion|trillion|thousand|hundred))?"
     rf"(?:\s+(?:km|kilometers|kilometres|miles|meters|metres|kg|tons|people|years|months|days|times|"
@@ -58,7 +60,21 @@ _NUMBER_RE = re.compile(
 # A lower-case plural noun right after a number: what it counts.
 _COUNTED = re.compile(r"\s+(?!(?:was|has|is|as|this|thus|its|his|does|gives|makes|marks|sees|becomes)\b)[a-z]{2,}s\b")
 
-_CAP_WORD = r"[A-Z][\w'’\-]*"
+def _upper_class() -> str:
+    """A character class of every upper-case letter of the Basic Multilingual Plane (É, Ō, Ж, ...), as ranges."""
+    runs: list[list[int]] = []
+    for i in range(0x10000):
+        if chr(i).isupper():
+            if runs and runs[-1][1] == i - 1:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i])
+    return "[" + "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+                         for a, b in runs) + "]"
+
+
+_UPPER = _upper_class()
+_CAP_WORD = rf"(?<![\w'’\-]){_UPPER}[\w'’\-]*"
 _NAME_RE = re.compile(rf"{_CAP_WORD}(?:\s+(?:(?:of|the|de|von|van|al|bin|and|for)\s+)?{_CAP_WORD})*")
 
 _Q_NUMBER = re.compile(r"\b(how (many|much|long|far|old|large|big|high|often)|what (percentage|percent|"
@@ -69,15 +85,17 @@ _Q_NUMBER = re.compile(r"\b(how (many|much|long|far|old|large|big|high|often)|wh
 _Q_DATE = re.compile(r"\b(when(?=\s+(?:is|was|were|are|did|does|do|will|would|could|can|should|has|have|had|"
                      r"might|must|shall)\b|\s*\?)|what (years?|dates?|day|months?|decades?|century|time)|which (years?|dates?|months?|"
                      r"decades?|century)|in what (year|month)|since when|how long ago)\b", re.IGNORECASE)
-_Q_PERSON = re.compile(r"\b(who|whom|whose|(?:which|what) (?:[A-Z]\w+ )?(person|leader|president|prime minister|minister|"
+_Q_PERSON = re.compile(r"\b(who|whom|whose|(?:which|what) (?-i:[A-Z]\w+ )?(person|leader|president|prime minister|minister|"
                        r"emperor|king|official|general|historian|author))\b", re.IGNORECASE)
 _Q_PLACE = re.compile(r"\b(where|what (city|country|place|region|island|location|state|sea|river)|"
-                      r"which (?:[A-Z]\w+ )?(city|country|place|region|island|location|state|sea|river))\b",
+                      r"which (?-i:[A-Z]\w+ )?(city|country|place|region|island|location|state|sea|river))\b",
                       re.IGNORECASE)
 _STOP_CAPS = frozenset("The A An In On At For But And Or If As It Its This That These Those He She They We "
                        "I You His Her Their Our After Before During Since When While However Although Also "
                        "Yet Both Under Over From To By With Among Between Despite Due Some Others Many "
-                       "Most Such What Which Who Where Why How".split())
+                       "Most Such What Which Who Where Why How Yes No Not Thus Therefore Moreover Furthermore "
+                       "Meanwhile Indeed Instead Nevertheless Hence Otherwise Then There Here Each Every Any All Another Other "
+                       "Several Few Only Once Again Even Just Very Same Much More Less".split())
 
 
 def question_type(question: str) -> str | None:
@@ -102,7 +120,8 @@ def _names(sentence: str) -> list[tuple[int, int]]:
     spans = []
     for m in _NAME_RE.finditer(sentence):
         words = [(m.start() + w.start(), m.start() + w.end()) for w in re.finditer(r"\S+", m.group())]
-        while words and sentence[words[0][0]:words[0][1]] in _STOP_CAPS:
+        # leading function words, and the connector they leave at the front ("Yes and No": none)
+        while words and (sentence[words[0][0]:words[0][1]] in _STOP_CAPS or sentence[words[0][0]].islower()):
             words.pop(0)
         if words:
             spans.append((words[0][0], m.end()))
@@ -111,8 +130,8 @@ def _names(sentence: str) -> list[tuple[int, int]]:
 
 def typed_spans(qtype: str | None, sentence: str) -> list[tuple[int, int]]:
     """Spans (offsets into ``sentence``) that could answer a question of type ``qtype``."""
-    if qtype == DATE:
-        return [m.span() for m in _DATE_RE.finditer(sentence)]
+    if qtype == DATE:  # a year after a currency sign is money ("$1850"), not a date
+        return [m.span() for m in _DATE_RE.finditer(sentence) if not _MONEY_BEFORE.search(sentence, 0, m.start())]
     if qtype == NUMBER:
         dates = [m.span() for m in _DATE_RE.finditer(sentence) if not re.fullmatch(r"(the\s+)?\d{4}", m.group())]
         out = []
@@ -153,7 +172,19 @@ _DURATION_RE = re.compile(r"\b(years?|months?|weeks?|days?|hours?|minutes?|decad
 
 
 # A lone nationality or language word ("Japanese", "Korean") describes, it rarely names the answer.
-_DEMONYM = re.compile(r"[A-Z][a-z]+(?:ese|ian|an|ish|i|ch)")
+_DEMONYMS = frozenset("""
+    Afghan African Albanian Algerian American Arab Arabian Argentine Argentinian Armenian Asian Australian Austrian
+    Azerbaijani Bangladeshi Belarusian Belgian Bolivian Bosnian Brazilian British Bulgarian Burmese Cambodian
+    Cameroonian Canadian Chilean Chinese Colombian Congolese Croatian Cuban Cypriot Czech Danish Dutch Ecuadorian
+    Egyptian English Eritrean Estonian Ethiopian European Filipino Finnish French Georgian German Ghanaian Greek
+    Guatemalan Haitian Hawaiian Hungarian Icelandic Indian Indonesian Iranian Iraqi Irish Israeli Italian Jamaican
+    Japanese Jewish Jordanian Kazakh Kenyan Korean Kurdish Kuwaiti Laotian Latvian Lebanese Libyan Lithuanian
+    Malaysian Maltese Mexican Mongolian Moroccan Nepalese Nepali Nigerian Norwegian Omani Pakistani Palestinian
+    Persian Peruvian Polish Portuguese Qatari Romanian Russian Rwandan Saudi Scottish Senegalese Serbian Singaporean
+    Slovak Slovenian Somali Spanish Sudanese Swedish Swiss Syrian Taiwanese Thai Tibetan Tunisian Turkish Ugandan
+    Ukrainian Uzbek Venezuelan Vietnamese Welsh Yemeni Zimbabwean
+    Anglo Asiatic Celtic Gallic Germanic Hispanic Latin Nordic Ottoman Roman Scandinavian Slavic Soviet Teutonic
+    """.split())
 # A name right after one of these is a place ("a visit to Tokyo"), not the person a "who" question wants.
 _LOCATIVE_BEFORE = re.compile(r"\b(?:in|to|at|from|near|across|into|toward|towards|within)\s+(?:the\s+)?$", re.IGNORECASE)
 
@@ -198,6 +229,11 @@ def _facts(question: str) -> _QuestionFacts:
                           question.lower(), head[0] if head else None, quantity_kind(question), counts)
 
 
+def _says(text: str, phrase: str) -> bool:
+    """``phrase`` occurs in ``text`` as whole words ("201" is not said by "in 2019")."""
+    return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text) is not None
+
+
 def answer_spans(qtype: str | None, question: str, sentence: str) -> list[tuple[int, int]]:
     """Typed spans that could answer the question: not already said by the question itself.
 
@@ -212,7 +248,7 @@ def answer_spans(qtype: str | None, question: str, sentence: str) -> list[tuple[
     out = []
     for s, e in typed_spans(qtype, sentence):
         toks = set(tokenize(sentence[s:e]))
-        if sentence[s:e].lower() in q.lower or not toks and not names:
+        if _says(q.lower, sentence[s:e].lower()) or not toks and not names:
             continue
         if toks and (toks <= q.terms or (names and toks & q.names)):
             continue
@@ -281,7 +317,7 @@ def preferred(qtype: str | None, question: str, sentence: str, span: tuple[int, 
     if qtype == PERSON and _LOCATIVE_BEFORE.search(sentence, 0, span[0]):
         return False
     if qtype in (PERSON, PLACE):
-        return not _DEMONYM.fullmatch(text)
+        return text.rstrip("s") not in _DEMONYMS and text not in _DEMONYMS
     if qtype != NUMBER:
         return True
     q = _facts(question)

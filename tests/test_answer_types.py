@@ -120,3 +120,40 @@ def test_a_stretch_of_time_does_not_count_things():
     assert span("How many tourists visited in 2019?", sentence) == "40%"
     assert span("How many months did the fall last?", "The fall lasted three months in all.") == "three months"
     assert span("How many years did it take?", "It took 12 years to finish.") == "12 years"
+
+
+@pytest.mark.parametrize("question, sentence, answer", [
+    # a number word is a whole word: not "ten" in "tenants" nor "seven" in "seventeen"
+    ("How many members did it have?", "It had seventeen members.", "seventeen members"),
+    # places and people whose names end like demonyms (-an, -ch, -i) are names; demonyms are not
+    ("Which country is South Korea geographically close to?", "Yes, South Korea is geographically close to Japan.",
+     "Japan"),
+    ("Where did she live?", "She lived in Milan.", "Milan"),
+    ("Who composed the mass?", "The mass was composed by Bach.", "Bach"),
+    # the question says "2019", not "201"
+    ("How many seats did the party win in 2019?", "In 2019 the party won 201 seats.", "201"),
+    # capitals beyond A-Z
+    ("Who wrote the novel?", "The novel was written by Émile Zola.", "Émile Zola"),
+    # "$1850" is money, not a year
+    ("When was the bridge opened?", "The bridge cost $1850 to build, was opened to traffic in 1900.", "1900"),
+])
+def test_spans_found_by_words_not_by_fragments(question, sentence, answer):
+    assert span(question, sentence) == answer
+
+
+def test_words_that_open_sentences_and_demonyms_are_no_names():
+    assert typed_spans(PERSON, "He founded eBay in 1995.") == []  # "Bay" is the tail of a word
+    assert [s for s in typed_spans(PERSON, "Each year, Yes and No votes were counted.")] == []
+    assert span("Who was the Japanese leader?", "Japanese officials met Kishida.") == "Kishida"
+    s = "The tenants paid seventeen dollars."
+    assert [s[a:b] for a, b in typed_spans(NUMBER, s)] == ["seventeen dollars"]
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("What is general anesthesia?", None),       # "general" is a rank only in "which general"
+    ("What are author royalties?", None),
+    ("Which Korean leader visited Tokyo?", PERSON),
+    ("Which Japanese city hosted it?", PLACE),
+])
+def test_a_proper_noun_may_stand_between_which_and_the_typed_noun(question, kind):
+    assert question_type(question) == kind

@@ -155,7 +155,10 @@ _TYPE_MATCH = FEATURES.index("type_match")
 _WANTED = {DATE: "date", NUMBER: "number", PERSON: "name", PLACE: "place"}
 
 
-def _sigmoid(x: float) -> float:
+def sigmoid(x: float) -> float:
+    """The logistic function; a NaN score (which would otherwise read as certainty) gives 0."""
+    if math.isnan(x):
+        return 0.0
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
 
 
@@ -229,7 +232,7 @@ class Answerer:
         return np.array([vals[k] for k in CALIBRATION_FEATURES], dtype=np.float64)
 
     def confidence(self, calib: np.ndarray) -> float:
-        return _sigmoid(float(calib @ np.asarray(self.model.calibration)) + self.model.calibration_bias)
+        return sigmoid(float(calib @ np.asarray(self.model.calibration)) + self.model.calibration_bias)
 
     def answer(self, r: Retrieval, threshold: float | None = None) -> Answer:
         threshold = self.threshold if threshold is None else threshold
@@ -282,7 +285,7 @@ class Answerer:
             qs, qe = min(qs, ns), max(qe, ne)
         page = idx.page(d, qs)
         cites = [Citation(idx.doc_ids[d], idx.titles[d], qs, qe, text[qs:qe], s + a0, s + a1,
-                          _sigmoid(float(scores[best])), cite_url(idx.metas[d].get("url"), text[qs:qe], page), page)]
+                          sigmoid(float(scores[best])), cite_url(idx.metas[d].get("url"), text[qs:qe], page), page)]
         # Supporting citations: the best sentence of other passages that score close to the answer.
         used = {(d, qs, qe)}
         for i in order[1:]:
@@ -296,6 +299,6 @@ class Answerer:
             used.add((rd, rs, re_))
             rpage = idx.page(rd, rs)
             cites.append(Citation(idx.doc_ids[rd], idx.titles[rd], rs, re_, idx.texts[rd][rs:re_], None, None,
-                                  _sigmoid(float(scores[i])), cite_url(idx.metas[rd].get("url"), idx.texts[rd][rs:re_],
+                                  sigmoid(float(scores[i])), cite_url(idx.metas[rd].get("url"), idx.texts[rd][rs:re_],
                                                                        rpage), rpage))
         return cites

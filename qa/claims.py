@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .answer import sigmoid
 from .answer_types import DATE, NAME, NUMBER, ORDINAL, Detail, details
 from .lexical import STOPWORDS, tokenize
 from .links import cite_url, safe_url
@@ -283,10 +284,6 @@ def content_words(text: str, skip: list[Detail]) -> list[str]:
     return out + tokenize(text[pos:])
 
 
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
-
-
 # ------------------------------------------------------------------ the stage
 
 @dataclass(frozen=True)
@@ -426,12 +423,12 @@ class ClaimChecker:
                         c.doc == u.doc and c.start < u.end and u.start < c.end for c in chosen):
                     chosen.append(u)
             ev = tuple(self._evidence(u) for u in chosen)
-            return Verdict(claim, SUPPORTED, _sigmoid(12 * (top.about - s.support) + 1), ev, (), explain)
+            return Verdict(claim, SUPPORTED, sigmoid(12 * (top.about - s.support) + 1), ev, (), explain)
         if contradicting:
             u = contradicting[0]
             ev = self._evidence(u)
             text = self.index.texts[u.doc]
             mm = tuple(Mismatch(claim[d.start:d.end], d.start, d.end, text[e.start:e.end], e.start, e.end,
                                 d.kind, ev.source) for d, e in u.pairs)
-            return Verdict(claim, CONTRADICTED, _sigmoid(12 * (u.about - s.contradict) + 1), (ev,), mm, explain)
-        return Verdict(claim, NOT_FOUND, _sigmoid(12 * (min(s.support, s.contradict) - best) + 1), (), (), explain)
+            return Verdict(claim, CONTRADICTED, sigmoid(12 * (u.about - s.contradict) + 1), (ev,), mm, explain)
+        return Verdict(claim, NOT_FOUND, sigmoid(12 * (min(s.support, s.contradict) - best) + 1), (), (), explain)

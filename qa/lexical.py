@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -42,7 +43,9 @@ def _normalise(word: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased, stemmed content words of ``text``."""
+    """Lower-cased, stemmed content words of ``text`` (composed first: "Cafe\u0301" is "café")."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
     return [_normalise(w) for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
 
 

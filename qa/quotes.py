@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -27,35 +28,65 @@ _CHAR_MAP = str.maketrans({
 })
 
 
-def normalise(text: str) -> tuple[str, list[int]]:
-    """``(normalised, origin)``: case-folded text with quotes, dashes and whitespace runs unified.
+@dataclass(frozen=True)
+class Normalised:
+    """``text`` case-folded and composed (NFC), with quotes, dashes and whitespace runs unified.
 
-    ``origin[i]`` is the index in ``text`` of the character that produced ``normalised[i]``;
-    leading and trailing whitespace is dropped.
+    Each character of ``text`` came from the original characters ``[origin[i], ends[i])``: one
+    character, or a letter with its combining marks ("e\u0301" becomes "é"); one original
+    character may give several ("ß" gives "ss"). Leading and trailing whitespace is dropped.
     """
+
+    text: str
+    origin: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    def span(self, a: int, b: int) -> tuple[int, int]:
+        """Original-text span of normalised ``[a, b)`` (b > a)."""
+        return self.origin[a], self.ends[b - 1]
+
+    def whole(self, a: int, b: int) -> bool:
+        """True when ``[a, b)`` starts and ends on original characters' boundaries (not inside "ß" -> "ss")."""
+        o = self.origin
+        return (a == 0 or o[a - 1] != o[a]) and (b == len(o) or o[b] != o[b - 1])
+
+
+def normalise(text: str) -> Normalised:
+    """``text`` as quotes are compared: see :class:`Normalised`."""
     out: list[str] = []
     origin: list[int] = []
+    ends: list[int] = []
     space = True  # drop leading whitespace
-    for i, ch in enumerate(text):
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
         if ch.isspace():  # no-break and thin spaces included
             if not space:
                 out.append(" ")
                 origin.append(i)
+                ends.append(i + 1)
                 space = True
+            i += 1
             continue
         space = False
-        for c in ch.translate(_CHAR_MAP).casefold():
+        j = i + 1
+        while j < n and unicodedata.combining(text[j]):  # a letter and its combining marks: one unit
+            j += 1
+        unit = text[i:j]
+        if not unit.isascii():
+            unit = unicodedata.normalize("NFC", unicodedata.normalize("NFC", unit).translate(_CHAR_MAP).casefold())
+        else:
+            unit = unit.casefold()
+        for c in unit:
             out.append(c)
             origin.append(i)
+            ends.append(j)
+        i = j
     if out and out[-1] == " ":
         out.pop()
         origin.pop()
-    return "".join(out), origin
-
-
-def _span(origin: list[int], a: int, b: int) -> tuple[int, int]:
-    """Original-text span of normalised ``[a, b)`` (b > a)."""
-    return origin[a], origin[b - 1] + 1
+        ends.pop()
+    return Normalised("".join(out), tuple(origin), tuple(ends))
 
 
 @dataclass(frozen=True)
@@ -117,7 +148,7 @@ _WORD = re.compile(r"\S+")
 
 def _word_key(word: str) -> str:
     """A word as compared: normalised, without the punctuation around it ("2007," == "2007")."""
-    norm = normalise(word)[0]
+    norm = normalise(word).text
     return norm.strip(".,;:!?()[]{}\"'") or norm
 
 
@@ -161,21 +192,24 @@ def _closest(nq: str, norm: str) -> tuple[float, int, int]:
 
 def check_quote(quote: str, documents: Iterable[tuple[str, str, str]]) -> QuoteCheck:
     """Find ``quote`` in ``documents`` (``(id, title, text)``): verbatim, else the closest passage."""
-    nq, _ = normalise(quote)
+    nq = normalise(quote).text
     if not nq:
         raise ValueError("quote is empty")
     best: tuple[float, str, str, str, int, int] | None = None
     for doc_id, title, text in documents:
-        norm, origin = normalise(text)
+        nd = normalise(text)
+        norm = nd.text
         i = norm.find(nq)
+        while i != -1 and not nd.whole(i, i + len(nq)):  # "se" is not in "Straße" ("strasse")
+            i = norm.find(nq, i + 1)
         if i != -1:
-            s, e = _span(origin, i, i + len(nq))
+            s, e = nd.span(i, i + len(nq))
             return QuoteCheck(quote, VERBATIM, 1.0, doc_id, title, s, e, text[s:e])
         if not norm:
             continue
         score, a, b = _closest(nq, norm)
         if b > a and (best is None or score > best[0]):
-            s, e = _span(origin, a, b)
+            s, e = nd.span(a, b)
             best = (score, doc_id, title, text, s, e)
     if best is None or best[0] < MIN_SCORE:
         return QuoteCheck(quote, NOT_FOUND, best[0] if best else 0.0)

@@ -174,3 +174,9 @@ def test_a_typed_question_answered_by_a_whole_sentence_says_so(tmp_path):
     d = p.ask("When did the delegates sign the treaty?").to_dict()
     assert d["answer"] == "1965" and "note" not in d
     assert "note" not in p.ask("Why did the delegates sign the treaty?").to_dict()
+
+
+def test_a_nan_score_is_no_confidence():
+    from qa.answer import sigmoid
+
+    assert sigmoid(float("nan")) == 0.0 and sigmoid(60.0) == 1.0 and sigmoid(0.0) == 0.5

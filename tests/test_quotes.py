@@ -18,7 +18,8 @@ DOCS = [("a.txt", "Other", "Nothing relevant is written in this first document a
 
 def test_normalise_maps_back_to_the_original():
     text = "  Japan’s  “Quote” —\tEnd "
-    norm, origin = normalise(text)
+    n = normalise(text)
+    norm, origin = n.text, n.origin
     assert norm == "japan's \"quote\" - end"
     assert len(origin) == len(norm)
     assert all(text[origin[i]].casefold().translate({0x2019: "'", 0x201C: '"', 0x201D: '"', 0x2014: "-"})
@@ -67,7 +68,7 @@ def test_any_substring_is_found_verbatim_at_its_offsets(a, n, upper):
     q = q.upper() if upper else q
     r = check_quote(q, DOCS)
     assert r.status == VERBATIM
-    assert normalise(TEXT[r.start:r.end])[0] == normalise(q)[0]
+    assert normalise(TEXT[r.start:r.end]).text == normalise(q).text
 
 
 def test_pipeline_check_quote_with_and_without_source(tmp_path):
@@ -78,3 +79,26 @@ def test_pipeline_check_quote_with_and_without_source(tmp_path):
     assert only.source in (None, "002_8a6a162120bf64fe.txt") and only.status != VERBATIM
     with pytest.raises(InputError, match="no document with id 'nope'"):
         p.check_quote("anything", source="nope")
+
+
+def test_composed_and_decomposed_letters_are_the_same_quote():
+    doc = [("c.txt", "C", "The Cafe\u0301 de Flore opened in 1887 in Paris.")]  # e + combining acute
+    r = check_quote("Café de Flore opened", doc)  # precomposed é
+    assert r.status == VERBATIM and r.passage == "Cafe\u0301 de Flore opened"
+    r = check_quote("The Cafe\u0301", [("d.txt", "D", "The Café is open.")])
+    assert r.status == VERBATIM and r.passage == "The Café"
+
+
+def test_a_match_inside_one_characters_case_folding_is_not_verbatim():
+    doc = [("s.txt", "S", "The Straße runs through the old town and the ﬁle room.")]
+    assert check_quote("se runs", doc).status != VERBATIM   # "ß" folds to "ss": "se" starts inside it
+    assert check_quote("ile room", doc).status != VERBATIM  # "ﬁ" folds to "fi": "ile" starts inside it
+    r = check_quote("strasse runs", doc)  # the whole "ß" is matched: verbatim, with exact offsets
+    assert r.status == VERBATIM and r.passage == "Straße runs"
+    assert check_quote("file room", doc).passage == "ﬁle room"
+
+
+def test_lexical_words_are_composed_before_matching():
+    from qa.lexical import tokenize
+
+    assert tokenize("Cafe\u0301 society") == tokenize("Café society")

@@ -14,6 +14,7 @@ introduces, so the indexed unit carries both its topic and its content.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 MAX_SENTENCE_CHARS = 600
 # Bump when segmentation changes what a sentence is: indexes record it and are rebuilt.
@@ -47,13 +48,19 @@ def _is_abbreviation(text: str, dot: int, line_start: int) -> bool:
 
 
 def _cut_long(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Split an over-long span at whitespace into pieces of at most MAX_SENTENCE_CHARS."""
+    """Split an over-long span at whitespace into pieces of at most MAX_SENTENCE_CHARS (no piece ends in
+    whitespace; without any, the cut never separates a letter from its combining marks)."""
     pieces = []
     while end - start > MAX_SENTENCE_CHARS:
-        cut = text.rfind(" ", start + MAX_SENTENCE_CHARS // 2, start + MAX_SENTENCE_CHARS)
-        if cut <= start:
-            cut = start + MAX_SENTENCE_CHARS
-        pieces.append((start, cut))
+        window = text[start + MAX_SENTENCE_CHARS // 2:start + MAX_SENTENCE_CHARS]
+        spaces = [m.start() for m in re.finditer(r"\s", window)]
+        cut = start + MAX_SENTENCE_CHARS // 2 + spaces[-1] if spaces else start + MAX_SENTENCE_CHARS
+        while not spaces and cut > start + 1 and unicodedata.combining(text[cut]):
+            cut -= 1
+        piece_end = cut
+        while piece_end > start and text[piece_end - 1].isspace():
+            piece_end -= 1
+        pieces.append((start, piece_end))
         start = cut
         while start < end and text[start].isspace():
             start += 1

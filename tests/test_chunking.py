@@ -106,3 +106,15 @@ def test_index_records_segmentation_so_a_new_splitter_rebuilds(tmp_path):
     cfg = config_from_dict({"corpus": str(tmp_path), "index": str(tmp_path / "index")})
     manifest = {"settings": {**cfg.index_settings(), "segmentation": 1}}
     assert "segmentation" in (staleness(cfg, manifest, {}) or "")
+
+
+def test_an_over_long_sentence_is_cut_at_any_whitespace_and_never_inside_a_letter():
+    from qa.sentences import MAX_SENTENCE_CHARS, split_sentences
+
+    text = "a" * 400 + "  " + "b" * 400  # double space: no piece keeps a trailing space
+    assert [text[s:e] for s, e in split_sentences(text)] == ["a" * 400, "b" * 400]
+    text = "a" * 400 + "\t" + "b" * 400  # a tab is whitespace too
+    assert [text[s:e] for s, e in split_sentences(text)] == ["a" * 400, "b" * 400]
+    text = "x" * (MAX_SENTENCE_CHARS - 1) + "e\u0301" + "b" * 300  # no whitespace: cut before the letter
+    pieces = [text[s:e] for s, e in split_sentences(text)]
+    assert "".join(pieces) == text and pieces[1].startswith("e\u0301")

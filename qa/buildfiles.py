@@ -19,7 +19,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .errors import CorruptIndexError
+from .errors import ConfigError, CorruptIndexError
 
 CURRENT = "CURRENT"
 LOCK = ".build.lock"
@@ -31,7 +31,11 @@ def build_lock(index_dir: Path, waiting: Callable[[str], None] | None = None) ->
 
     When another process holds it, ``waiting`` is told once and this one waits its turn.
     """
-    index_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the index folder {index_dir} ({exc.strerror}): "
+                          "point 'index:' in the config to a writable folder") from None
     with open(index_dir / LOCK, "a+b") as fh:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

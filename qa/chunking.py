@@ -17,11 +17,10 @@ import re
 from dataclasses import dataclass
 
 from .documents import Document
+from .formats import markdown_headings
 from .sentences import attach_run_in_headings, split_sentences
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
-_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*\r?$")
-_FENCE = re.compile(r"^ {0,3}(```|~~~)")
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 
 
@@ -44,20 +43,6 @@ class Chunk:
             raise ValueError("Chunk.text must be document.text[start:end]")
         if not self.sentences or self.sentences[0][0] != self.start or self.sentences[-1][1] != self.end:
             raise ValueError("a chunk must start and end on its sentences")
-
-
-def markdown_headings(text: str) -> list[tuple[int, str]]:
-    """``(offset, heading text)`` of each ATX heading, ignoring fenced code blocks."""
-    out, pos, fenced = [], 0, False
-    for line in text.splitlines(keepends=True):
-        if _FENCE.match(line):
-            fenced = not fenced
-        elif not fenced:
-            m = _HEADING.match(line.rstrip("\n"))
-            if m:
-                out.append((pos, m.group(1).strip()))
-        pos += len(line)
-    return out
 
 
 def paragraphs(text: str) -> list[tuple[int, int]]:

@@ -194,7 +194,14 @@ def config_from_dict(data: dict, base: Path | str = ".") -> Config:
     """Build a :class:`Config` from a mapping, resolving relative paths against ``base``."""
     if not isinstance(data, dict):
         raise ConfigError(f"the configuration must be a mapping of keys, got {type(data).__name__}")
-    return _build(Config, data, Path(base).resolve())
+    base = Path(base).resolve()
+    config = _build(Config, data, base)
+    # A model given as a relative path is a folder next to the config file, like corpus and index
+    # (a hub name such as "sentence-transformers/all-MiniLM-L6-v2" is kept as it is).
+    model = Path(config.model).expanduser()
+    if not model.is_absolute() and (base / model).is_dir():
+        config = dataclasses.replace(config, model=str(base / model))
+    return config
 
 
 def load_config(path: str | Path) -> Config:

@@ -15,7 +15,6 @@ import bisect
 import hashlib
 import logging
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -23,7 +22,7 @@ from typing import Any, Callable, Iterator, Sequence
 import yaml
 
 from .errors import CorpusError
-from .formats import EXTRACTORS, SUFFIXES, extract
+from .formats import EXTRACTORS, SUFFIXES, extract, markdown_headings
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +64,9 @@ def fingerprint(data: bytes, suffix: str = ".txt") -> str:
 
 
 def _markdown_title(text: str) -> str | None:
-    m = re.search(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", text, flags=re.MULTILINE)
-    return m.group(1).strip() if m else None
+    """The first heading, outside code fences ("# install" in a bash block is no title)."""
+    headings = markdown_headings(text)
+    return headings[0][1] if headings else None
 
 
 def load_sources_manifest(folder: Path, warn: Warn) -> dict[str, dict[str, Any]]:
@@ -91,6 +91,14 @@ def load_sources_manifest(folder: Path, warn: Warn) -> dict[str, dict[str, Any]]
     return out
 
 
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+        return True
+    except UnicodeEncodeError:  # undecodable bytes of a file name arrive as lone surrogates
+        return False
+
+
 def iter_corpus_files(folder: Path, warn: Warn) -> Iterator[tuple[str, Path]]:
     """Yield ``(doc_id, path)`` for supported files inside ``folder``, in a stable order.
 
@@ -108,6 +116,10 @@ def iter_corpus_files(folder: Path, warn: Warn) -> Iterator[tuple[str, Path]]:
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 continue
             doc_id = path.relative_to(root).as_posix()
+            if not _utf8(doc_id):  # the id is written to the index as UTF-8 and shown in citations
+                warn(f"{doc_id.encode('utf-8', 'backslashreplace').decode()}: skipped, its name is not valid "
+                     "UTF-8; rename the file")
+                continue
             if path.is_symlink():
                 target = path.resolve()
                 if not target.is_relative_to(root):

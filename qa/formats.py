@@ -1,6 +1,6 @@
 """Per-format text extraction: file bytes -> the text every offset indexes into.
 
-``.txt`` and ``.md`` are the decoded file, byte for byte. ``.html``/``.htm``
+``.txt`` and ``.md`` are the decoded file, byte for byte (less a byte-order mark). ``.html``/``.htm``
 keep only the main text (BeautifulSoup, ``html.parser``): page chrome such as
 scripts, navigation and footers is dropped, block elements end a line and
 paragraph-like elements end a paragraph (a blank line), so chunking sees the
@@ -28,7 +28,12 @@ PAGE_SEPARATOR = "\n\n"
 # Version of each extractor, part of every document's fingerprint: bump one when its output
 # changes, and the next `qa index` re-extracts files of that format (unchanged sentences keep
 # their vectors) instead of serving text the current code would no longer produce.
-EXTRACTORS = {".txt": "text-1", ".md": "text-1", ".html": "html-1", ".htm": "html-1", ".pdf": "pdf-1"}
+EXTRACTORS = {".txt": "text-2", ".md": "text-2", ".html": "html-2", ".htm": "html-2", ".pdf": "pdf-1"}
+# text-2: a byte-order mark is no part of the text, and UTF-16/32 files (with one) are read.
+# html-2: every <article> of a page without <main>, not only the first; an empty <main> falls back to the body.
+
+_UTF_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+             (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"), (b"\xef\xbb\xbf", "utf-8-sig"))
 
 # Page chrome and non-content elements: never part of the document text.
 _DROP = ("script", "style", "nav", "header", "footer", "aside", "noscript", "form", "template",
@@ -39,6 +44,8 @@ _PARAGRAPH = frozenset(("p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "
 _LINE = frozenset(("div", "li", "tr", "dt", "dd", "figcaption", "caption", "summary", "br"))
 _CELL = frozenset(("td", "th"))
 _SPACE = re.compile(r"\s+")
+_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*\r?$")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
 
 
 @dataclass(frozen=True)
@@ -50,9 +57,25 @@ class Extracted:
     pages: tuple[int, ...] = ()
 
 
+def markdown_headings(text: str) -> list[tuple[int, str]]:
+    """``(offset, heading text)`` of each ATX heading, ignoring fenced code blocks."""
+    out, pos, fenced = [], 0, False
+    for line in text.splitlines(keepends=True):
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced:
+            m = _HEADING.match(line.rstrip("\n"))
+            if m:
+                out.append((pos, m.group(1).strip()))
+        pos += len(line)
+    return out
+
+
 def extract(doc_id: str, suffix: str, data: bytes, warn: Warn) -> Extracted | None:
     """Extract the document text of a file's bytes according to its suffix."""
     suffix = suffix.lower()
+    if suffix in TEXT_SUFFIXES and _bom_encoding(data) in ("utf-16", "utf-32"):
+        return extract_text(doc_id, data, warn)  # NUL bytes are how UTF-16/32 write ASCII
     if suffix not in PDF_SUFFIXES and b"\x00" in data:
         warn(f"{doc_id}: skipped, it looks binary (contains NUL bytes)")
         return None
@@ -63,12 +86,19 @@ def extract(doc_id: str, suffix: str, data: bytes, warn: Warn) -> Extracted | No
     return extract_text(doc_id, data, warn)
 
 
+def _bom_encoding(data: bytes) -> str | None:
+    return next((enc for bom, enc in _UTF_BOMS if data.startswith(bom)), None)
+
+
 def extract_text(doc_id: str, data: bytes, warn: Warn) -> Extracted | None:
-    """Plain text and Markdown: the UTF-8 decoded bytes, unchanged (binary files are refused by :func:`extract`)."""
+    """Plain text and Markdown: the decoded bytes, unchanged but for a byte-order mark (UTF-8, or UTF-16/32
+    when a byte-order mark says so; binary files are refused by :func:`extract`)."""
+    encoding = _bom_encoding(data) or "utf-8"
     try:
-        text = data.decode("utf-8")
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        warn(f"{doc_id}: skipped, not valid UTF-8 (byte {exc.start}); re-save it as UTF-8")
+        warn(f"{doc_id}: skipped, not valid {encoding.upper().replace('-SIG', '')} (byte {exc.start}); "
+             "re-save it as UTF-8")
         return None
     if not text.strip():
         warn(f"{doc_id}: skipped, it is empty")
@@ -77,7 +107,7 @@ def extract_text(doc_id: str, data: bytes, warn: Warn) -> Extracted | None:
 
 
 def extract_html(doc_id: str, data: bytes, warn: Warn) -> Extracted | None:
-    """Main text of an HTML page; ``<main>`` or ``<article>`` win over the whole body."""
+    """Main text of an HTML page: ``<main>``, else every ``<article>``, else the whole body."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(data, "html.parser")  # bytes: the parser honours <meta charset>
@@ -86,8 +116,12 @@ def extract_html(doc_id: str, data: bytes, warn: Warn) -> Extracted | None:
         title = _SPACE.sub(" ", soup.title.get_text()).strip() or None
     for tag in soup.find_all(_DROP):
         tag.decompose()
-    root = soup.find("main") or soup.find("article") or soup.body or soup
-    text = html_text(root)
+    main = soup.find("main")
+    text = html_text(main) if main is not None else ""
+    if not text:  # no <main>, or an empty one: every <article> (a blog page lists several), else the body
+        text = PAGE_SEPARATOR.join(t for t in map(html_text, soup.find_all("article")) if t)
+    if not text:
+        text = html_text(soup.body or soup)
     if not text:
         warn(f"{doc_id}: skipped, the HTML page has no main text")
         return None

@@ -152,25 +152,33 @@ def read_manifest(path: Path) -> dict:
     return manifest
 
 
-def scan_corpus(corpus: Path, warn: Callable[[str], None] = lambda m: None) -> dict[str, tuple[int, int]]:
-    """doc id -> (size, mtime_ns) of every candidate file: a cheap change detector."""
+def _stat_key(st: os.stat_result) -> tuple[int, int, int]:
+    """(size, mtime_ns, ctime_ns): a cheap change detector. The change time moves on every write and on
+    chmod, and no tool sets it back, so an edit that keeps size and mtime (``cp -p``, ``rsync -t``) or a
+    file made readable again is still noticed; the file is then read again (vectors of unchanged
+    sentences are reused)."""
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def scan_corpus(corpus: Path, warn: Callable[[str], None] = lambda m: None) -> dict[str, tuple[int, int, int]]:
+    """doc id -> :func:`_stat_key` of every candidate file."""
     out = {}
     for doc_id, path in iter_corpus_files(corpus, warn):
         try:
             st = path.stat()
         except OSError:
             continue
-        out[doc_id] = (st.st_size, st.st_mtime_ns)
+        out[doc_id] = _stat_key(st)
     return out
 
 
 def _sources_stat(corpus: Path) -> list[int] | None:
-    """(size, mtime_ns) of the corpus's sources.yaml, or None when there is none."""
+    """:func:`_stat_key` of the corpus's sources.yaml, or None when there is none."""
     try:
         st = (corpus / "sources.yaml").stat()
     except OSError:
         return None
-    return [st.st_size, st.st_mtime_ns]
+    return list(_stat_key(st))
 
 
 def staleness(config: Config, manifest: dict, files: dict[str, tuple[int, int]] | None = None) -> str | None:
@@ -225,15 +233,22 @@ def load_index(config: Config, check: bool = True) -> Index:
     """Load the live index; raise a clear error when it is missing, stale or broken."""
     index_dir = config.index
     _check_index_folder(index_dir)
-    path = live_path(index_dir) if index_dir.is_dir() else None
-    if path is None:
-        raise IndexMissingError(f"no index in {index_dir}: run `qa index` to build it")
-    manifest = read_manifest(path)
-    if check:
-        reason = staleness(config, manifest)
-        if reason:
-            raise StaleIndexError(f"{reason}: run `qa index`")
-    return _read_build(path, manifest, config.vectors.ef_search)
+    for attempt in range(3):
+        path = live_path(index_dir) if index_dir.is_dir() else None
+        if path is None:
+            raise IndexMissingError(f"no index in {index_dir}: run `qa index` to build it")
+        try:
+            manifest = read_manifest(path)
+            if check:
+                reason = staleness(config, manifest)
+                if reason:
+                    raise StaleIndexError(f"{reason}: run `qa index`")
+            return _read_build(path, manifest, config.vectors.ef_search)
+        except (CorruptIndexError, OSError):
+            # A build that finished meanwhile replaced this one and removed it: read the new one.
+            if attempt == 2 or live_path(index_dir) == path:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _read_build(path: Path, manifest: dict, ef_search: int) -> Index:
@@ -361,7 +376,10 @@ def _build(config: Config, embedder: Embedder, rebuild: bool, progress: bool,
             warn(msg)
 
     index_dir = config.index
+    # Both taken before anything is read: a file or sources.yaml edited during the build is seen as
+    # changed by the next run, not recorded as already read.
     files = scan_corpus(config.corpus)
+    sources_stat = _sources_stat(config.corpus)
     old_manifest = None
     try:
         path = live_path(index_dir) if index_dir.is_dir() else None
@@ -433,7 +451,7 @@ def _build(config: Config, embedder: Embedder, rebuild: bool, progress: bool,
                        **({"pages": list(d.pages)} if d.pages else {})} for d in docs],
         "files": {k: list(v) for k, v in files.items()},
         "extractors": dict(EXTRACTORS),
-        "sources_stat": _sources_stat(config.corpus),
+        "sources_stat": sources_stat,
         "chunks": len(chunk_ids),
         "sentences": int(len(sent_doc)),
         "vectors": spec.to_dict(),

@@ -166,3 +166,12 @@ def test_vectors_section_is_optional_with_defaults(tmp_path):
 def test_bad_vectors_settings_name_the_key(tmp_path, body, message):
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, "corpus: a\nindex: b\n" + body))
+
+
+def test_a_relative_model_folder_is_next_to_the_config_file(tmp_path, monkeypatch):
+    (tmp_path / "cfg" / "mymodel").mkdir(parents=True)
+    (tmp_path / "cfg" / "qa.yaml").write_text("corpus: docs\nindex: idx\nmodel: mymodel\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # run from elsewhere
+    assert load_config(tmp_path / "cfg" / "qa.yaml").model == str(tmp_path / "cfg" / "mymodel")
+    (tmp_path / "cfg" / "qa.yaml").write_text("corpus: docs\nindex: idx\nmodel: org/some-model\n", encoding="utf-8")
+    assert load_config(tmp_path / "cfg" / "qa.yaml").model == "org/some-model"  # a hub name stays a name

@@ -119,3 +119,54 @@ def test_cli_index_prints_one_warning_line_per_skipped_file(hostile, capsys, mon
     assert len(lines) == len(EXPECTED) and all(line.startswith("warning: ") for line in lines)
     assert "warning: latin1.txt: skipped, not valid UTF-8" in err
     assert out.startswith("indexed 3 documents")
+
+
+# ------------------------------------------------------------------ names, encodings and page structure
+
+def _pipeline(tmp_path, corpus, embedder=None) -> Pipeline:
+    cfg = config_from_dict({"corpus": str(corpus), "index": str(tmp_path / "index"), "reader": False})
+    return Pipeline(cfg, embedder=embedder or FakeEmbedder())
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_and_the_rest_index(tmp_path):
+    corpus = make_corpus(tmp_path, {"good.txt": GOOD})
+    with open(os.fsencode(str(corpus)) + b"/caf\xe9.txt", "wb") as f:
+        f.write(b"The quibbit bridge opened in 1966.")
+    warnings: list[str] = []
+    report = _pipeline(tmp_path, corpus).build_index(progress=False, warn=warnings.append)
+    assert report.documents == 1
+    assert any("skipped, its name is not valid UTF-8; rename the file" in w for w in warnings), warnings
+
+
+def test_byte_order_marks_are_no_text_and_utf16_files_are_read(tmp_path):
+    corpus = make_corpus(tmp_path, {
+        "bom.md": "\ufeff# Bom Title\n\nThe zorblax festival was first held in 1999 in Osaka.\n".encode("utf-8"),
+        "wide.txt": "The quibbit bridge opened in 1966 in Lisbon.".encode("utf-16"),  # with its BOM
+    })
+    p = _pipeline(tmp_path, corpus)
+    p.build_index(progress=False)
+    bom = p.source("bom.md")
+    assert bom["title"] == "Bom Title" and bom["text"].startswith("# Bom Title")
+    assert p.source("wide.txt")["text"] == "The quibbit bridge opened in 1966 in Lisbon."
+
+
+def test_markdown_title_skips_code_fences_and_closing_hashes(tmp_path):
+    corpus = make_corpus(tmp_path, {
+        "fenced.md": "```bash\n# install the deps\n```\n\n# Real Title\n\nThe zorblax festival began in 1999.\n",
+        "closed.md": "# Closed Title #\r\n\r\nThe quibbit bridge opened in 1966.\r\n",
+    })
+    p = _pipeline(tmp_path, corpus)
+    p.build_index(progress=False)
+    assert p.source("fenced.md")["title"] == "Real Title" and p.source("closed.md")["title"] == "Closed Title"
+
+
+def test_every_article_of_a_page_is_text_and_an_empty_main_falls_back_to_the_body(tmp_path):
+    corpus = make_corpus(tmp_path, {
+        "blog.html": "<html><body><article><p>First post about kiwis.</p></article>"
+                     "<article><p>Second post about mangos.</p></article></body></html>",
+        "empty-main.html": "<html><body><main></main><p>The papaya harvest began in 1987.</p></body></html>",
+    })
+    p = _pipeline(tmp_path, corpus)
+    p.build_index(progress=False)
+    assert "kiwis" in p.source("blog.html")["text"] and "mangos" in p.source("blog.html")["text"]
+    assert "papaya harvest" in p.source("empty-main.html")["text"]

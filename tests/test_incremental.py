@@ -74,24 +74,25 @@ def test_a_repeated_new_sentence_is_embedded_once(tmp_path):
 
 def test_a_new_extractor_version_re_reads_those_files_without_re_embedding(mixed, monkeypatch):
     fingerprints = {d["id"]: d["fingerprint"] for d in mixed.index.manifest["documents"]}
-    assert fingerprints["c.html"].startswith("html-1:") and fingerprints["a.txt"].startswith("text-1:")
-    monkeypatch.setitem(formats.EXTRACTORS, ".html", "html-2")
-    monkeypatch.setitem(formats.EXTRACTORS, ".htm", "html-2")
-    with pytest.raises(StaleIndexError, match=r"another \.html extractor \('html-1' -> 'html-2'\).*run `qa index`"):
+    html, text = formats.EXTRACTORS[".html"], formats.EXTRACTORS[".txt"]
+    assert fingerprints["c.html"].startswith(html + ":") and fingerprints["a.txt"].startswith(text + ":")
+    monkeypatch.setitem(formats.EXTRACTORS, ".html", "html-next")
+    monkeypatch.setitem(formats.EXTRACTORS, ".htm", "html-next")
+    with pytest.raises(StaleIndexError, match=rf"another \.html extractor \('{html}' -> 'html-next'\).*run `qa index`"):
         load_index(mixed.config)
     before = mixed.embedder.embedded
     r = mixed.build_index(progress=False)
     assert not r.skipped and (r.added, r.updated, r.removed, r.unchanged) == (0, 1, 0, 3)
     assert r.embedded == 0 and mixed.embedder.embedded == before  # same text: every vector reused
     docs = {d["id"]: d["fingerprint"] for d in mixed.index.manifest["documents"]}
-    assert docs["c.html"] == "html-2:" + fingerprints["c.html"].split(":", 1)[1]
+    assert docs["c.html"] == "html-next:" + fingerprints["c.html"].split(":", 1)[1]
     assert load_index(mixed.config).chunk_ids == mixed.index.chunk_ids  # fresh again
 
 
 def test_a_changed_extractor_output_embeds_only_new_sentences(mixed, monkeypatch):
     real = formats.html_text
     monkeypatch.setattr(formats, "html_text", lambda root: real(root) + "\n\nA footnote the new extractor keeps.")
-    monkeypatch.setitem(formats.EXTRACTORS, ".html", "html-2")
+    monkeypatch.setitem(formats.EXTRACTORS, ".html", "html-next")
     r = mixed.build_index(progress=False)
     assert r.updated == 1 and r.embedded == 1
     assert mixed.source("c.html")["text"].endswith("A footnote the new extractor keeps.")

@@ -286,3 +286,65 @@ def test_two_builds_at_once_take_turns_and_leave_one_loadable_index(tmp_path):
     assert builds == [live_path(cfg.index).name]
     index = load_index(cfg)
     assert sorted(index.doc_ids) == sorted(CORPUS)
+
+
+def test_an_edit_keeping_size_and_mtime_is_noticed(tmp_path):
+    corpus = make_corpus(tmp_path, {"a.txt": "The harvest festival sells apples.\n"})
+    p = fake_pipeline(tmp_path, corpus=corpus)
+    path = corpus / "a.txt"
+    st = path.stat()
+    path.write_text("The harvest festival sells cherry.\n", encoding="utf-8")  # same length
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # as `cp -p` or `rsync -t` leave it
+    r = p.build_index(progress=False)
+    assert not r.skipped and r.updated == 1 and "cherry" in p.source("a.txt")["text"]
+
+
+def test_sources_yaml_edited_during_a_build_is_read_by_the_next(tmp_path):
+    corpus = make_corpus(tmp_path, {"a.txt": "The harvest festival sells apples.\n",
+                                    "sources.yaml": "a.txt:\n  title: Old title\n"})
+
+    class EditingEmbedder(FakeEmbedder):
+        def embed(self, texts):  # the user saves sources.yaml while sentences are being embedded
+            (corpus / "sources.yaml").write_text("a.txt:\n  title: New title, longer\n", encoding="utf-8")
+            return super().embed(texts)
+
+    cfg = {"corpus": str(corpus), "index": str(tmp_path / "index"), "reader": False}
+    from qa.config import config_from_dict
+
+    Pipeline(config_from_dict(cfg), embedder=EditingEmbedder()).build_index(progress=False)
+    p = Pipeline(config_from_dict(cfg), embedder=FakeEmbedder())
+    r = p.build_index(progress=False)
+    assert not r.skipped and p.source("a.txt")["title"] == "New title, longer"
+
+
+def test_an_index_replaced_while_it_is_being_loaded_is_read_again(tmp_path, monkeypatch):
+    import qa.store as store
+
+    p = fake_pipeline(tmp_path, corpus=make_corpus(tmp_path, {"a.txt": "The harvest festival sells apples.\n"}))
+    first = live_path(p.config.index)
+    real = store._read_build
+    calls = []
+
+    def racing(path, manifest, ef_search):  # another `qa index` publishes and removes this build meanwhile
+        calls.append(path)
+        if len(calls) == 1:
+            (p.config.corpus / "b.txt").write_text("A second file about pears.\n", encoding="utf-8")
+            p.build_index(progress=False)
+            raise CorruptIndexError(f"{path}/vectors.npy is missing: run `qa index --rebuild`")
+        return real(path, manifest, ef_search)
+
+    monkeypatch.setattr(store, "_read_build", racing)
+    index = load_index(p.config)
+    assert calls[0] == first and calls[1] != first and "b.txt" in index.doc_ids
+
+
+def test_an_index_folder_that_cannot_be_made_is_a_config_error(tmp_path):
+    from qa.config import config_from_dict
+    from qa.errors import ConfigError
+
+    (tmp_path / "afile").write_text("not a folder", encoding="utf-8")
+    corpus = make_corpus(tmp_path, {"a.txt": "The harvest festival sells apples.\n"})
+    p = Pipeline(config_from_dict({"corpus": str(corpus), "index": str(tmp_path / "afile" / "idx")}),
+                 embedder=FakeEmbedder())
+    with pytest.raises(ConfigError, match=r"cannot create the index folder .*afile/idx .*point 'index:'"):
+        p.build_index(progress=False)

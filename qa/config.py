@@ -39,8 +39,11 @@ class ChunkingConfig:
 
     def __post_init__(self) -> None:
         _check(self.size >= 50, "chunking.size", "must be >= 50", self.size)
-        _check(0 <= self.overlap < self.size, "chunking.overlap",
-               "must be >= 0 and smaller than chunking.size", self.overlap)
+        if not 0 <= self.overlap < self.size:
+            default = " (its default: set chunking.overlap too for so small a chunking.size)" \
+                if self.overlap == ChunkingConfig.overlap else ""
+            raise ConfigError(f"chunking.overlap must be >= 0 and smaller than chunking.size ({self.size}), "
+                              f"got {self.overlap!r}{default}")
 
 
 @dataclass(frozen=True)

@@ -179,10 +179,15 @@ def load_corpus(folder: str | Path, warn: Warn | None = None, max_bytes: int | N
     folder = check_corpus_folder(folder)
     manifest = load_sources_manifest(folder, warn)
     docs = []
+    seen = set()
     for doc_id, path in iter_corpus_files(folder, warn):
+        seen.add(doc_id)
         doc = read_document(doc_id, path, manifest.get(doc_id, {}), warn, max_bytes)
         if doc is not None:
             docs.append(doc)
+    for doc_id in sorted(set(manifest) - seen):  # a typo or a moved file: its title would silently not apply
+        warn(f"{MANIFEST_NAME}: entry {doc_id!r} matches no document (ids are paths relative to the corpus "
+             "folder, like 'notes/a.md')")
     if not docs:
         raise CorpusError(f"no readable documents ({', '.join(SUPPORTED_SUFFIXES)}) in {folder}")
     return docs

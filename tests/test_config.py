@@ -175,3 +175,10 @@ def test_a_relative_model_folder_is_next_to_the_config_file(tmp_path, monkeypatc
     assert load_config(tmp_path / "cfg" / "qa.yaml").model == str(tmp_path / "cfg" / "mymodel")
     (tmp_path / "cfg" / "qa.yaml").write_text("corpus: docs\nindex: idx\nmodel: org/some-model\n", encoding="utf-8")
     assert load_config(tmp_path / "cfg" / "qa.yaml").model == "org/some-model"  # a hub name stays a name
+
+
+def test_a_small_chunk_size_says_the_default_overlap_must_be_set_too(tmp_path):
+    (tmp_path / "qa.yaml").write_text("corpus: docs\nindex: idx\nchunking: {size: 100}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"chunking.overlap must be >= 0 and smaller than chunking.size \(100\), "
+                                          r"got 200 \(its default: set chunking.overlap too"):
+        load_config(tmp_path / "qa.yaml")

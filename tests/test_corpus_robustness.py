@@ -170,3 +170,12 @@ def test_every_article_of_a_page_is_text_and_an_empty_main_falls_back_to_the_bod
     p.build_index(progress=False)
     assert "kiwis" in p.source("blog.html")["text"] and "mangos" in p.source("blog.html")["text"]
     assert "papaya harvest" in p.source("empty-main.html")["text"]
+
+
+def test_a_sources_yaml_entry_for_no_document_is_a_warning(tmp_path):
+    corpus = make_corpus(tmp_path, {"good.txt": GOOD, "sources.yaml": "good.txt:\n  title: Good\n./gone.txt:\n  title: G\n"})
+    warnings: list[str] = []
+    p = _pipeline(tmp_path, corpus)
+    p.build_index(progress=False, warn=warnings.append)
+    assert p.source("good.txt")["title"] == "Good"
+    assert any("entry './gone.txt' matches no document" in w for w in warnings), warnings

@@ -4,12 +4,17 @@ Two inputs: the project's YAML question set (answerable questions with gold
 answer strings, plus off-topic questions, over the configured corpus), or a
 SQuAD-format JSON file (a temporary index over its articles, one document per
 article). Every figure is computed from offsets: a citation is exact when its
-quote equals the document text at its offsets; the right paragraph is the one
-whose span holds the first citation.
+quote equals the document text at its offsets (counted over answered questions);
+the right paragraph is the one whose span holds the first citation (for an
+abstention, the first passage); a passage is a paragraph when at least half of
+the shorter of the two overlaps the other. A gold answer string counts when the
+answer holds it as whole words, ignoring case ("40" is not in "1940").
 """
 
 from __future__ import annotations
 
+import math
+import re
 import statistics
 import tempfile
 import time
@@ -57,11 +62,26 @@ def citations_exact(pipeline: Pipeline, ans: Answer) -> bool:
     return True
 
 
+def holds(text: str, gold: str) -> bool:
+    """``gold`` occurs in ``text`` as whole words, ignoring case: "Seoul" in "...in seoul.", not "40" in "1940"."""
+    return re.search(rf"(?<!\w){re.escape(gold.casefold())}(?!\w)", text.casefold()) is not None
+
+
 def _percentiles(times: list[float]) -> dict:
+    """Median and nearest-rank 95th percentile, in milliseconds."""
     if not times:
         return {"p50_ms": None, "p95_ms": None}
     s = sorted(times)
-    return {"p50_ms": round(1000 * statistics.median(s), 2), "p95_ms": round(1000 * s[min(len(s) - 1, int(0.95 * len(s)))], 2)}
+    return {"p50_ms": round(1000 * statistics.median(s), 2),
+            "p95_ms": round(1000 * s[math.ceil(0.95 * len(s)) - 1], 2)}
+
+
+def is_paragraph(start: int, end: int, par: tuple[int, int]) -> bool:
+    """A passage ``[start, end)`` stands for the paragraph ``par`` when at least half of the shorter of
+    the two overlaps the other (a chunk may start in the paragraph before, or hold two short ones)."""
+    ps, pe = par
+    overlap = min(end, pe) - max(start, ps)
+    return overlap > 0 and 2 * overlap >= min(end - start, pe - ps)
 
 
 def _timed(pipeline: Pipeline, question: str, times: list[float]) -> Answer:
@@ -77,20 +97,25 @@ def eval_question_set(pipeline: Pipeline, qs: QuestionSet, progress: Callable = 
     pipeline.ask("warm-up question")
     times: list[float] = []
     n = len(qs.answerable)
-    contains = in_quote = right_source = abstained = exact = 0
+    contains = in_quote = right_source = abstained = exact = answered = 0
+    em = f1 = 0.0
     failures = []
     for q in progress(qs.answerable, desc="answerable"):
         ans = _timed(pipeline, q["question"], times)
-        exact += citations_exact(pipeline, ans)
         golds = [str(g) for g in q["answers"]]
+        if not ans.abstained:
+            answered += 1
+            exact += citations_exact(pipeline, ans)
         if ans.abstained:
             abstained += 1
             failures.append({"id": q.get("id"), "question": q["question"], "got": None})
             continue
         first = ans.citations[0]
-        ok = any(g in ans.answer for g in golds)
+        ok = any(holds(ans.answer, g) for g in golds)
         contains += ok
-        in_quote += any(g in first.quote for g in golds)
+        in_quote += any(holds(first.quote, g) for g in golds)
+        em += exact_match(ans.answer, golds)
+        f1 += f1_score(ans.answer, golds)
         right_source += first.source == q.get("source", first.source)
         if not ok:
             failures.append({"id": q.get("id"), "question": q["question"], "got": ans.answer, "gold": golds[0]})
@@ -98,20 +123,23 @@ def eval_question_set(pipeline: Pipeline, qs: QuestionSet, progress: Callable = 
     off_failures = []
     for q in progress(qs.off_topic, desc="off-topic"):
         ans = _timed(pipeline, q["question"], times)
-        exact += citations_exact(pipeline, ans)
+        if not ans.abstained:
+            answered += 1
+            exact += citations_exact(pipeline, ans)
         off_abstained += ans.abstained
         if not ans.abstained:
             off_failures.append({"id": q.get("id"), "question": q["question"], "got": ans.answer,
                                  "confidence": round(ans.confidence, 3)})
-    total = n + len(qs.off_topic)
     return {
         "answerable": n, "off_topic": len(qs.off_topic),
         "answer_contains_gold_at_1": round(contains / n, 4) if n else None,
         "gold_in_first_quote": round(in_quote / n, 4) if n else None,
+        "exact_match": round(em / n, 4) if n else None, "f1": round(f1 / n, 4) if n else None,
         "right_source_at_1": round(right_source / n, 4) if n else None,
         "answerable_abstained": round(abstained / n, 4) if n else None,
         "off_topic_abstained": round(off_abstained / len(qs.off_topic), 4) if qs.off_topic else None,
-        "citations_exact": round(exact / total, 4) if total else None,
+        "answered": answered,  # answerable and off-topic questions that were answered (not abstained)
+        "citations_exact": round(exact / answered, 4) if answered else None,
         **_percentiles(times),
         "misses": failures, "off_topic_answered": off_failures,
     }
@@ -136,17 +164,20 @@ def eval_squad(path: Path, limit: int | None, seed: int, make_pipeline: Callable
         em = f1 = 0.0
         for q in progress(chosen, desc="questions"):
             ans = _timed(pipeline, q.question, times)
-            exact += citations_exact(pipeline, ans)
             golds = [a[2] for a in q.answers]
             ps, pe = q.paragraph
-            in_par = [p.source == q.doc_id and ps <= p.start < pe for p in ans.passages]
-            r5 += any(in_par[:5])
+            in_par = [p.source == q.doc_id and is_paragraph(p.start, p.end, q.paragraph) for p in ans.passages]
             if ans.abstained:
                 abstained += 1
-                r1 += bool(in_par[:1] and in_par[0])
+                top = bool(in_par[:1] and in_par[0])
+            else:
+                exact += citations_exact(pipeline, ans)
+                c = ans.citations[0]
+                top = c.source == q.doc_id and ps <= c.start < pe
+            r1 += top
+            r5 += top or any(in_par[:5])  # the cited paragraph is the first of the five
+            if ans.abstained:
                 continue
-            c = ans.citations[0]
-            r1 += c.source == q.doc_id and ps <= c.start < pe
             in_quote += c.source == q.doc_id and any(c.start <= a0 and a1 <= c.end for a0, a1, _ in q.answers)
             in_answer += c.source == q.doc_id and any(c.answer_start <= a0 and a1 <= c.answer_end
                                                       for a0, a1, _ in q.answers)
@@ -157,7 +188,8 @@ def eval_squad(path: Path, limit: int | None, seed: int, make_pipeline: Callable
                 "paragraph_recall_at_1": round(r1 / n, 4), "paragraph_recall_at_5": round(r5 / n, 4),
                 "answer_in_quote_at_1": round(in_quote / n, 4), "answer_in_span_at_1": round(in_answer / n, 4),
                 "exact_match": round(em / n, 4), "f1": round(f1 / n, 4),
-                "abstained": round(abstained / n, 4), "citations_exact": round(exact / n, 4),
+                "abstained": round(abstained / n, 4),
+                "citations_exact": round(exact / (n - abstained), 4) if n > abstained else None,
                 **_percentiles(times)}
     finally:
         if tmp is not None:

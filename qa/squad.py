@@ -9,10 +9,13 @@ offsets, not by searching strings.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 SEPARATOR = "\n\n"
 
@@ -42,6 +45,7 @@ def load_squad(path: str | Path, articles: slice | list[int] | None = None, hold
     docs: dict[str, str] = {}
     questions: list[GoldQuestion] = []
     held: list[GoldQuestion] = []
+    dropped = 0
     for i in chosen:
         art = data[i]
         doc_id = _doc_name(i, art["title"])
@@ -57,9 +61,14 @@ def load_squad(path: str | Path, articles: slice | list[int] | None = None, hold
             for qa in para["qas"]:
                 answers = tuple((start + a["answer_start"], start + a["answer_start"] + len(a["text"]), a["text"])
                                 for a in qa["answers"] if ctx[a["answer_start"]:a["answer_start"] + len(a["text"])] == a["text"])
+                if len(answers) < len(qa["answers"]):
+                    dropped += 1
                 if answers:
                     questions.append(GoldQuestion(str(qa["id"]), qa["question"], doc_id, (start, start + len(ctx)), answers))
         docs[doc_id] = SEPARATOR.join(parts)
+    if dropped:
+        log.warning("%s: %d question(s) had gold answers whose answer_start does not point at their text; those "
+                    "answers are left out (and a question with none left is not asked)", path, dropped)
     return (docs, questions, held) if hold_out is not None else (docs, questions)
 
 

@@ -46,9 +46,14 @@ class Normalised:
         return self.origin[a], self.ends[b - 1]
 
     def whole(self, a: int, b: int) -> bool:
-        """True when ``[a, b)`` starts and ends on original characters' boundaries (not inside "ß" -> "ss")."""
-        o = self.origin
-        return (a == 0 or o[a - 1] != o[a]) and (b == len(o) or o[b] != o[b - 1])
+        """True when ``[a, b)`` starts and ends on original characters' boundaries (not inside "ß" -> "ss")
+        and does not cut a word ("910 to 194" is not quoted from "1910 to 1945")."""
+        o, t = self.origin, self.text
+        if not ((a == 0 or o[a - 1] != o[a]) and (b == len(o) or o[b] != o[b - 1])):
+            return False
+        cuts_start = a > 0 and t[a].isalnum() and t[a - 1].isalnum()
+        cuts_end = b < len(t) and t[b - 1].isalnum() and t[b].isalnum()
+        return not (cuts_start or cuts_end)
 
 
 def normalise(text: str) -> Normalised:
@@ -72,11 +77,11 @@ def normalise(text: str) -> Normalised:
         j = i + 1
         while j < n and unicodedata.combining(text[j]):  # a letter and its combining marks: one unit
             j += 1
-        unit = text[i:j]
-        if not unit.isascii():
-            unit = unicodedata.normalize("NFC", unicodedata.normalize("NFC", unit).translate(_CHAR_MAP).casefold())
-        else:
+        unit = text[i:j].translate(_CHAR_MAP)
+        if unit.isascii():
             unit = unit.casefold()
+        else:
+            unit = unicodedata.normalize("NFC", unicodedata.normalize("NFC", unit).casefold())
         for c in unit:
             out.append(c)
             origin.append(i)
@@ -155,13 +160,19 @@ def _word_key(word: str) -> str:
 def word_diffs(quote: str, text: str, start: int, end: int) -> list[WordDiff]:
     """Word-level differences between ``quote`` and ``text[start:end]`` (offsets into each).
 
-    Words are compared normalised and without surrounding punctuation; an ``insert`` has an
-    empty quote side, a ``delete`` an empty source side, each placed where the words would go.
+    Words are compared normalised and without surrounding punctuation (with it, when only
+    punctuation differs: "2007, then" against "2007 then"); an ``insert`` has an empty quote side,
+    a ``delete`` an empty source side, each placed where the words would go.
     """
     qt = [(m.start(), m.end()) for m in _WORD.finditer(quote)]
     st = [(m.start(), m.end()) for m in _WORD.finditer(text, start, end)]
-    qn = [_word_key(quote[a:b]) for a, b in qt]
-    sn = [_word_key(text[a:b]) for a, b in st]
+    out = _diffs(quote, text, start, qt, st, _word_key)
+    return out or _diffs(quote, text, start, qt, st, lambda w: normalise(w).text)
+
+
+def _diffs(quote: str, text: str, start: int, qt, st, key) -> list[WordDiff]:
+    qn = [key(quote[a:b]) for a, b in qt]
+    sn = [key(text[a:b]) for a, b in st]
     out = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, qn, sn, autojunk=False).get_opcodes():
         if op == "equal":
@@ -200,7 +211,7 @@ def check_quote(quote: str, documents: Iterable[tuple[str, str, str]]) -> QuoteC
         nd = normalise(text)
         norm = nd.text
         i = norm.find(nq)
-        while i != -1 and not nd.whole(i, i + len(nq)):  # "se" is not in "Straße" ("strasse")
+        while i != -1 and not nd.whole(i, i + len(nq)):  # "se" is not in "Straße" ("strasse"), nor "910" in "1910"
             i = norm.find(nq, i + 1)
         if i != -1:
             s, e = nd.span(i, i + len(nq))

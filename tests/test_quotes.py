@@ -60,8 +60,13 @@ def test_unrelated_text_is_not_found():
 
 @settings(max_examples=40, deadline=None)
 @given(a=st.integers(0, len(TEXT) - 1), n=st.integers(8, 60), upper=st.booleans())
-def test_any_substring_is_found_verbatim_at_its_offsets(a, n, upper):
-    piece = TEXT[a:a + n]
+def test_any_substring_of_whole_words_is_found_verbatim_at_its_offsets(a, n, upper):
+    b = min(len(TEXT), a + n)
+    while a > 0 and TEXT[a - 1].isalnum() and TEXT[a].isalnum():  # widened to whole words: a quote that
+        a -= 1                                                     # cuts a word ("910" of "1910") is no quote
+    while b < len(TEXT) and TEXT[b - 1].isalnum() and TEXT[b].isalnum():
+        b += 1
+    piece = TEXT[a:b]
     if len(piece.split()) < 2:
         return
     q = " ".join(piece.split())
@@ -102,3 +107,17 @@ def test_lexical_words_are_composed_before_matching():
     from qa.lexical import tokenize
 
     assert tokenize("Cafe\u0301 society") == tokenize("Café society")
+
+
+def test_a_quote_never_cuts_a_word_and_backticks_are_quotes():
+    doc = [("y.txt", "Y", "Japan ruled Korea from 1910 to 1945; Korea endured Japanese rule.")]
+    assert check_quote("910 to 194", doc).status != VERBATIM
+    assert check_quote("Korea endured Japan", doc).status != VERBATIM
+    assert check_quote("from 1910 to 1945;", doc).status == VERBATIM
+    assert check_quote("`ruled Korea'", [("b.txt", "B", "Japan 'ruled Korea' then.")]).status == VERBATIM
+
+
+def test_a_difference_in_punctuation_only_is_shown():
+    r = check_quote("Korea from 1910, to 1945 under Japanese rule", DOCS + [
+        ("y.txt", "Y", "Japan ruled Korea from 1910 to 1945 under Japanese rule, historians say.")])
+    assert r.status == DIFFERS and r.diffs and r.diffs[0].quote_text == "1910,"

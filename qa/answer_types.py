@@ -365,10 +365,14 @@ _UNITS = {"km": "km", "kilometers": "km", "kilometres": "km", "kilometer": "km",
           "miles": "mi", "mile": "mi", "meters": "m", "metres": "m", "kg": "kg", "tons": "t", "tonnes": "t",
           "years": "year", "year": "year", "months": "month", "month": "month", "days": "day", "day": "day",
           "weeks": "week", "hours": "hour", "times": "times", "dollars": "$", "yen": "¥", "won": "₩",
-          "euros": "€"}
-_NUM_WORDS_RE = "|".join(sorted((w for w in _WORD_VALUES if " " not in w), key=len, reverse=True))
+          "euros": "€", "percentage points": "pp", "percentage point": "pp"}
+_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_ONES = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+# "twenty-five" first, so it is never read as "five"
+_NUM_WORDS_RE = (rf"(?:{'|'.join(_TENS)})[-\s](?:{'|'.join(_ONES)})|"
+                 + "|".join(sorted((w for w in _WORD_VALUES if " " not in w), key=len, reverse=True)))
 _DETAIL_NUMBER = re.compile(
-    rf"(?<![\w\[.,])(?P<cur>[$€£¥₩])?\s?(?P<num>\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?|{_NUM_WORDS_RE})\b"
+    rf"(?<![\w\[.,])(?:(?:US|A|C|NZ|HK|S)?(?P<cur>[$€£¥₩]))?\s?(?P<num>\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?|{_NUM_WORDS_RE})\b"
     rf"(?!\])(?:\s*(?P<pct>%|percent\b|per cent\b))?(?:\s*-?\s*(?P<scale>thousand|million|billion|trillion)\b)?"
     rf"(?:\s+(?P<unit>{'|'.join(sorted(_UNITS, key=len, reverse=True))})\b)?", re.IGNORECASE)
 _DETAIL_ORDINAL = re.compile(
@@ -405,8 +409,8 @@ def _dates(text: str) -> list[Detail]:
         month = _month(g["m1"] or g["m2"] or g["m3"])
         day = int(g["d1"] or g["d2"]) if (g["d1"] or g["d2"]) else None
         s = m.start() + (len(m.group()) - len(m.group().lstrip()))
-        if m.group().lower().startswith("the "):
-            s = m.start() + 4
+        if g["d2"] and re.match(r"the\s", m.group(), re.IGNORECASE):
+            s = m.start("d2")  # "the  7th of May 2019": the date starts at its day
         if g["y4"] and not g["decade"] and s > 0 and text[s - 1] in "$€£¥₩":
             continue  # "$1500" is an amount
         out.append(Detail(s, m.end(), DATE, (year // 10 * 10 if g["decade"] else year, month, day),
@@ -421,7 +425,13 @@ def _numbers(text: str, taken: list[tuple[int, int]]) -> list[Detail]:
         if any(ts <= s < te or s <= ts < e for ts, te in taken):
             continue
         num = m.group("num").lower()
-        value = float(num.replace(",", "")) if num[0].isdigit() else float(_WORD_VALUES[num])
+        if num[0].isdigit():
+            value = float(num.replace(",", ""))
+        else:
+            parts = re.split(r"[-\s]", num)
+            if any(p not in _WORD_VALUES for p in parts):
+                continue  # a look-alike letter matched without regard to case ("ſix")
+            value = float(sum(_WORD_VALUES[p] for p in parts))
         if m.group("scale"):
             value *= _SCALES[m.group("scale").lower()]
         cur, unit = m.group("cur"), m.group("unit")
@@ -430,6 +440,8 @@ def _numbers(text: str, taken: list[tuple[int, int]]) -> list[Detail]:
             continue  # a bare "one" or "two" is rarely a checkable amount
         if text[s].isspace():
             s += 1
+        if s > 0 and text[s - 1] in "-−" and (s == 1 or text[s - 2] in " \t\n(") and not cur:
+            s, value = s - 1, -value  # "-5 degrees"; not "10-20", "COVID-19"
         out.append(Detail(s, e, NUMBER, value, kind_unit))
     return out
 
@@ -441,7 +453,10 @@ def _ordinals(text: str, taken: list[tuple[int, int]]) -> list[Detail]:
         if any(ts <= s < te or s <= ts < e for ts, te in taken):
             continue
         word = m.group("ord").lower()
-        value = float(_ORDINAL_WORDS[word]) if word in _ORDINAL_WORDS else float(re.sub(r"\D", "", word))
+        digits = re.sub(r"\D", "", word)
+        if word not in _ORDINAL_WORDS and not digits:
+            continue  # a look-alike letter matched without regard to case ("ſecond")
+        value = float(_ORDINAL_WORDS[word]) if word in _ORDINAL_WORDS else float(digits)
         sup = m.group("sup")
         out.append(Detail(s, e, ORDINAL, value, sup.lower().split("-")[0] if sup else None))
     return out

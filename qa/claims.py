@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
@@ -170,13 +171,23 @@ _GENERIC = frozenset("sea ocean river island islands mountain house university p
                      "mr mrs ms dr sir lord".split())
 
 
-def name_in(name: str, words: list[str]) -> bool:
-    """True when a name is stated among ``words``: it shares a distinctive word, or an acronym matches."""
+def name_in(name: str, words: list[str], names: Sequence[list[str]] = ()) -> bool:
+    """True when a name is stated among ``words``: every distinctive word of it is there, or some are
+    and none of the other side's ``names`` (their words) that holds them adds a distinctive word of its
+    own ("Biden" confirms "Joe Biden", "Korea" confirms "South Korea"; "South Korea" does not confirm
+    "North Korea", nor "Joe Biden" "Hunter Biden"); or an acronym matches."""
     mine = _name_words(name)
     if not mine:
         return True
     distinctive = [w for w in mine if w not in _GENERIC] or mine
-    if any(_same_word(w, o) for w in distinctive for o in words):
+    shared = [w for w in distinctive if any(_same_word(w, o) for o in words)]
+    if len(shared) == len(distinctive):
+        return True
+    # A conflicting name shares the very word ("Korea" in "South Korea"), not an inflection of it
+    # ("Korea" in "North Korea" is no rival of "Korean War").
+    if shared and not any(any(w == x for w in shared for x in other)
+                          and any(x not in _GENERIC and not any(_same_word(x, m) for m in mine) for x in other)
+                          for other in names):
         return True
     # Acronyms either way: "WTO" / "World Trade Organization", "U.S." / "United States".
     initials = "".join(w[0] for w in mine)
@@ -200,18 +211,21 @@ def _acronyms(words: list[str]) -> set[str]:
 
 
 def same_value(a: Detail, b: Detail) -> bool:
-    """Two details of one kind that state the same thing (a date may be less precise than the other)."""
+    """``b`` states what ``a`` states: ``a`` may be less precise ("June 1950" by "June 25, 1950"), not more
+    ("June 3, 1950" is not confirmed by "June 1950")."""
     if a.kind != b.kind:
         return False
     if a.kind == DATE:
         (ya, ma, da), (yb, mb, db) = a.value, b.value  # type: ignore[misc]
         if "decade" in (a.unit, b.unit):
-            return ya // 10 == yb // 10
-        return ya == yb and (ma is None or mb is None or ma == mb) and (da is None or db is None or da == db)
+            return ya // 10 == yb // 10 and (a.unit == "decade" or b.unit != "decade")
+        return ya == yb and (ma is None or ma == mb) and (da is None or da == db)
     if a.kind in (NUMBER, ORDINAL):
-        # "second-largest" is not confirmed by a "second" elsewhere; "51.1 billion" is by "$51.1 billion".
+        # "second-largest" is not confirmed by a "second" elsewhere; "51.1 billion" is by "$51.1 billion";
+        # a percentage only by a percentage ("10%" is not the "10" of "10-20%").
         return math.isclose(float(a.value), float(b.value), rel_tol=1e-6) and (  # type: ignore[arg-type]
-            a.unit == b.unit or (a.kind == NUMBER and (a.unit is None or b.unit is None)))
+            a.unit == b.unit or (a.kind == NUMBER and (a.unit is None or b.unit is None)
+                                 and "%" not in (a.unit, b.unit)))
     return a.value == b.value
 
 
@@ -242,10 +256,13 @@ def compare(claim: str, claim_details: list[Detail], evidence: str, evidence_det
     """
     ev_words = _name_words(evidence[span[0]:span[1]] if span else evidence)
     claim_words = _name_words(claim)
+    lo, hi = span or (0, len(evidence))
+    ev_names = [_name_words(evidence[e.start:e.end]) for e in evidence_details if e.kind == NAME and lo <= e.start < hi]
+    claim_names = [_name_words(claim[d.start:d.end]) for d in claim_details if d.kind == NAME]
     confirmed, open_ = 0, []
     for d in claim_details:
         if d.kind == NAME:
-            ok = name_in(claim[d.start:d.end], ev_words)
+            ok = name_in(claim[d.start:d.end], ev_words, ev_names)
         else:
             ok = any(same_value(d, e) for e in evidence_details)
         confirmed += ok
@@ -254,7 +271,7 @@ def compare(claim: str, claim_details: list[Detail], evidence: str, evidence_det
 
     def unstated(e: Detail) -> bool:
         if e.kind == NAME:
-            return not name_in(evidence[e.start:e.end], claim_words)
+            return not name_in(evidence[e.start:e.end], claim_words, claim_names)
         return not any(same_value(e, d) for d in claim_details)
 
     free = [e for e in evidence_details if unstated(e)]
@@ -273,6 +290,16 @@ def compare(claim: str, claim_details: list[Detail], evidence: str, evidence_det
         pairs.append((d, best))
         free.remove(best)
     return pairs, unconfirmed, confirmed
+
+
+_NEGATION = re.compile(r"\b(?:not(?!\s+only\b)|never|no(?!\s+(?:longer|less|more|one|doubt)\b)|cannot|neither|nor|"
+                       r"none|without)\b|n[’']t\b", re.IGNORECASE)
+
+
+def negated(text: str) -> bool:
+    """Whether ``text`` says something is not so ("did not", "never", "no longer" aside): a claim and
+    its evidence must agree on this, or the evidence does not support the claim."""
+    return _NEGATION.search(text) is not None
 
 
 def content_words(text: str, skip: list[Detail]) -> list[str]:
@@ -408,7 +435,9 @@ class ClaimChecker:
                                     "about": round(u.about, 4), "dense": round(u.dense, 4),
                                     "coverage": round(u.coverage, 4), "mismatches": len(u.pairs),
                                     "unconfirmed": len(u.unconfirmed)} for u in units]}
-        supporting = [u for u in units if not u.pairs and not u.unconfirmed and u.about >= s.support]
+        polarity = negated(claim)
+        supporting = [u for u in units if not u.pairs and not u.unconfirmed and u.about >= s.support
+                      and negated(self.index.texts[u.doc][u.start:u.end]) == polarity]
         contradicting = [u for u in units if u.pairs and not u.unconfirmed and u.about >= s.contradict
                          and _changed_detail(u)]
         best = units[0].about if units else 0.0

@@ -224,3 +224,49 @@ def test_a_line_of_control_characters_between_claims_is_skipped(pipeline):
     verdicts = pipeline.check_text("Japan exported $51.1 billion to South Korea in 2021.\n\u0000\u0007\nThe war ended in 1945.")
     assert [v.claim for v in verdicts] == ["Japan exported $51.1 billion to South Korea in 2021.", "The war ended in 1945."]
     assert verdicts[0].verdict == SUPPORTED
+
+
+def _agrees(claim: str, evidence: str) -> bool:
+    pairs, unconfirmed, _ = compare(claim, details(claim), evidence, details(evidence))
+    return not pairs and not unconfirmed
+
+
+@pytest.mark.parametrize("claim, evidence", [
+    ("Japan exported $51.1 billion to North Korea in 2021.", "Japan exported $51.1 billion to South Korea in 2021."),
+    ("Hunter Biden met Kim Jong Un in 2019.", "Joe Biden met Kim Jong Un in 2019."),
+    ("The war began on June 3, 1950.", "The war began in June 1950."),            # the source is less precise
+    ("Unemployment was 10% in 2019.", "Unemployment was 10-20% in 2019."),
+    ("Exports reached 30 billion yen in 2019.", "Exports reached US$30 billion in 2019."),
+    ("It was 5 degrees in Seoul in January 2020.", "It was -5 degrees in Seoul in January 2020."),
+    ("Turnout rose 25 percent in 2019.", "Turnout rose twenty-five percentage points in 2019."),
+    ("Turnout rose 5% in 2019.", "Turnout rose twenty-five percent in 2019."),
+])
+def test_a_detail_that_differs_is_never_confirmed(claim, evidence):
+    assert not _agrees(claim, evidence)
+
+
+@pytest.mark.parametrize("claim, evidence", [
+    ("President Biden met Kim Jong Un in 2019.", "Joe Biden met Kim Jong Un in 2019."),
+    ("Joe Biden visited Seoul in 2022.", "Biden visited Seoul in 2022."),
+    ("The war began in June 1950.", "The war began on June 25, 1950."),           # the claim is less precise
+    ("Turnout rose twenty-five percent in 2019.", "Turnout rose 25% in 2019."),
+    ("Exports reached $30 billion in 2019.", "Exports reached US$30 billion in 2019."),
+])
+def test_the_same_detail_said_differently_is_confirmed(claim, evidence):
+    assert _agrees(claim, evidence)
+
+
+def test_a_negated_source_does_not_support_the_claim(tmp_path):
+    from .conftest import make_corpus
+
+    corpus = make_corpus(tmp_path, {"vote.txt": "The senator Quibble did not vote for the harbour bill in 2019.\n"})
+    p = fake_pipeline(tmp_path, corpus=corpus)
+    assert p.check("The senator Quibble voted for the harbour bill in 2019.").verdict != SUPPORTED
+    assert p.check("The senator Quibble did not vote for the harbour bill in 2019.").verdict == SUPPORTED
+
+
+def test_look_alike_letters_and_odd_spacing_do_not_break_details():
+    assert [d.kind for d in details("Inflation reached ſix percent. The ſecond war.") if d.kind != "NAME"] == []
+    text = "It opened on the  7th of May 2019."
+    (d,) = [d for d in details(text) if d.kind == DATE]
+    assert text[d.start:d.end] == "7th of May 2019" and d.value == (2019, 5, 7)

@@ -12,7 +12,8 @@ Questions: the same sample as ``qa eval squad-dev-v1.1.json --limit 1000 --seed 
 - txtai hybrid (only when txtai is importable, i.e. in the benchmark venv) with the same model;
 - qa: ``qa.evaluation.eval_squad`` over the 48 articles as 48 documents; the pipeline finds
   the paragraph itself, and it counts as right when the first citation starts inside the
-  gold paragraph's span.
+  gold paragraph's span (@5: the cited paragraph, or a passage of the top 5 that is mostly the
+  gold paragraph; see ``qa.evaluation.is_paragraph``).
 
 Columns: right paragraph @1 and @5, answer inside the picked sentence @1, median ms per question.
 """

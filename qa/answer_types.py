@@ -352,7 +352,14 @@ _DETAIL_DATE = re.compile(
     rf"\b(?:(?P<m1>{_MONTH_FULL})\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y1>{_Y})"
     rf"|(?:the\s+)?(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m2>{_MONTH_FULL}),?\s+(?P<y2>{_Y})"
     rf"|(?P<m3>{_MONTH_FULL})\s+(?P<y3>{_Y})"
-    rf"|(?P<y4>{_Y})(?P<decade>s)?)(?![\d,.]*\d)\b")
+    rf"|(?P<y4>{_Y})(?P<decade>s)?"
+    rf"|(?P<m5>{_MONTH_FULL})\s+(?P<d5>\d{{1,2}})(?:st|nd|rd|th)?(?!\d|,?\s*\d)"      # May 5 (no year)
+    rf"|(?:the\s+)?(?P<d6>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m6>{_MONTH_FULL})(?!,?\s*\d)"
+    rf")(?![\d,.]*\d)\b")
+# A year-like number right after a date preposition is a year ("in 1990 elections"); otherwise one
+# counting a plural noun is a count ("1500 soldiers").
+_DATE_PREPOSITION = re.compile(r"\b(?:in|since|by|from|until|till|after|before|during|circa|c\.)\s+$",
+                               re.IGNORECASE)
 _WORD_VALUES = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split())}
@@ -405,15 +412,20 @@ def _dates(text: str) -> list[Detail]:
     out = []
     for m in _DETAIL_DATE.finditer(text):
         g = m.groupdict()
-        year = int(g["y1"] or g["y2"] or g["y3"] or g["y4"])
-        month = _month(g["m1"] or g["m2"] or g["m3"])
-        day = int(g["d1"] or g["d2"]) if (g["d1"] or g["d2"]) else None
+        y = g["y1"] or g["y2"] or g["y3"] or g["y4"]
+        year = int(y) if y else None  # None: a day and month without a year
+        month = _month(g["m1"] or g["m2"] or g["m3"] or g["m5"] or g["m6"])
+        d = g["d1"] or g["d2"] or g["d5"] or g["d6"]
+        day = int(d) if d else None
         s = m.start() + (len(m.group()) - len(m.group().lstrip()))
-        if g["d2"] and re.match(r"the\s", m.group(), re.IGNORECASE):
-            s = m.start("d2")  # "the  7th of May 2019": the date starts at its day
+        for day_group in ("d2", "d6"):
+            if g[day_group] and re.match(r"the\s", m.group(), re.IGNORECASE):
+                s = m.start(day_group)  # "the  7th of May 2019": the date starts at its day
         if g["y4"] and not g["decade"] and s > 0 and text[s - 1] in "$€£¥₩":
             continue  # "$1500" is an amount
-        out.append(Detail(s, m.end(), DATE, (year // 10 * 10 if g["decade"] else year, month, day),
+        if g["y4"] and not g["decade"] and _COUNTED.match(text, m.end()) and not _DATE_PREPOSITION.search(text, 0, s):
+            continue  # "1500 soldiers" is a count, left to the numbers
+        out.append(Detail(s, m.end(), DATE, (year // 10 * 10 if g["decade"] and year else year, month, day),
                           "decade" if g["decade"] else None))
     return out
 

@@ -218,8 +218,9 @@ def same_value(a: Detail, b: Detail) -> bool:
     if a.kind == DATE:
         (ya, ma, da), (yb, mb, db) = a.value, b.value  # type: ignore[misc]
         if "decade" in (a.unit, b.unit):
-            return ya // 10 == yb // 10 and (a.unit == "decade" or b.unit != "decade")
-        return ya == yb and (ma is None or ma == mb) and (da is None or da == db)
+            return (ya is not None and yb is not None and ya // 10 == yb // 10
+                    and (a.unit == "decade" or b.unit != "decade"))
+        return (ya is None or ya == yb) and (ma is None or ma == mb) and (da is None or da == db)
     if a.kind in (NUMBER, ORDINAL):
         # "second-largest" is not confirmed by a "second" elsewhere; "51.1 billion" is by "$51.1 billion";
         # a percentage only by a percentage ("10%" is not the "10" of "10-20%").
@@ -233,8 +234,8 @@ def comparable(a: Detail, b: Detail) -> bool:
     """Details that answer the same kind of question: a year and a year, a percentage and a percentage."""
     if a.kind != b.kind:
         return False
-    if a.kind == DATE:
-        return (a.unit == "decade") == (b.unit == "decade")
+    if a.kind == DATE:  # a decade with a decade; a day and month without a year with the same
+        return (a.unit == "decade") == (b.unit == "decade") and (a.value[0] is None) == (b.value[0] is None)  # type: ignore[index]
     if a.kind in (NUMBER, ORDINAL):
         return a.unit == b.unit
     return True

@@ -240,6 +240,7 @@ def _agrees(claim: str, evidence: str) -> bool:
     ("It was 5 degrees in Seoul in January 2020.", "It was -5 degrees in Seoul in January 2020."),
     ("Turnout rose 25 percent in 2019.", "Turnout rose twenty-five percentage points in 2019."),
     ("Turnout rose 5% in 2019.", "Turnout rose twenty-five percent in 2019."),
+    ("The treaty was signed on May 5 in Seoul.", "The treaty was signed on March 5 in Seoul."),  # no year
 ])
 def test_a_detail_that_differs_is_never_confirmed(claim, evidence):
     assert not _agrees(claim, evidence)
@@ -251,6 +252,8 @@ def test_a_detail_that_differs_is_never_confirmed(claim, evidence):
     ("The war began in June 1950.", "The war began on June 25, 1950."),           # the claim is less precise
     ("Turnout rose twenty-five percent in 2019.", "Turnout rose 25% in 2019."),
     ("Exports reached $30 billion in 2019.", "Exports reached US$30 billion in 2019."),
+    ("An army of 1,500 soldiers crossed the river.", "An army of 1500 soldiers crossed the river."),  # a count
+    ("The treaty was signed on 5 May in Seoul.", "The treaty was signed on May 5th in Seoul."),
 ])
 def test_the_same_detail_said_differently_is_confirmed(claim, evidence):
     assert _agrees(claim, evidence)

@@ -182,3 +182,9 @@ def test_a_small_chunk_size_says_the_default_overlap_must_be_set_too(tmp_path):
     with pytest.raises(ConfigError, match=r"chunking.overlap must be >= 0 and smaller than chunking.size \(100\), "
                                           r"got 200 \(its default: set chunking.overlap too"):
         load_config(tmp_path / "qa.yaml")
+
+
+def test_a_key_given_twice_is_an_error_naming_it(tmp_path):
+    (tmp_path / "qa.yaml").write_text("corpus: docs\nindex: idx\ntop_k: 3\ntop_k: 7\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"not valid YAML: key 'top_k' is given twice \(line 4\)"):
+        load_config(tmp_path / "qa.yaml")

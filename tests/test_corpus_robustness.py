@@ -179,3 +179,13 @@ def test_a_sources_yaml_entry_for_no_document_is_a_warning(tmp_path):
     p.build_index(progress=False, warn=warnings.append)
     assert p.source("good.txt")["title"] == "Good"
     assert any("entry './gone.txt' matches no document" in w for w in warnings), warnings
+
+
+def test_a_symlinked_folder_is_named_in_a_warning(tmp_path):
+    corpus = make_corpus(tmp_path, {"good.txt": GOOD})
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "x.txt").write_text("The quibbit bridge opened in 1966.", encoding="utf-8")
+    os.symlink(tmp_path / "elsewhere", corpus / "linked")
+    warnings: list[str] = []
+    report = _pipeline(tmp_path, corpus).build_index(progress=False, warn=warnings.append)
+    assert report.documents == 1 and any("linked/: skipped, it is a symlinked folder" in w for w in warnings)

@@ -244,6 +244,10 @@ class Answerer:
         # The reader only re-reads questions that will be answered.
         scores, logits = self.reread(r, ranked) if conf >= threshold else (ranked, None)
         order = np.argsort(-scores, kind="stable")
+        if logits is not None and order[0] != int(np.argmax(ranked)):
+            # The reader chose another sentence: the confidence is that sentence's, not the one it displaced.
+            calib = self.calibration_features(r, scores)
+            conf = self.confidence(calib)
         explain = {"question_type": r.qtype, "threshold": threshold,
                    "calibration": dict(zip(CALIBRATION_FEATURES, map(float, calib))),
                    "top_sentences": [self._explain_row(r, scores, int(i)) for i in order[:5]],

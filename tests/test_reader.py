@@ -53,6 +53,22 @@ def test_reader_rereads_close_candidates_and_the_answer_stays_exact(tmp_path):
     assert after.explain["reader"] is not None
 
 
+def test_when_the_reader_picks_another_sentence_the_confidence_is_that_sentences(tmp_path):
+    base = fake_pipeline(tmp_path / "a", abstain_threshold=0.0)
+    before = base.ask(QUESTION)
+    third = before.explain["top_sentences"][2]
+    target = base.index.texts[base.index.doc_position[third["source"]]][third["start"]:third["end"]]
+    p = pipeline_with(tmp_path / "b", KeywordReader(target), reader_candidates=3, reader_margin=99.0,
+                      reader_weight=10.0)
+    after = p.ask(QUESTION)
+    answerer = p._answerer
+    r = p._retriever.retrieve(QUESTION, p.embed_question(QUESTION))
+    rescored, _ = answerer.reread(r, answerer.sentence_scores(r))
+    expected = answerer.confidence(answerer.calibration_features(r, rescored))
+    assert target in after.citations[0].quote and after.confidence == pytest.approx(expected)
+    assert after.confidence != pytest.approx(before.confidence)  # not the displaced sentence's
+
+
 def test_reader_does_not_run_when_the_ranker_is_sure_or_it_is_off(tmp_path):
     reader = KeywordReader("1965")
     p = pipeline_with(tmp_path / "a", reader, reader_candidates=4, reader_margin=0.0, reader_weight=10.0)

@@ -40,8 +40,21 @@ def _blank(text: str) -> bool:
     return all(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in text)
 
 
+# Joiners that shape words and emoji (Persian text, a family emoji) stay; other format characters
+# (soft hyphens, zero-width spaces, direction overrides) are dropped, control characters become spaces.
+_KEPT_FORMAT = frozenset("\u200c\u200d")
+
+
+def _cleaned_char(ch: str) -> str:
+    cat = unicodedata.category(ch)
+    if cat[0] != "C" or ch in "\t\n" or ch in _KEPT_FORMAT:
+        return ch
+    return "" if cat == "Cf" else " "
+
+
 def clean_text(text: object, what: str, limit: int) -> str:
-    """Validate user text: a non-empty string within ``limit`` characters, control characters removed.
+    """Validate user text: a non-empty string within ``limit`` characters, control characters removed
+    (see :func:`_cleaned_char`).
 
     Lone surrogates (what invalid UTF-8 becomes in ``sys.argv``, or a JSON ``"\\ud800"``) are refused:
     they cannot be encoded back to UTF-8, so no answer quoting the question could be printed or sent.
@@ -52,7 +65,7 @@ def clean_text(text: object, what: str, limit: int) -> str:
     if bad:
         raise InputError(f"{what} is not valid Unicode (a lone surrogate at character {bad.start()}); "
                          "send it as UTF-8 text")
-    cleaned = "".join(ch if (ch in "\t\n" or unicodedata.category(ch)[0] != "C") else " " for ch in text)
+    cleaned = "".join(_cleaned_char(ch) for ch in text)
     cleaned = " ".join(cleaned.split())
     if not cleaned:
         raise InputError(f"{what} is empty: type a {what} in words")

@@ -56,6 +56,9 @@ class Normalised:
         return not (cuts_start or cuts_end)
 
 
+_INVISIBLE = frozenset("\u00ad\u200b\u2060\ufeff")
+
+
 def normalise(text: str) -> Normalised:
     """``text`` as quotes are compared: see :class:`Normalised`."""
     out: list[str] = []
@@ -65,6 +68,9 @@ def normalise(text: str) -> Normalised:
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
+        if ch in _INVISIBLE:  # a soft hyphen or zero-width space is no difference between texts
+            i += 1
+            continue
         if ch.isspace():  # no-break and thin spaces included
             if not space:
                 out.append(" ")

@@ -180,3 +180,12 @@ def test_a_nan_score_is_no_confidence():
     from qa.answer import sigmoid
 
     assert sigmoid(float("nan")) == 0.0 and sigmoid(60.0) == 1.0 and sigmoid(0.0) == 0.5
+
+
+def test_cleaning_keeps_joiners_and_drops_invisible_format_characters():
+    from qa.pipeline import clean_text
+
+    family = "\U0001F468\u200d\U0001F469"  # one emoji, joined
+    assert clean_text(f"Who is {family}?", "question", 100) == f"Who is {family}?"
+    assert clean_text("co\u00adoperation \u202eevil", "question", 100) == "cooperation evil"
+    assert clean_text("a\x07b", "question", 100) == "a b"

@@ -121,3 +121,9 @@ def test_a_difference_in_punctuation_only_is_shown():
     r = check_quote("Korea from 1910, to 1945 under Japanese rule", DOCS + [
         ("y.txt", "Y", "Japan ruled Korea from 1910 to 1945 under Japanese rule, historians say.")])
     assert r.status == DIFFERS and r.diffs and r.diffs[0].quote_text == "1910,"
+
+
+def test_soft_hyphens_and_zero_width_spaces_are_no_difference():
+    doc = [("a.txt", "A", "Economic co\u00adoperation between\u200b them grew.")]
+    r = check_quote("cooperation between them", doc)
+    assert r.status == VERBATIM and r.passage == "co\u00adoperation between\u200b them"

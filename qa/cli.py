@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="measure quality on a YAML question or claim set, or a SQuAD JSON file")
     p.add_argument("file", help="eval/seed_questions.yaml or eval/seed_claims.yaml (over the configured corpus), "
                                 "or a SQuAD-format .json")
-    p.add_argument("--limit", type=int, default=None, help="evaluate at most N questions (SQuAD: sampled with --seed; a YAML set: its first N)")
+    p.add_argument("--limit", type=int, default=None,
+                   help="evaluate at most N questions (SQuAD: sampled with --seed; a YAML set: its first N)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--split", default="all", choices=["all", "dev", "test"], help="subset of a YAML set")
     p.add_argument("--workdir", metavar="DIR",

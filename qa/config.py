@@ -214,10 +214,14 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"key '{key}' is given twice (line {key_node.start_mark.line + 1})",
-                                                        key_node.start_mark)
-            seen.add(key)
+            try:
+                if key in seen:
+                    line = key_node.start_mark.line + 1
+                    raise yaml.constructor.ConstructorError(None, None, f"key '{key}' is given twice (line {line})",
+                                                            key_node.start_mark)
+                seen.add(key)
+            except TypeError:  # an unhashable key: SafeLoader says so below
+                pass
         return super().construct_mapping(node, deep=deep)
 
 

@@ -181,7 +181,7 @@ def _sources_stat(corpus: Path) -> list[int] | None:
     return list(_stat_key(st))
 
 
-def staleness(config: Config, manifest: dict, files: dict[str, tuple[int, int]] | None = None) -> str | None:
+def staleness(config: Config, manifest: dict, files: dict[str, tuple[int, int, int]] | None = None) -> str | None:
     """Why an index no longer matches the config and corpus, or None when it does.
 
     ``files`` is a :func:`scan_corpus` result the caller already has; otherwise the corpus is scanned.
@@ -198,7 +198,7 @@ def _vector_staleness(config: Config, manifest: dict) -> str | None:
     return None
 
 
-def _content_staleness(config: Config, manifest: dict, files: dict[str, tuple[int, int]] | None) -> str | None:
+def _content_staleness(config: Config, manifest: dict, files: dict[str, tuple[int, int, int]] | None) -> str | None:
     if manifest.get("settings") != config.index_settings():
         old, new = manifest.get("settings", {}), config.index_settings()
         what = [k for k in new if old.get(k) != new.get(k)] or ["settings"]

@@ -94,8 +94,8 @@ _STOP_CAPS = frozenset("The A An In On At For But And Or If As It Its This That 
                        "I You His Her Their Our After Before During Since When While However Although Also "
                        "Yet Both Under Over From To By With Among Between Despite Due Some Others Many "
                        "Most Such What Which Who Where Why How Yes No Not Thus Therefore Moreover Furthermore "
-                       "Meanwhile Indeed Instead Nevertheless Hence Otherwise Then There Here Each Every Any All Another Other "
-                       "Several Few Only Once Again Even Just Very Same Much More Less".split())
+                       "Meanwhile Indeed Instead Nevertheless Hence Otherwise Then There Here Each Every Any All "
+                       "Another Other Several Few Only Once Again Even Just Very Same Much More Less".split())
 
 
 def question_type(question: str) -> str | None:

@@ -235,7 +235,8 @@ def comparable(a: Detail, b: Detail) -> bool:
     if a.kind != b.kind:
         return False
     if a.kind == DATE:  # a decade with a decade; a day and month without a year with the same
-        return (a.unit == "decade") == (b.unit == "decade") and (a.value[0] is None) == (b.value[0] is None)  # type: ignore[index]
+        yearless = (a.value[0] is None, b.value[0] is None)  # type: ignore[index]
+        return (a.unit == "decade") == (b.unit == "decade") and yearless[0] == yearless[1]
     if a.kind in (NUMBER, ORDINAL):
         return a.unit == b.unit
     return True
@@ -258,7 +259,8 @@ def compare(claim: str, claim_details: list[Detail], evidence: str, evidence_det
     ev_words = _name_words(evidence[span[0]:span[1]] if span else evidence)
     claim_words = _name_words(claim)
     lo, hi = span or (0, len(evidence))
-    ev_names = [_name_words(evidence[e.start:e.end]) for e in evidence_details if e.kind == NAME and lo <= e.start < hi]
+    ev_names = [_name_words(evidence[e.start:e.end]) for e in evidence_details
+                if e.kind == NAME and lo <= e.start < hi]
     claim_names = [_name_words(claim[d.start:d.end]) for d in claim_details if d.kind == NAME]
     confirmed, open_ = 0, []
     for d in claim_details:

@@ -119,7 +119,8 @@ def extract_html(doc_id: str, data: bytes, warn: Warn) -> Extracted | None:
     main = soup.find("main")
     text = html_text(main) if main is not None else ""
     if not text:  # no <main>, or an empty one: every <article> (a blog page lists several), else the body
-        text = PAGE_SEPARATOR.join(t for t in map(html_text, soup.find_all("article")) if t)
+        outer = [a for a in soup.find_all("article") if a.find_parent("article") is None]  # nested: once
+        text = PAGE_SEPARATOR.join(t for t in map(html_text, outer) if t)
     if not text:
         text = html_text(soup.body or soup)
     if not text:

@@ -165,11 +165,14 @@ def test_every_article_of_a_page_is_text_and_an_empty_main_falls_back_to_the_bod
         "blog.html": "<html><body><article><p>First post about kiwis.</p></article>"
                      "<article><p>Second post about mangos.</p></article></body></html>",
         "empty-main.html": "<html><body><main></main><p>The papaya harvest began in 1987.</p></body></html>",
+        "nested.html": "<html><body><article><p>Outer post about figs.</p>"
+                       "<article><p>Inner comment about dates.</p></article></article></body></html>",
     })
     p = _pipeline(tmp_path, corpus)
     p.build_index(progress=False)
     assert "kiwis" in p.source("blog.html")["text"] and "mangos" in p.source("blog.html")["text"]
     assert "papaya harvest" in p.source("empty-main.html")["text"]
+    assert p.source("nested.html")["text"].count("Inner comment about dates.") == 1
 
 
 def test_a_sources_yaml_entry_for_no_document_is_a_warning(tmp_path):

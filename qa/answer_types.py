@@ -132,6 +132,13 @@ def _names(sentence: str) -> list[tuple[int, int]]:
 
 def typed_spans(qtype: str | None, sentence: str) -> list[tuple[int, int]]:
     """Spans (offsets into ``sentence``) that could answer a question of type ``qtype``."""
+    return list(_typed_spans(qtype, sentence))  # a copy: the cached list is never handed out
+
+
+# Every question scores the type of each of its ~50 candidate sentences; the same sentences come back
+# question after question, and their spans depend only on the sentence (about 20 MB when full).
+@lru_cache(maxsize=65_536)
+def _typed_spans(qtype: str | None, sentence: str) -> list[tuple[int, int]]:
     if qtype == DATE:  # a year after a currency sign is money ("$1850"), not a date
         return [m.span() for m in _DATE_RE.finditer(sentence) if not _MONEY_BEFORE.search(sentence, 0, m.start())]
     if qtype == NUMBER:

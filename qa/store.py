@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -38,7 +39,7 @@ from .chunking import Chunk, chunk_document
 from .config import Config
 from .documents import Document, check_corpus_folder, iter_corpus_files, load_corpus, page_of
 from .formats import EXTRACTORS
-from .embedding import Embedder
+from .embedding import Embedder, resolve_model
 from .errors import ConfigError, CorruptIndexError, IndexMissingError, StaleIndexError
 from .lexical import BM25Index
 from . import vectors as vector_index
@@ -172,6 +173,41 @@ def scan_corpus(corpus: Path, warn: Callable[[str], None] = lambda m: None) -> d
     return out
 
 
+def _model_folder(model: str) -> Path | None:
+    folder = Path(resolve_model(model))
+    return folder if folder.is_dir() else None
+
+
+def _model_stat(model: str) -> dict[str, list[int]] | None:
+    """(size, mtime_ns) of every file of the model's local folder, or None for a name that is not one.
+
+    A folder whose weights were replaced in place (a model fine-tuned again under the same path) must
+    not be served with vectors from the old weights."""
+    folder = _model_folder(model)
+    if folder is None:
+        return None
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and not any(part.startswith(".") or part == "__pycache__" for part in p.relative_to(folder).parts):
+            st = p.stat()
+            out[p.relative_to(folder).as_posix()] = [st.st_size, st.st_mtime_ns]
+    return out
+
+
+def _model_digest(model: str, stat: dict[str, list[int]] | None) -> str | None:
+    """sha256 of the model folder's files (those in ``stat``), read only when a build needs it."""
+    folder = _model_folder(model)
+    if folder is None or stat is None:
+        return None
+    h = hashlib.sha256()
+    for name in sorted(stat):
+        h.update(name.encode("utf-8") + b"\0")
+        with open(folder / name, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
 def _sources_stat(corpus: Path) -> list[int] | None:
     """:func:`_stat_key` of the corpus's sources.yaml, or None when there is none."""
     try:
@@ -203,6 +239,9 @@ def _content_staleness(config: Config, manifest: dict, files: dict[str, tuple[in
         old, new = manifest.get("settings", {}), config.index_settings()
         what = [k for k in new if old.get(k) != new.get(k)] or ["settings"]
         return f"index was built with a different {', '.join(what)} ({old.get(what[0])!r} -> {new.get(what[0])!r})"
+    recorded_model = manifest.get("model_stat")
+    if recorded_model is not None and recorded_model != _model_stat(config.model):
+        return f"the files of the model {config.model!r} changed since the index was built"
     if not config.corpus.is_dir():
         return None  # serve what was indexed; nothing to compare against
     recorded = manifest.get("files", {})
@@ -380,6 +419,7 @@ def _build(config: Config, embedder: Embedder, rebuild: bool, progress: bool,
     # changed by the next run, not recorded as already read.
     files = scan_corpus(config.corpus)
     sources_stat = _sources_stat(config.corpus)
+    model_stat = _model_stat(config.model)
     old_manifest = None
     try:
         path = live_path(index_dir) if index_dir.is_dir() else None
@@ -397,7 +437,13 @@ def _build(config: Config, embedder: Embedder, rebuild: bool, progress: bool,
     chunks_by_doc = [chunk_document(d, config.chunking.size, config.chunking.overlap) for d in docs]
     (sent_doc, sent_span, sent_chunk, chunk_ids, chunk_doc, chunk_span, chunk_sents) = _sentence_table(docs, chunks_by_doc)
 
-    previous, old_vectors = ({}, None) if rebuild or old_manifest is None else _previous_vectors(path, old_manifest, config)
+    # The model's files are hashed when they are new or changed; the same bytes keep the old vectors.
+    old = old_manifest or {}
+    model_digest = (old.get("model_digest") if old.get("model_stat") == model_stat and old.get("model_digest")
+                    else _model_digest(config.model, model_stat))
+    same_weights = "model_digest" not in old or old.get("model_digest") == model_digest
+    previous, old_vectors = ({}, None) if rebuild or old_manifest is None or not same_weights \
+        else _previous_vectors(path, old_manifest, config)
     old_docs = {d["id"]: d["fingerprint"] for d in (old_manifest or {}).get("documents", [])} if not rebuild else {}
     todo: dict[str, list[int]] = {}  # new sentence text -> its rows (a repeated sentence is embedded once)
     reused_rows: list[int] = []  # rows of this build whose vector is ...
@@ -452,6 +498,8 @@ def _build(config: Config, embedder: Embedder, rebuild: bool, progress: bool,
         "files": {k: list(v) for k, v in files.items()},
         "extractors": dict(EXTRACTORS),
         "sources_stat": sources_stat,
+        "model_stat": model_stat,
+        "model_digest": model_digest,
         "chunks": len(chunk_ids),
         "sentences": int(len(sent_doc)),
         "vectors": spec.to_dict(),

@@ -348,3 +348,21 @@ def test_an_index_folder_that_cannot_be_made_is_a_config_error(tmp_path):
                  embedder=FakeEmbedder())
     with pytest.raises(ConfigError, match=r"cannot create the index folder .*afile/idx .*point 'index:'"):
         p.build_index(progress=False)
+
+
+def test_a_model_folder_changed_in_place_is_re_embedded_and_a_touched_one_is_not(tmp_path):
+    model = tmp_path / "mymodel"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(b"A" * 64)
+    corpus = make_corpus(tmp_path, {"a.txt": "The harvest festival sells apples. The market opens at dawn.\n"})
+    p = fake_pipeline(tmp_path, corpus=corpus, model=str(model))
+    sentences = len(p.index.sent_doc)
+    os.utime(model / "weights.bin", ns=(1, 1))  # touched, same bytes (a reinstall): re-read, nothing embedded
+    with pytest.raises(StaleIndexError, match="the files of the model .* changed"):
+        load_index(p.config)
+    r = p.build_index(progress=False)
+    assert not r.skipped and r.embedded == 0
+    (model / "weights.bin").write_bytes(b"B" * 64)  # fine-tuned again under the same path: new vectors
+    r = p.build_index(progress=False)
+    assert r.embedded == sentences
+    assert p.build_index(progress=False).skipped

@@ -335,11 +335,12 @@ class _Unit:
 def _changed_detail(u: _Unit) -> bool:
     """Whether a unit's mismatches read as the same statement with a detail changed.
 
-    It must confirm at least as many details as it disagrees on, and each differing evidence detail
-    must sit in the sentence that holds most of the claim's words (in a pair, the other sentence
-    could otherwise lend a stray date or name).
+    It must confirm at least as many details as it disagrees on (or, disagreeing on one detail, hold
+    every other word of the claim: "The bridge opened to traffic in 2016" against "... in 2019"), and
+    each differing evidence detail must sit in the sentence that holds most of the claim's words (in a
+    pair, the other sentence could otherwise lend a stray date or name).
     """
-    if u.confirmed < len(u.pairs):
+    if u.confirmed < len(u.pairs) and not (len(u.pairs) == 1 and u.coverage >= 1.0):
         return False
     total = sum(hits for _, _, hits in u.members)
     for _, e in u.pairs:

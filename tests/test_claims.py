@@ -273,3 +273,14 @@ def test_look_alike_letters_and_odd_spacing_do_not_break_details():
     text = "It opened on the  7th of May 2019."
     (d,) = [d for d in details(text) if d.kind == DATE]
     assert text[d.start:d.end] == "7th of May 2019" and d.value == (2019, 5, 7)
+
+
+def test_a_claim_whose_only_detail_changed_is_contradicted(tmp_path):
+    from .conftest import make_corpus
+
+    p = fake_pipeline(tmp_path, corpus=make_corpus(tmp_path, {
+        "b.txt": "The bridge opened to traffic in 2019 after years of work.\n"}))
+    v = p.check("The bridge opened to traffic in 2016.")
+    assert v.verdict == CONTRADICTED and [m.claim_text for m in v.mismatches] == ["2016"]
+    assert v.mismatches[0].evidence_text == "2019"
+    assert p.check("A ferry opened to traffic in 2016.").verdict == NOT_FOUND  # other words differ too

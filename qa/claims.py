@@ -305,6 +305,40 @@ def negated(text: str) -> bool:
     return _NEGATION.search(text) is not None
 
 
+# Text between two details that only joins them: "Japan and Korea", "Japan, Korea", "Japan/Korea".
+_JOINED = re.compile(r"^[\s,;/&()\-–—]*(?:(?:and|or|as well as|with|vs\.?|versus)\b[\s,;/&()\-–—]*)?$", re.IGNORECASE)
+
+
+def swapped(claim: str, claim_details: list[Detail], evidence: str) -> bool:
+    """Whether two of the claim's names (or two numbers or dates of one kind) stand in the evidence in
+    the opposite order with the same words between them: "Brazil defeated Germany" against "Germany
+    defeated Brazil", "from $12 billion to $10 billion" against "from $10 billion to $12 billion". Then
+    the evidence says the reverse, and it does not support the claim. Only the same connecting words
+    count, and not words that merely list ("Japan and Korea"): a reordered sentence is no swap."""
+    ev_details = details(evidence)
+    ev_names = [_name_words(evidence[e.start:e.end]) for e in ev_details if e.kind == NAME]
+
+    def where(d: Detail) -> tuple[int, int] | None:
+        for e in ev_details:
+            if d.kind == NAME and e.kind == NAME:
+                if name_in(claim[d.start:d.end], _name_words(evidence[e.start:e.end]), ev_names):
+                    return e.start, e.end
+            elif d.kind != NAME and same_value(d, e):
+                return e.start, e.end
+        return None
+
+    located = [(d, p) for d in claim_details for p in [where(d)] if p is not None]
+    for i, (a, pa) in enumerate(located):
+        for b, pb in located[i + 1:]:
+            if not comparable(a, b) or pb[0] >= pa[0] or pa == pb:
+                continue
+            between_claim, between_evidence = claim[a.end:b.start], evidence[pb[1]:pa[0]]
+            words = re.findall(r"\w+", between_claim.lower())
+            if words and not _JOINED.match(between_claim) and words == re.findall(r"\w+", between_evidence.lower()):
+                return True  # the same words, reversed around them ("was defeated by" is not "defeated")
+    return False
+
+
 def content_words(text: str, skip: list[Detail]) -> list[str]:
     """The claim's content words (stemmed) outside its details."""
     out, pos = [], 0
@@ -441,7 +475,8 @@ class ClaimChecker:
                                     "unconfirmed": len(u.unconfirmed)} for u in units]}
         polarity = negated(claim)
         supporting = [u for u in units if not u.pairs and not u.unconfirmed and u.about >= s.support
-                      and negated(self.index.texts[u.doc][u.start:u.end]) == polarity]
+                      and negated(self.index.texts[u.doc][u.start:u.end]) == polarity
+                      and not swapped(claim, claim_details, self.index.texts[u.doc][u.start:u.end])]
         contradicting = [u for u in units if u.pairs and not u.unconfirmed and u.about >= s.contradict
                          and _changed_detail(u)]
         best = units[0].about if units else 0.0

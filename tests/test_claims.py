@@ -284,3 +284,27 @@ def test_a_claim_whose_only_detail_changed_is_contradicted(tmp_path):
     assert v.verdict == CONTRADICTED and [m.claim_text for m in v.mismatches] == ["2016"]
     assert v.mismatches[0].evidence_text == "2019"
     assert p.check("A ferry opened to traffic in 2016.").verdict == NOT_FOUND  # other words differ too
+
+
+@pytest.mark.parametrize("claim, evidence, reverse", [
+    ("Brazil defeated Germany in 2014.", "Germany defeated Brazil in 2014.", True),
+    ("South Korea invaded North Korea in June 1950.", "North Korea invaded South Korea in June 1950.", True),
+    ("Exports fell from $12 billion to $10 billion.", "Exports rose from $10 billion to $12 billion.", True),
+    ("The army had 40 soldiers and 300 horses.", "The army had 300 soldiers and 40 horses.", True),
+    ("Japan and South Korea signed the treaty in 1965.", "South Korea and Japan signed the treaty in 1965.", False),
+    ("Germany was defeated by Brazil in 2014.", "Brazil defeated Germany in 2014.", False),
+    ("Yoon met Kishida in Tokyo in March 2023.", "Yoon met Kishida in Tokyo in March 2023.", False),
+])
+def test_the_same_details_in_reverse_roles_are_noticed(claim, evidence, reverse):
+    from qa.claims import swapped
+
+    assert swapped(claim, details(claim), evidence) is reverse
+
+
+def test_a_claim_with_its_roles_reversed_is_not_supported(tmp_path):
+    from .conftest import make_corpus
+
+    p = fake_pipeline(tmp_path, corpus=make_corpus(tmp_path, {
+        "war.txt": "North Korea invaded South Korea in June 1950, starting the Korean War.\n"}))
+    assert p.check("South Korea invaded North Korea in June 1950.").verdict != SUPPORTED
+    assert p.check("North Korea invaded South Korea in June 1950.").verdict == SUPPORTED

@@ -13,7 +13,7 @@ that spans lines (blocks of an HTML page) or is long is linked as a
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote as _percent
+from urllib.parse import quote as _percent, urlsplit
 
 DIRECTIVE = ":~:"
 EXACT_MAX_CHARS = 120   # quotes up to this length (one line) are matched exactly
@@ -21,13 +21,18 @@ RANGE_WORDS = 5         # words kept at each end of a longer quote
 
 
 def safe_url(url: Any) -> str | None:
-    """``url`` if it is a plain http(s) link without whitespace or control characters, else None."""
+    """``url`` if it is a plain http(s) link with a host, without whitespace, control characters or a
+    user name ("https://trusted.org@evil.example/" shows one host and opens another), else None."""
     if not isinstance(url, str):
         return None
     url = url.strip()
-    if not url.lower().startswith(("http://", "https://")) or len(url) <= len("https://"):
-        return None
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. a malformed IPv6 host
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
         return None
     return url
 
@@ -56,16 +61,17 @@ def text_directive(quote: str) -> str | None:
 def cite_url(url: Any, quote: str, page: int | None = None) -> str | None:
     """The source's ``url`` with a fragment that opens ``page`` (PDF) and scrolls to ``quote``.
 
-    None when ``url`` is missing or not http(s). A fragment already in ``url``
-    is kept (a ``page=`` is only added when it has none); an old directive is replaced.
+    None when ``url`` is missing or not http(s). A fragment already in ``url`` is kept, with its
+    ``page=`` set to ``page`` ("#zoom=50" becomes "#zoom=50&page=3"); an old directive is replaced.
     """
     base = safe_url(url)
     if base is None:
         return None
     base, _, fragment = base.partition("#")
     fragment = fragment.split(DIRECTIVE, 1)[0]
-    if page is not None and not fragment:
-        fragment = f"page={int(page)}"
+    if page is not None:
+        params = [p for p in fragment.split("&") if p and not p.lower().startswith("page=")]
+        fragment = "&".join(params + [f"page={int(page)}"])
     directive = text_directive(quote)
     if directive:
         fragment += DIRECTIVE + directive

@@ -147,3 +147,19 @@ def test_source_page_never_links_a_script_url():
     doc = {"id": "x.txt", "title": "t", "text": "abc def", "meta": {"url": "javascript:alert(1)"}}
     assert "href" not in render_source(doc, 0, 3, None, None)
 
+
+
+def test_a_url_needs_a_host_and_no_user_name():
+    from qa.links import safe_url
+
+    assert safe_url("http://a") == "http://a"
+    assert safe_url("https://trusted.org@evil.example/") is None  # shows one host, opens another
+    assert safe_url("https://") is None and safe_url("http://[::1") is None
+
+
+def test_the_page_of_a_pdf_is_set_in_an_existing_fragment():
+    from qa.links import cite_url
+
+    assert cite_url("https://x.org/a.pdf#zoom=50", "Some quote here.", 3) == \
+        "https://x.org/a.pdf#zoom=50&page=3:~:text=Some%20quote%20here."
+    assert cite_url("https://x.org/a.pdf#page=2", "Some quote here.", 3).startswith("https://x.org/a.pdf#page=3:~:")

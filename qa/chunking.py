@@ -86,10 +86,13 @@ def _pack(sents: list[tuple[int, int]], size: int, overlap: int) -> list[list[tu
         windows.append(sents[i:j])
         if j >= len(sents):
             break
-        # Step back over trailing sentences that fit in the overlap, but always advance.
+        # Step back over trailing sentences that fit in the overlap, but always advance, and only when
+        # the next window can then reach past this one (else it would lie inside it).
         k = j
         while k - 1 > i and sents[j - 1][1] - sents[k - 1][0] <= overlap:
             k -= 1
+        if sents[j][1] - sents[k][0] > size:
+            k = j
         i = k
     return windows
 

@@ -18,7 +18,7 @@ import unicodedata
 
 MAX_SENTENCE_CHARS = 600
 # Bump when segmentation changes what a sentence is: indexes record it and are rebuilt.
-SEGMENTATION_VERSION = 3  # 3: over-long sentences cut at any whitespace, never inside a letter
+SEGMENTATION_VERSION = 4  # 3: over-long sentences cut at any whitespace; 4: no chunk inside the one before
 RUN_IN_HEADING_MAX_WORDS = 6
 
 _ABBREVIATIONS = frozenset("""

@@ -118,3 +118,10 @@ def test_an_over_long_sentence_is_cut_at_any_whitespace_and_never_inside_a_lette
     text = "x" * (MAX_SENTENCE_CHARS - 1) + "e\u0301" + "b" * 300  # no whitespace: cut before the letter
     pieces = [text[s:e] for s, e in split_sentences(text)]
     assert "".join(pieces) == text and pieces[1].startswith("e\u0301")
+
+
+def test_no_chunk_lies_inside_the_one_before():
+    from qa.chunking import _pack
+
+    windows = _pack([(0, 300), (301, 501), (502, 1102)], 800, 200)
+    assert [(w[0][0], w[-1][1]) for w in windows] == [(0, 501), (502, 1102)]

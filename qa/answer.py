@@ -289,7 +289,7 @@ class Answerer:
             qs, qe = min(qs, ns), max(qe, ne)
         page = idx.page(d, qs)
         cites = [Citation(idx.doc_ids[d], idx.titles[d], qs, qe, text[qs:qe], s + a0, s + a1,
-                          sigmoid(float(scores[best])), cite_url(idx.metas[d].get("url"), text[qs:qe], page), page)]
+                          sigmoid(float(scores[best])), cite_url(idx.metas[d].get("url"), text[qs:qe], page, text, qs), page)]
         # Supporting citations: the best sentence of other passages that score close to the answer.
         used = {(d, qs, qe)}
         for i in order[1:]:
@@ -304,5 +304,5 @@ class Answerer:
             rpage = idx.page(rd, rs)
             cites.append(Citation(idx.doc_ids[rd], idx.titles[rd], rs, re_, idx.texts[rd][rs:re_], None, None,
                                   sigmoid(float(scores[i])), cite_url(idx.metas[rd].get("url"), idx.texts[rd][rs:re_],
-                                                                       rpage), rpage))
+                                                                       rpage, idx.texts[rd], rs), rpage))
         return cites

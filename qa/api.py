@@ -354,7 +354,8 @@ def render_source(doc: dict, start: int | None, end: int | None,
     if page is not None:
         parts.append(f"page {page}")
     # With a highlighted span, the link scrolls the original page to the same quote.
-    url = cite_url(meta.get("url"), text[start:end], page) if start is not None else safe_url(meta.get("url"))
+    url = (cite_url(meta.get("url"), text[start:end], page, text, start) if start is not None
+           else safe_url(meta.get("url")))
     if url:
         parts.append(f'<a href="{html.escape(url, quote=True)}" rel="noopener noreferrer">original</a>')
     parts.append(f"id: {html.escape(doc['id'])}")

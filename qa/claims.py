@@ -459,7 +459,7 @@ class ClaimChecker:
         quote = idx.texts[u.doc][u.start:u.end]
         page = idx.page(u.doc, u.start)
         return Evidence(idx.doc_ids[u.doc], idx.titles[u.doc], u.start, u.end, quote, min(1.0, max(0.0, u.about)),
-                        cite_url(idx.metas[u.doc].get("url"), quote, page), page)
+                        cite_url(idx.metas[u.doc].get("url"), quote, page, idx.texts[u.doc], u.start), page)
 
     def check(self, claim: str, qvec: np.ndarray, r: Retrieval) -> Verdict:
         """Supported if a close unit confirms every detail; contradicted if a close unit that confirms

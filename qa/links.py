@@ -12,12 +12,14 @@ that spans lines (blocks of an HTML page) or is long is linked as a
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote as _percent, urlsplit
 
 DIRECTIVE = ":~:"
 EXACT_MAX_CHARS = 120   # quotes up to this length (one line) are matched exactly
 RANGE_WORDS = 5         # words kept at each end of a longer quote
+PREFIX_WORDS = 3        # words before the quote that tell it apart from an earlier occurrence
 
 
 def safe_url(url: Any) -> str | None:
@@ -42,23 +44,40 @@ def encode_term(text: str) -> str:
     return _percent(text, safe="").replace("-", "%2D")
 
 
-def text_directive(quote: str) -> str | None:
-    """``text=...`` selecting ``quote`` in a rendered page, or None for a quote without words."""
+def text_directive(quote: str, text: str = "", start: int = 0) -> str | None:
+    """``text=...`` selecting ``quote`` in a rendered page, or None for a quote without words.
+
+    ``text``/``start``: the document and where the quote starts in it. A browser goes to the first
+    match of the directive's opening words, so when they also occur earlier in the document, the
+    words just before the quote (on its line) are added as a ``prefix-``.
+    """
     lines = [ln.split() for ln in quote.splitlines() if ln.strip()]
     if not lines:
         return None
     words = [w for ln in lines for w in ln]
     exact = " ".join(words)
     if len(lines) == 1 and (len(exact) <= EXACT_MAX_CHARS or len(words) <= 2 * RANGE_WORDS):
-        return "text=" + encode_term(exact)
-    if len(lines) == 1:
-        start, end = words[:RANGE_WORDS], words[-RANGE_WORDS:]
-    else:  # each term must lie inside one block: the first words of the first line, the last of the last
-        start, end = lines[0][:RANGE_WORDS], lines[-1][-RANGE_WORDS:]
-    return "text=" + encode_term(" ".join(start)) + "," + encode_term(" ".join(end))
+        first, terms = words, [encode_term(exact)]
+    else:
+        if len(lines) == 1:
+            first, last = words[:RANGE_WORDS], words[-RANGE_WORDS:]
+        else:  # each term must lie inside one block: the first words of the first line, the last of the last
+            first, last = lines[0][:RANGE_WORDS], lines[-1][-RANGE_WORDS:]
+        terms = [encode_term(" ".join(first)), encode_term(" ".join(last))]
+    if start > 0 and _occurs_before(first, text, start):
+        before = text[text.rfind("\n", 0, start) + 1:start].split()[-PREFIX_WORDS:]
+        if before:
+            terms.insert(0, encode_term(" ".join(before)) + "-")
+    return "text=" + ",".join(terms)
 
 
-def cite_url(url: Any, quote: str, page: int | None = None) -> str | None:
+def _occurs_before(words: list[str], text: str, start: int) -> bool:
+    """Whether ``words`` (with any whitespace between them) occur in ``text`` before ``start``, ignoring case."""
+    pattern = r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?!\w)"
+    return re.compile(pattern, re.IGNORECASE).search(text, 0, start) is not None
+
+
+def cite_url(url: Any, quote: str, page: int | None = None, text: str = "", start: int = 0) -> str | None:
     """The source's ``url`` with a fragment that opens ``page`` (PDF) and scrolls to ``quote``.
 
     None when ``url`` is missing or not http(s). A fragment already in ``url`` is kept, with its
@@ -72,7 +91,7 @@ def cite_url(url: Any, quote: str, page: int | None = None) -> str | None:
     if page is not None:
         params = [p for p in fragment.split("&") if p and not p.lower().startswith("page=")]
         fragment = "&".join(params + [f"page={int(page)}"])
-    directive = text_directive(quote)
+    directive = text_directive(quote, text, start)
     if directive:
         fragment += DIRECTIVE + directive
     return base + ("#" + fragment if fragment else "")

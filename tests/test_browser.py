@@ -374,3 +374,36 @@ def test_xss_in_file_name_in_widget(stack, page):
     link = page.locator('.qa-widget a.title[href*="/source/%3Cimg%20src%3Dx"]').first.get_attribute("href")
     page.goto(link)
     assert_inert(page, "document.body")
+
+
+REPEATED_PAGE = ("<!doctype html><html><head><meta charset='utf-8'><title>Report</title></head><body>"
+                 "<p>According to the annual report, exports rose sharply.</p>"
+                 "<div style='height:4000px'>Filler.</div>"
+                 "<p id='quote'>Sales slowed. According to the annual report, exports rose by a tenth in the second "
+                 "half of the year, the largest increase recorded since the long slump of the previous decade "
+                 "ended.</p><div style='height:4000px'>Filler below.</div></body></html>")
+
+
+def test_a_range_link_whose_opening_words_occur_earlier_still_scrolls_to_the_quote(browser, tmp_path):
+    from qa.formats import extract_html
+    from qa.links import cite_url
+
+    site_root = tmp_path / "site"
+    site_root.mkdir()
+    (site_root / "report.html").write_text(REPEATED_PAGE, encoding="utf-8")
+    site = StaticSite(site_root, free_port())
+    text = extract_html("report.html", REPEATED_PAGE.encode(), lambda m: None).text
+    start = text.index("According", 10)
+    end = text.index("ended.") + len("ended.")
+    href = cite_url(f"{site.url}/report.html", text[start:end], None, text, start)
+    assert "Sales%20slowed.-," in href
+    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    try:
+        page = context.new_page()
+        page.goto(href)
+        page.wait_for_timeout(500)
+        top = page.evaluate("document.getElementById('quote').getBoundingClientRect().top")
+        assert page.evaluate("window.scrollY") > 3000 and 0 <= top < 700
+    finally:
+        context.close()
+        site.close()

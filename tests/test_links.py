@@ -163,3 +163,17 @@ def test_the_page_of_a_pdf_is_set_in_an_existing_fragment():
     assert cite_url("https://x.org/a.pdf#zoom=50", "Some quote here.", 3) == \
         "https://x.org/a.pdf#zoom=50&page=3:~:text=Some%20quote%20here."
     assert cite_url("https://x.org/a.pdf#page=2", "Some quote here.", 3).startswith("https://x.org/a.pdf#page=3:~:")
+
+
+def test_a_quote_whose_opening_words_occur_earlier_gets_the_words_before_it_as_prefix():
+    from qa.links import text_directive
+
+    text = ("According to the annual report, exports rose sharply.\n\n"
+            "Sales slowed. According to the annual report, exports rose by a tenth in the second half of the "
+            "year, the largest increase recorded since the long slump of the previous decade ended.")
+    start = text.index("According", 10)
+    quote = text[start:]
+    assert text_directive(quote, text, start) == (
+        "text=Sales%20slowed.-,According%20to%20the%20annual%20report%2C,"
+        "of%20the%20previous%20decade%20ended.")
+    assert not text_directive(quote).startswith("text=Sales")  # without the document: no prefix

@@ -29,9 +29,8 @@ from _common import ROOT  # noqa: E402
 from qa import Pipeline  # noqa: E402
 from qa.config import config_from_dict  # noqa: E402
 from qa.evaluation import load_question_set  # noqa: E402
-from qa.squad import load_squad, sample, write_corpus  # noqa: E402
-
-TRAIN = ROOT.parent / "shared" / "data" / "squad-train-v1.1.reconstructed.json"
+from qa.squad import sample, write_corpus  # noqa: E402
+from train_ranker import WORK, ranker_data, ranker_draws  # noqa: E402
 
 
 def rows_for(p: Pipeline, items, reader) -> list[dict]:
@@ -97,15 +96,13 @@ def main() -> None:
         items = [(q["question"], "answerable") for q in qs.answerable] + [(q["question"], "off-topic") for q in qs.off_topic]
         report(f"seed {split}", rows_for(seed, items, reader), threshold, args.reader)
 
-    # The ranker's corpus and its samples, drawn exactly as bench/train_ranker.py draws them, so they can be left out.
-    docs, questions, near = load_squad(TRAIN, [i for i in range(442) if i % 10 == 0], hold_out=lambda i, j: j % 6 == 3)
-    _, far = load_squad(TRAIN, [i for i in range(442) if i % 10 == 5])
-    used = {q.id for q in sample(questions, 4000, seed=1)}
-    used |= {q.id for q in sample(near, 750, seed=3) + sample(far, 750, seed=4)}
+    # The ranker's corpus, and the questions its fit drew (left out here).
+    docs, questions, near, far = ranker_data()
+    drawn, drawn_off = ranker_draws(questions, near, far)
+    used = {q.id for q in drawn + drawn_off}
     fresh = lambda qs: [q for q in qs if q.id not in used]  # noqa: E731
-    work = ROOT / ".cache" / "squad-train"
-    write_corpus(docs, work / "corpus")
-    p = Pipeline(config_from_dict({"corpus": str(work / "corpus"), "index": str(work / "index")}), embedder=seed.embedder)
+    write_corpus(docs, WORK / "corpus")
+    p = Pipeline(config_from_dict({"corpus": str(WORK / "corpus"), "index": str(WORK / "index")}), embedder=seed.embedder)
     p.ensure_index(progress=True)
     p.ask("warm-up question")
     n = args.questions

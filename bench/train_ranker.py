@@ -33,6 +33,26 @@ from types import SimpleNamespace  # noqa: E402
 TRAIN = ROOT.parent / "shared" / "data" / "squad-train-v1.1.reconstructed.json"
 
 
+CORPUS_IDS = [i for i in range(442) if i % 10 == 0]   # the ranker's corpus: every 10th training article
+OFFTOPIC_IDS = [i for i in range(442) if i % 10 == 5]  # questions about these are off-topic for it
+WORK = ROOT / ".cache" / "squad-train"
+
+
+def ranker_data():
+    """``(documents, questions, near, far)``: the corpus with every 6th paragraph left out (its questions,
+    ``near``, are on topic but unanswerable, the hardest kind to abstain on) and questions about other
+    articles (``far``)."""
+    docs, questions, near = load_squad(TRAIN, CORPUS_IDS, hold_out=lambda i, j: j % 6 == 3)
+    _, far = load_squad(TRAIN, OFFTOPIC_IDS)
+    return docs, questions, near, far
+
+
+def ranker_draws(questions, near, far, n_questions: int = 4000, n_offtopic: int = 1500):
+    """The answerable and off-topic questions a fit draws (seeded; the defaults are the shipped fit's)."""
+    return (sample(questions, n_questions, seed=1),
+            sample(near, n_offtopic // 2, seed=3) + sample(far, n_offtopic // 2, seed=4))
+
+
 def collect(p: Pipeline, questions, top_k: int):
     """Per question: retrieval, the candidate sentences' spans, and their features."""
     texts = [q.question for q in questions]
@@ -198,22 +218,14 @@ def main() -> None:
     args = ap.parse_args()
     from sklearn.linear_model import LogisticRegression
 
-    all_ids = list(range(442))
-    corpus_ids = [i for i in all_ids if i % 10 == 0]
-    other_ids = [i for i in all_ids if i % 10 == 5]
-    # Every 6th paragraph is left out of the corpus: its questions are on topic but unanswerable,
-    # the hardest kind of question to abstain on.
-    docs, questions, near = load_squad(TRAIN, corpus_ids, hold_out=lambda i, j: j % 6 == 3)
-    _, far = load_squad(TRAIN, other_ids)
-    off = sample(near, args.offtopic // 2, seed=3) + sample(far, args.offtopic // 2, seed=4)
-    work = ROOT / ".cache" / "squad-train"
-    write_corpus(docs, work / "corpus")
-    cfg = config_from_dict({"corpus": str(work / "corpus"), "index": str(work / "index")})
+    docs, questions, near, far = ranker_data()
+    qs, off = ranker_draws(questions, near, far, args.questions, args.offtopic)
+    write_corpus(docs, WORK / "corpus")
+    cfg = config_from_dict({"corpus": str(WORK / "corpus"), "index": str(WORK / "index")})
     p = Pipeline(cfg)
     t = time.time()
     print(p.build_index(), f"{time.time() - t:.0f}s", file=sys.stderr)
 
-    qs = sample(questions, args.questions, seed=1)
     fit_q, hold_q = qs[: len(qs) * 3 // 4], qs[len(qs) * 3 // 4:]
     offs = sample(off, len(off), seed=2)
     fit_off, hold_off = offs[: len(offs) * 3 // 4], offs[len(offs) * 3 // 4:]
@@ -313,7 +325,7 @@ def main() -> None:
     print(f"chosen abstain_threshold (held-out train + seed dev): {chosen:.2f}", file=sys.stderr)
     print("seed dev off-topic confidences:", np.round(np.sort(sn), 3), file=sys.stderr)
     print("seed dev answerable confidences:", np.round(np.sort(sp)[:8], 3), file=sys.stderr)
-    write_model(model, Path(args.out), f"SQuAD v1.1 train, articles i%10==0 ({len(corpus_ids)}), {len(fit_q)} "
+    write_model(model, Path(args.out), f"SQuAD v1.1 train, articles i%10==0 ({len(CORPUS_IDS)}), {len(fit_q)} "
                                        f"questions; off-topic from articles i%10==5")
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from .answer_types import DATE, NUMBER, PERSON, PLACE, candidate_spans, widened
-from .links import cite_url, safe_url
+from .links import cite_url, link_fields, safe_url
 from .markup import percent
 from .retrieval import FEATURES, Passage, Retrieval
 from .spans import SpanModel
@@ -65,11 +65,7 @@ class Citation:
         d = {"source": self.source, "title": self.title, "start": self.start, "end": self.end,
              "quote": self.quote, "answer_start": self.answer_start, "answer_end": self.answer_end,
              "score": round(self.score, 4)}
-        if self.url:
-            d["url"] = self.url
-        if self.page is not None:
-            d["page"] = self.page
-        return d
+        return {**d, **link_fields(self.url, self.page)}
 
 
 @dataclass(frozen=True)

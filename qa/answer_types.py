@@ -238,7 +238,7 @@ def _facts(question: str) -> _QuestionFacts:
                           question.lower(), head[0] if head else None, quantity_kind(question), counts)
 
 
-def _says(text: str, phrase: str) -> bool:
+def says(text: str, phrase: str) -> bool:
     """``phrase`` occurs in ``text`` as whole words ("201" is not said by "in 2019"). No regex: the
     phrases differ with every sentence, and compiling one each time costs more than the search."""
     def word_char(i: int) -> bool:
@@ -267,7 +267,7 @@ def answer_spans(qtype: str | None, question: str, sentence: str) -> list[tuple[
     out = []
     for s, e in typed_spans(qtype, sentence):
         toks = set(tokenize(sentence[s:e]))
-        if _says(q.lower, sentence[s:e].lower()) or not toks and not names:
+        if says(q.lower, sentence[s:e].lower()) or not toks and not names:
             continue
         if toks and (toks <= q.terms or (names and toks & q.names)):
             continue

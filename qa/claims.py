@@ -33,7 +33,7 @@ import numpy as np
 from .answer import sigmoid
 from .answer_types import DATE, NAME, NUMBER, ORDINAL, Detail, details
 from .lexical import STOPWORDS, tokenize
-from .links import cite_url, safe_url
+from .links import cite_url, link_fields, safe_url
 from .retrieval import Retrieval, Retriever
 from .store import Index
 
@@ -90,11 +90,7 @@ class Evidence:
     def to_dict(self) -> dict:
         d = {"source": self.source, "title": self.title, "start": self.start, "end": self.end,
              "quote": self.quote, "score": round(self.score, 4)}
-        if self.url:
-            d["url"] = self.url
-        if self.page is not None:
-            d["page"] = self.page
-        return d
+        return {**d, **link_fields(self.url, self.page)}
 
 
 @dataclass(frozen=True)
@@ -185,9 +181,7 @@ def name_in(name: str, words: list[str], names: Sequence[list[str]] = ()) -> boo
         return True
     # A conflicting name shares the very word ("Korea" in "South Korea"), not an inflection of it
     # ("Korea" in "North Korea" is no rival of "Korean War").
-    if shared and not any(any(w == x for w in shared for x in other)
-                          and any(x not in _GENERIC and not any(_same_word(x, m) for m in mine) for x in other)
-                          for other in names):
+    if shared and not any(_rival(other, shared, mine) for other in names):
         return True
     # Acronyms either way: "WTO" / "World Trade Organization", "U.S." / "United States".
     initials = "".join(w[0] for w in mine)
@@ -195,6 +189,13 @@ def name_in(name: str, words: list[str], names: Sequence[list[str]] = ()) -> boo
         return True
     return any(any("".join(w[0] for w in words[i:i + len(a)]) == a for i in range(len(words) - len(a) + 1))
                for a in _acronyms(mine))
+
+
+def _rival(other: list[str], shared: list[str], mine: list[str]) -> bool:
+    """``other`` (a name's words) holds one of the ``shared`` words itself, not an inflection of it, and adds
+    a distinctive word of its own: "South Korea" against "North Korea", not "North Korea" against "Korean War"."""
+    return (any(w in other for w in shared)
+            and any(x not in _GENERIC and not any(_same_word(x, m) for m in mine) for x in other))
 
 
 def _acronyms(words: list[str]) -> set[str]:
@@ -309,13 +310,15 @@ def negated(text: str) -> bool:
 _JOINED = re.compile(r"^[\s,;/&()\-–—]*(?:(?:and|or|as well as|with|vs\.?|versus)\b[\s,;/&()\-–—]*)?$", re.IGNORECASE)
 
 
-def swapped(claim: str, claim_details: list[Detail], evidence: str) -> bool:
+def swapped(claim: str, claim_details: list[Detail], evidence: str,
+            evidence_details: Sequence[Detail] | None = None) -> bool:
     """Whether two of the claim's names (or two numbers or dates of one kind) stand in the evidence in
     the opposite order with the same words between them: "Brazil defeated Germany" against "Germany
     defeated Brazil", "from $12 billion to $10 billion" against "from $10 billion to $12 billion". Then
     the evidence says the reverse, and it does not support the claim. Only the same connecting words
-    count, and not words that merely list ("Japan and Korea"): a reordered sentence is no swap."""
-    ev_details = details(evidence)
+    count, and not words that merely list ("Japan and Korea"): a reordered sentence is no swap.
+    ``evidence_details``: the evidence's details when already known (offsets into ``evidence``)."""
+    ev_details = details(evidence) if evidence_details is None else evidence_details
     ev_names = [_name_words(evidence[e.start:e.end]) for e in ev_details if e.kind == NAME]
 
     def where(d: Detail) -> tuple[int, int] | None:
@@ -363,6 +366,7 @@ class _Unit:
     pairs: tuple[tuple[Detail, Detail], ...]
     unconfirmed: tuple[Detail, ...]
     confirmed: int
+    details: tuple[Detail, ...]                 # the unit's details, offsets into the document
     members: tuple[tuple[int, int, int], ...]   # (start, end, claim words it holds) per sentence
 
 
@@ -436,7 +440,7 @@ class ClaimChecker:
         spans = tuple((int(idx.sent_span[m][0]), int(idx.sent_span[m][1]), len(words & p[0]))
                       for m, p in zip(members, parts))
         return _Unit(d, start, end, dense, coverage, w * dense + (1 - w) * coverage, tuple(pairs),
-                     tuple(unconfirmed), confirmed, spans)
+                     tuple(unconfirmed), confirmed, tuple(ev_details), spans)
 
     def units(self, claim: str, claim_details: list[Detail], qvec: np.ndarray, r: Retrieval) -> list[_Unit]:
         """Evidence units (sentences, and adjacent pairs that cover more of the claim), closest first."""
@@ -476,7 +480,7 @@ class ClaimChecker:
         polarity = negated(claim)
         supporting = [u for u in units if not u.pairs and not u.unconfirmed and u.about >= s.support
                       and negated(self.index.texts[u.doc][u.start:u.end]) == polarity
-                      and not swapped(claim, claim_details, self.index.texts[u.doc][u.start:u.end])]
+                      and not swapped(claim, claim_details, self.index.texts[u.doc], u.details)]
         contradicting = [u for u in units if u.pairs and not u.unconfirmed and u.about >= s.contradict
                          and _changed_detail(u)]
         best = units[0].about if units else 0.0

@@ -14,7 +14,6 @@ answer holds it as whole words, ignoring case ("40" is not in "1940").
 from __future__ import annotations
 
 import math
-import re
 import statistics
 import tempfile
 import time
@@ -25,6 +24,7 @@ from typing import Callable
 import yaml
 
 from .answer import Answer
+from .answer_types import says
 from .errors import ConfigError
 from .pipeline import Pipeline
 from .squad import exact_match, f1_score, load_squad, sample, write_corpus
@@ -64,7 +64,7 @@ def citations_exact(pipeline: Pipeline, ans: Answer) -> bool:
 
 def holds(text: str, gold: str) -> bool:
     """``gold`` occurs in ``text`` as whole words, ignoring case: "Seoul" in "...in seoul.", not "40" in "1940"."""
-    return re.search(rf"(?<!\w){re.escape(gold.casefold())}(?!\w)", text.casefold()) is not None
+    return says(text.casefold(), gold.casefold())
 
 
 def _percentiles(times: list[float]) -> dict:
@@ -169,15 +169,14 @@ def eval_squad(path: Path, limit: int | None, seed: int, make_pipeline: Callable
             in_par = [p.source == q.doc_id and is_paragraph(p.start, p.end, q.paragraph) for p in ans.passages]
             if ans.abstained:
                 abstained += 1
-                top = bool(in_par[:1] and in_par[0])
-            else:
-                exact += citations_exact(pipeline, ans)
-                c = ans.citations[0]
-                top = c.source == q.doc_id and ps <= c.start < pe
+                r1 += bool(in_par[:1] and in_par[0])
+                r5 += any(in_par[:5])
+                continue
+            exact += citations_exact(pipeline, ans)
+            c = ans.citations[0]
+            top = c.source == q.doc_id and ps <= c.start < pe
             r1 += top
             r5 += top or any(in_par[:5])  # the cited paragraph is the first of the five
-            if ans.abstained:
-                continue
             in_quote += c.source == q.doc_id and any(c.start <= a0 and a1 <= c.end for a0, a1, _ in q.answers)
             in_answer += c.source == q.doc_id and any(c.answer_start <= a0 and a1 <= c.answer_end
                                                       for a0, a1, _ in q.answers)

@@ -39,6 +39,11 @@ def safe_url(url: Any) -> str | None:
     return url
 
 
+def link_fields(url: str | None, page: int | None) -> dict:
+    """The optional ``url`` and ``page`` keys of a citation's or an evidence's JSON."""
+    return {**({"url": url} if url else {}), **({"page": page} if page is not None else {})}
+
+
 def encode_term(text: str) -> str:
     """Percent-encode one text-directive term; ``-``, ``&`` and ``,`` too, as the spec requires."""
     return _percent(text, safe="").replace("-", "%2D")

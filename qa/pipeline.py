@@ -35,11 +35,6 @@ QUESTION_CACHE = 1024   # question vectors kept (1.5 KB each for MiniLM)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _blank(text: str) -> bool:
-    """Nothing but spaces and control characters: what :func:`clean_text` refuses as empty."""
-    return all(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in text)
-
-
 # Joiners that shape words and emoji (Persian text, a family emoji) stay; other format characters
 # (soft hyphens, zero-width spaces, direction overrides) are dropped, control characters become spaces.
 _KEPT_FORMAT = frozenset("\u200c\u200d")
@@ -50,6 +45,11 @@ def _cleaned_char(ch: str) -> str:
     if cat[0] != "C" or ch in "\t\n" or ch in _KEPT_FORMAT:
         return ch
     return "" if cat == "Cf" else " "
+
+
+def _blank(text: str) -> bool:
+    """Nothing left once cleaned: what :func:`clean_text` refuses as empty."""
+    return not "".join(map(_cleaned_char, text)).strip()
 
 
 def clean_text(text: object, what: str, limit: int) -> str:

@@ -263,6 +263,15 @@ ORIGINAL_PAGE = ("<!doctype html><html><head><meta charset='utf-8'><title>The tr
                  "<div style='height:4000px'>Filler below.</div></body></html>")
 
 
+def assert_scrolls_to_quote(context, href: str) -> None:
+    """Opening ``href`` scrolls the page (4,000 px of filler above the quote) to the element #quote."""
+    page = context.new_page()
+    page.goto(href)
+    page.wait_for_timeout(500)
+    top = page.evaluate("document.getElementById('quote').getBoundingClientRect().top")
+    assert page.evaluate("window.scrollY") > 3000 and 0 <= top < 700
+
+
 def test_citation_link_scrolls_the_original_page_to_the_quote(browser, tmp_path):
     """Widget -> 'original' link -> a real Chromium scrolls the original page to the quote (text fragment)."""
     site_root = tmp_path / "site"
@@ -287,11 +296,7 @@ def test_citation_link_scrolls_the_original_page_to_the_quote(browser, tmp_path)
         href = link.get_attribute("href")
         assert href.startswith(site.url + "/treaty.html#:~:text=The%20Treaty%20on%20Basic")
         assert link.get_attribute("rel") == "noopener noreferrer"
-        original = context.new_page()
-        original.goto(href)
-        original.wait_for_timeout(500)
-        top = original.evaluate("document.getElementById('quote').getBoundingClientRect().top")
-        assert original.evaluate("window.scrollY") > 3000 and 0 <= top < 700
+        assert_scrolls_to_quote(context, href)
     finally:
         context.close()
         served.close()
@@ -399,11 +404,7 @@ def test_a_range_link_whose_opening_words_occur_earlier_still_scrolls_to_the_quo
     assert "Sales%20slowed.-," in href
     context = browser.new_context(viewport={"width": 1000, "height": 700})
     try:
-        page = context.new_page()
-        page.goto(href)
-        page.wait_for_timeout(500)
-        top = page.evaluate("document.getElementById('quote').getBoundingClientRect().top")
-        assert page.evaluate("window.scrollY") > 3000 and 0 <= top < 700
+        assert_scrolls_to_quote(context, href)
     finally:
         context.close()
         site.close()

@@ -119,6 +119,7 @@ class Config:
     vectors: VectorsConfig = field(default_factory=VectorsConfig)
     cors_origins: tuple[str, ...] = ()
     reader: bool = True  # let the cross-encoder re-read close candidate sentences (qa/reader.py)
+    runtime: str = "onnx"  # run the bundled transformers through ONNX Runtime ("onnx") or torch ("torch")
 
     def __post_init__(self) -> None:
         _check(bool(str(self.model).strip()), "model", "must be a model name or path", self.model)
@@ -129,6 +130,7 @@ class Config:
         _check(1 <= self.top_k <= 100, "top_k", "must be between 1 and 100", self.top_k)
         _check(0.0 <= self.abstain_threshold <= 1.0, "abstain_threshold", "must be in [0, 1]",
                self.abstain_threshold)
+        _check(self.runtime in ("onnx", "torch"), "runtime", "must be 'onnx' or 'torch'", self.runtime)
         _check(1 <= self.batch_size <= 1024, "batch_size", "must be between 1 and 1024", self.batch_size)
 
     def index_settings(self) -> dict[str, Any]:

@@ -7,10 +7,11 @@ normalised, so inner product is cosine similarity.
 
 Loading is kept cheap because ``qa ask`` pays it on every start: a model folder
 that is a plain Transformer -> mean Pooling -> Normalize stack (the bundled
-MiniLM is) runs through ``transformers`` and ``tokenizers`` directly, which
-computes the same vectors without importing sentence-transformers (and through
-it scikit-learn, pandas and scipy.stats, about a third of the start-up). Any
-other model folder is loaded by ``SentenceTransformer``. Short inputs (questions)
+MiniLM is) runs through ``tokenizers`` and ONNX Runtime (:mod:`qa.runtime`;
+``transformers`` when ``runtime: torch``), which computes the same vectors
+without importing sentence-transformers (and through it scikit-learn, pandas
+and scipy.stats), nor, once the graph is exported, torch. Any other model
+folder is loaded by ``SentenceTransformer``. Short inputs (questions)
 are encoded on one intra-op thread: on a busy 2-core machine two threads spin
 against each other and a one-question encode gets many times slower.
 """
@@ -28,6 +29,7 @@ import numpy as np
 
 from .config import DEFAULT_MODEL
 from .errors import ConfigError
+from .runtime import available as runtime_available, export_module, files_key, graph, model_files
 
 # Nothing in this package may reach for the network: models are local.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -87,27 +89,71 @@ def plain_mean_pooling(folder: str | Path) -> int | None:
 
 
 class MeanPoolingModel:
-    """A Transformer -> mean Pooling -> Normalize model run with ``transformers`` and ``tokenizers``.
+    """A Transformer -> mean Pooling -> Normalize model run without sentence-transformers.
 
     Gives the vectors ``SentenceTransformer.encode(..., normalize_embeddings=True)`` gives for the
-    same folder (tests check this), without importing sentence-transformers.
+    same folder (tests check this). ``runtime="onnx"`` (default) runs the model through ONNX Runtime
+    (:mod:`qa.runtime`: exported once, then no torch in the process); ``"torch"``, a device other
+    than the CPU, or an export that fails runs it through ``transformers``.
     """
 
-    def __init__(self, folder: str, max_seq_length: int, device: str = "cpu"):
-        import torch
+    def __init__(self, folder: str, max_seq_length: int, device: str = "cpu", runtime: str = "onnx"):
         from tokenizers import Tokenizer
-        from transformers import AutoModel
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # no "Loading weights" bar on every `qa ask`
-        self._torch = torch
         self.tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_seq_length)
         self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0)
-        self.model = AutoModel.from_pretrained(folder, local_files_only=True).to(device).eval()
         self.device = device
         self.folder = folder
-        self.dimension = int(self.model.config.hidden_size)
+        self.dimension = int(json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))["hidden_size"])
+        self.model = None  # the transformers model, loaded only when torch runs it (or exports it)
+        self._graphs: dict[int, object] = {}  # intra-op threads -> runtime.Graph
+        self._key = None
+        if runtime == "onnx" and device == "cpu" and runtime_available():
+            self._key = files_key(model_files(folder), f"mean-pooling:{max_seq_length}")
+            if self._graph(QUERY_THREADS) is None:
+                self._key = None
+        if self._key is None:
+            self._load_torch()
+
+    @property
+    def runtime(self) -> str:
+        return "torch" if self._key is None else "onnx"
+
+    def _load_torch(self):
+        if self.model is None:
+            from transformers import AutoModel
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # no "Loading weights" bar on every `qa ask`
+            self.model = AutoModel.from_pretrained(self.folder, local_files_only=True).to(self.device).eval()
+        return self.model
+
+    def _graph(self, threads: int):
+        """The exported graph run on ``threads`` intra-op threads (0: all cores), made on first use."""
+        g = self._graphs.get(threads)
+        if g is None:
+            g = self._graphs[threads] = graph("mean-pooling", self._key, self._export, threads)
+        return g
+
+    def _export(self, path: Path) -> None:
+        import torch
+
+        model = self._load_torch()
+
+        class Pooled(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.model = model
+
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                return _pool(self.model(input_ids=input_ids, attention_mask=attention_mask,
+                                        token_type_ids=token_type_ids).last_hidden_state, attention_mask)
+
+        enc = self.tokenizer.encode_batch(["an example", "a longer example sentence to export with"])
+        example = {"input_ids": torch.tensor([e.ids for e in enc]), "attention_mask": torch.tensor([e.attention_mask for e in enc]),
+                   "token_type_ids": torch.tensor([e.type_ids for e in enc])}
+        export_module(Pooled(), example, path, ["embedding"])
 
     def get_sentence_embedding_dimension(self) -> int:
         return self.dimension
@@ -115,23 +161,39 @@ class MeanPoolingModel:
     def encode(self, texts: list[str], batch_size: int = 32, **_) -> np.ndarray:
         """Normalised mean-pooled vectors, like ``SentenceTransformer.encode(..., normalize_embeddings=True)``
         (whose other keyword arguments are accepted and have nothing to change here)."""
-        torch = self._torch
         # Longest first, as sentence-transformers does, so each batch pads little.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        with torch.inference_mode():
-            for b in range(0, len(order), batch_size):
-                rows = order[b:b + batch_size]
-                enc = self.tokenizer.encode_batch([texts[i] for i in rows])
-                ids = torch.tensor([e.ids for e in enc], device=self.device)
-                mask = torch.tensor([e.attention_mask for e in enc], device=self.device)
-                types = torch.tensor([e.type_ids for e in enc], device=self.device)
-                hidden = self.model(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
-                m = mask.unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                out[rows] = pooled.float().cpu().numpy()
+        threads = QUERY_THREADS if len(texts) <= QUERY_SIZE else 0
+        for b in range(0, len(order), batch_size):
+            rows = order[b:b + batch_size]
+            enc = self.tokenizer.encode_batch([texts[i] for i in rows])
+            arrays = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                      "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+                      "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64)}
+            out[rows] = self._run(arrays, threads)
         return out
+
+    def _run(self, arrays: dict[str, np.ndarray], threads: int) -> np.ndarray:
+        if self._key is not None:
+            g = self._graph(threads)
+            if g is not None:
+                return g.run(**arrays)
+        import torch
+
+        model = self._load_torch()
+        with torch_threads(threads) if threads else contextlib.nullcontext(), torch.inference_mode():
+            t = {k: torch.tensor(v, device=self.device) for k, v in arrays.items()}
+            return _pool(model(**t).last_hidden_state, t["attention_mask"]).float().cpu().numpy()
+
+
+def _pool(hidden, mask):
+    """Mean over the real tokens, then L2 normalisation (torch tensors; also what the exported graph computes)."""
+    import torch
+
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, p=2, dim=1)
 
 
 @contextlib.contextmanager
@@ -155,13 +217,16 @@ class SentenceTransformerEmbedder:
 
     ``direct=True`` (default) runs plain mean-pooling models without importing
     sentence-transformers (see the module docstring); ``direct=False`` always uses it.
+    ``runtime``: ``"onnx"`` (default) or ``"torch"``, for the direct path (see :class:`MeanPoolingModel`).
     """
 
-    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 32, device: str = "cpu", direct: bool = True):
+    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 32, device: str = "cpu", direct: bool = True,
+                 runtime: str = "onnx"):
         self.name = name
         self.batch_size = batch_size
         self.device = device
         self.direct = direct
+        self.runtime = runtime
         self._model = None
         self._lock = threading.Lock()
 
@@ -178,7 +243,7 @@ class SentenceTransformerEmbedder:
         max_len = plain_mean_pooling(target) if self.direct else None
         try:
             if max_len is not None:
-                return MeanPoolingModel(target, max_len, device=self.device)
+                return MeanPoolingModel(target, max_len, device=self.device, runtime=self.runtime)
             from sentence_transformers import SentenceTransformer
 
             return SentenceTransformer(target, device=self.device, local_files_only=True)
@@ -188,7 +253,7 @@ class SentenceTransformerEmbedder:
                 "set 'model:' to a local sentence-transformers folder or an installed model package") from None
 
     def loaded_transformer(self) -> tuple[str | None, object | None]:
-        """(folder, transformers model) when a plain mean-pooling model is already loaded, else (None, None)."""
+        """(folder, transformers model) when a plain mean-pooling model is already loaded into torch, else (None, None)."""
         model = self._model
         if isinstance(model, MeanPoolingModel):
             return model.folder, model.model
@@ -203,6 +268,8 @@ class SentenceTransformerEmbedder:
         if len(texts) == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
         model = self.model
+        if isinstance(model, MeanPoolingModel):  # chooses its own threads, and may run without torch
+            return model.encode(list(texts), batch_size=self.batch_size)
         with torch_threads(QUERY_THREADS) if len(texts) <= QUERY_SIZE else contextlib.nullcontext():
             vecs = model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
                                 normalize_embeddings=True, show_progress_bar=False)

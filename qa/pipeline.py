@@ -104,14 +104,15 @@ class Pipeline:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = SentenceTransformerEmbedder(self.config.model, batch_size=self.config.batch_size)
+            self._embedder = SentenceTransformerEmbedder(self.config.model, batch_size=self.config.batch_size,
+                                                         runtime=self.config.runtime)
         return self._embedder
 
     def _load_reader(self) -> "Reader | None":
         if self._reader is None:
             from .reader import shared
 
-            self._reader = shared(self._embedder)
+            self._reader = shared(self._embedder, self.config.runtime)
         return self._reader
 
     def warm_up(self) -> None:

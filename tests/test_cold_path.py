@@ -19,8 +19,11 @@ print(json.dumps({"code": code, "modules": sorted({m.split(".")[0] for m in sys.
 
 
 def _probe(*argv: str) -> dict:
+    from qa.runtime import cache_dir
+
     proc = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, timeout=300,
-                          cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(ROOT)})
+                          cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(ROOT),
+                                         "QA_CACHE_DIR": str(cache_dir())})
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -49,9 +52,11 @@ def test_usage_error_exits_before_loading_numpy(tmp_path):
 
 @pytest.mark.slow
 def test_qa_ask_with_the_real_model_imports_no_web_stack(real_seed_pipeline, tmp_path):
+    real_seed_pipeline.warm_up()  # the model and the reader are exported to ONNX (if they were not already)
     cfg = tmp_path / "qa.yaml"
     cfg.write_text(f"corpus: {real_seed_pipeline.config.corpus}\nindex: {real_seed_pipeline.config.index}\n")
     res = _probe("--config", str(cfg), "ask", "When did Japan colonize Korea?")
     assert res["code"] == 0
-    assert "torch" in res["modules"]  # the model really ran
-    assert [m for m in HEAVY if m in res["modules"]] == []
+    assert "onnxruntime" in res["modules"]  # the model really ran
+    # With the graphs exported, neither torch nor transformers is imported to answer.
+    assert [m for m in HEAVY + ["torch", "transformers"] if m in res["modules"]] == []

@@ -68,12 +68,14 @@ def test_questions_are_encoded_on_one_thread_and_the_setting_is_restored():
 
 
 @pytest.mark.slow
-def test_direct_path_gives_the_sentence_transformers_vectors():
+@pytest.mark.parametrize("runtime", ["onnx", "torch"])
+def test_direct_path_gives_the_sentence_transformers_vectors(runtime):
     texts = ["When did Japan rule Korea as a colony?", "Dokdo", "word " * 400, "",
              "Ünïcödé — “quotes” and 1910–1945.", "The Treaty on Basic Relations was signed in 1965."]
-    direct, st = SentenceTransformerEmbedder(), SentenceTransformerEmbedder(direct=False)
+    texts += [f"Padding sentence number {i} of a batch larger than a question's." for i in range(embedding.QUERY_SIZE)]
+    direct, st = SentenceTransformerEmbedder(runtime=runtime), SentenceTransformerEmbedder(direct=False)
     a, b = direct.embed(texts), st.embed(texts)
-    assert isinstance(direct.model, MeanPoolingModel)
+    assert isinstance(direct.model, MeanPoolingModel) and direct.model.runtime == runtime
     assert type(st.model).__name__ == "SentenceTransformer"
     assert direct.dimension == st.dimension == 384
     assert a.dtype == np.float32 and a.shape == b.shape

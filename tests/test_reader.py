@@ -126,9 +126,12 @@ def test_warm_up_loads_the_reader_only_when_enabled(tmp_path):
 
 
 @pytest.mark.slow
-def test_reader_built_from_the_embedders_model_reads_the_same(real_embedder):
+def test_reader_built_from_the_embedders_model_reads_the_same():
+    from qa.embedding import SentenceTransformerEmbedder
     from qa.reader import Reader, bundled_encoder
 
+    real_embedder = SentenceTransformerEmbedder(runtime="torch")
+    real_embedder.embed(["load it"])
     base = bundled_encoder(real_embedder)
     assert base is not None  # the bundled model runs directly: its weights can be reused
     question, sentences = "When did the war end?", ["The war ended in 1953.", "Many wrote about it."]

@@ -29,7 +29,7 @@ import numpy as np
 
 from .config import DEFAULT_MODEL
 from .errors import ConfigError
-from .runtime import available as runtime_available, export_module, files_key, graph, model_files
+from .runtime import available as runtime_available, export_module, files_key, graph, model_files, place_key
 
 # Nothing in this package may reach for the network: models are local.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -133,7 +133,7 @@ class MeanPoolingModel:
         """The exported graph run on ``threads`` intra-op threads (0: all cores), made on first use."""
         g = self._graphs.get(threads)
         if g is None:
-            g = self._graphs[threads] = graph("mean-pooling", self._key, self._export, threads)
+            g = self._graphs[threads] = graph(f"mean-pooling-{place_key(self.folder)}", self._key, self._export, threads)
         return g
 
     def _export(self, path: Path) -> None:

@@ -138,7 +138,7 @@ class OnnxReader:
         """The exported reader, or None when ONNX Runtime is missing or the export fails."""
         from tokenizers import Tokenizer
 
-        from .runtime import export_module, files_key, graph, model_files
+        from .runtime import export_module, files_key, graph, model_files, place_key
 
         base = _base_path()
 
@@ -153,7 +153,7 @@ class OnnxReader:
                 export_module(reader.model, example, target, ["logit"])
 
         # One intra-op thread: a few short pairs gain little from a second one, and `qa serve` runs requests in parallel.
-        g = graph("reader", files_key(model_files(base), [path], f"reader:{MAX_TOKENS}"), export, threads=1)
+        g = graph(f"reader-{place_key(base, path)}", files_key(model_files(base), [path], f"reader:{MAX_TOKENS}"), export, threads=1)
         if g is None:
             return None
         tokenizer = Tokenizer.from_file(str(Path(base) / "tokenizer.json"))

@@ -47,6 +47,14 @@ def cache_dir() -> Path:
     return Path(base).expanduser() / "qa"
 
 
+def place_key(*paths: str | Path) -> str:
+    """A short key for where weights live (resolved paths): graphs of one place replace each other."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(str(Path(p).resolve()).encode("utf-8", "surrogateescape") + b"\0")
+    return h.hexdigest()[:12]
+
+
 def files_key(*parts: Iterable[Path] | str) -> str:
     """A short key for a graph: each file's resolved path, size, mtime and ctime, and any plain strings."""
     h = hashlib.sha256(f"export-{EXPORT_VERSION}".encode())
@@ -88,6 +96,9 @@ class Graph:
 def graph(name: str, key: str, export: Callable[[Path], None], threads: int) -> Graph | None:
     """The graph ``name`` for ``key``, exported with ``export(path)`` when not cached; None when that fails.
 
+    ``name`` says what and where (e.g. ``mean-pooling-<place_key>``); exporting a new key removes the
+    graphs of the same name with other keys, so changed weights do not leave old graphs behind.
+
     The export writes to a temporary file that is renamed into place, so a process that is
     interrupted, or two processes exporting at once, never leave a half-written graph behind.
     """
@@ -102,6 +113,7 @@ def graph(name: str, key: str, export: Callable[[Path], None], threads: int) -> 
                     path.parent.mkdir(parents=True, exist_ok=True)
                     export(tmp)
                     os.replace(tmp, path)
+                    _remove_older(path, name)
                 except Exception as exc:  # torch's exporter raises many types; torch still works
                     log.warning("could not export %s to ONNX (%s: %s); running it with torch", name, type(exc).__name__, exc)
                     tmp.unlink(missing_ok=True)
@@ -112,6 +124,16 @@ def graph(name: str, key: str, export: Callable[[Path], None], threads: int) -> 
                 log.warning("cached graph %s could not be loaded (%s); exporting it again", path, exc)
                 path.unlink(missing_ok=True)
     return None
+
+
+def _remove_older(path: Path, name: str) -> None:
+    """Delete the graphs exported earlier under ``name`` (from weights that have changed since): 90 MB each."""
+    for old in path.parent.glob(f"{name}-*.onnx"):
+        if old != path and len(old.name) == len(path.name):  # the same name, another key
+            try:
+                old.unlink()
+            except OSError:
+                pass
 
 
 def export_module(module, example: dict[str, object], path: Path, outputs: list[str]) -> None:

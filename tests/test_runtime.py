@@ -114,3 +114,11 @@ def test_pipeline_runs_torch_when_configured(tmp_path, real_seed_pipeline):
     assert p.embedder.model.runtime == "torch" and real_seed_pipeline.embedder.model.runtime == "onnx"
     assert a.answer == b.answer == "$51.1 billion"
     assert a.citations[0].start == b.citations[0].start and a.confidence == pytest.approx(b.confidence, abs=1e-4)
+
+
+def test_a_new_export_removes_the_graph_of_older_weights(cache):
+    calls = []
+    runtime.graph("tiny-place1", "aaaa", _tiny_export(calls), threads=1)
+    runtime.graph("tiny-place2", "aaaa", _tiny_export(calls), threads=1)  # another model: kept
+    runtime.graph("tiny-place1", "bbbb", _tiny_export(calls), threads=1)  # the same model, changed weights
+    assert sorted(p.name for p in cache.iterdir()) == ["tiny-place1-bbbb.onnx", "tiny-place2-aaaa.onnx"]

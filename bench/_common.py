@@ -56,7 +56,7 @@ def stats_ms(times: list[float]) -> dict:
 def seed_pipeline(embedder=None) -> Pipeline:
     """The repository's own configuration (qa.yaml: the seed corpus), index built if needed."""
     cfg = load_config(ROOT / "qa.yaml")
-    p = Pipeline(cfg, embedder=embedder or SentenceTransformerEmbedder(cfg.model, batch_size=cfg.batch_size))
+    p = Pipeline(cfg, embedder=embedder or SentenceTransformerEmbedder(cfg.model, batch_size=cfg.batch_size, runtime=cfg.runtime))
     p.ensure_index(progress=True)
     return p
 
@@ -75,7 +75,7 @@ def squad_pipeline(path: Path = SQUAD_DEV, embedder=None) -> tuple[Pipeline, lis
     if changed:
         write_corpus(changed, corpus)
     cfg = dataclasses.replace(load_config(ROOT / "qa.yaml"), corpus=corpus, index=work / "index")
-    p = Pipeline(cfg, embedder=embedder or SentenceTransformerEmbedder(cfg.model, batch_size=cfg.batch_size))
+    p = Pipeline(cfg, embedder=embedder or SentenceTransformerEmbedder(cfg.model, batch_size=cfg.batch_size, runtime=cfg.runtime))
     p.ensure_index(progress=True)
     return p, questions
 

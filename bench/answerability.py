@@ -89,7 +89,7 @@ def main() -> None:
     if args.reader:
         from qa.reader import shared
 
-        reader = shared(seed.embedder)
+        reader = shared(seed.embedder, seed.config.runtime)
     threshold = seed.config.abstain_threshold
     for split in ("dev", "test"):
         qs = load_question_set(ROOT / "eval" / "seed_questions.yaml", split)

@@ -95,7 +95,7 @@ def main() -> None:
           f"(seed {args.seed}); torch threads {torch.get_num_threads()}", flush=True)
 
     cfg = load_config(ROOT / "qa.yaml")
-    embedder = SentenceTransformerEmbedder(cfg.model, batch_size=cfg.batch_size)  # qa's own, for its row
+    embedder = SentenceTransformerEmbedder(cfg.model, batch_size=cfg.batch_size, runtime=cfg.runtime)  # qa's own, for its row
     from sentence_transformers import SentenceTransformer
 
     st = SentenceTransformer(model_path(cfg.model), device="cpu", local_files_only=True)  # the baselines'

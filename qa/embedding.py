@@ -108,12 +108,10 @@ class MeanPoolingModel:
         self.dimension = int(json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))["hidden_size"])
         self.model = None  # the transformers model, loaded only when torch runs it (or exports it)
         self._graphs: dict[int, object] = {}  # intra-op threads -> runtime.Graph
-        self._key = None
+        self._key = None  # the graph's cache key while ONNX Runtime runs the model; None: torch does
         if runtime == "onnx" and device == "cpu" and runtime_available():
             self._key = files_key(model_files(folder), f"mean-pooling:{max_seq_length}")
-            if self._graph(QUERY_THREADS) is None:
-                self._key = None
-        if self._key is None:
+        else:
             self._load_torch()
 
     @property
@@ -134,7 +132,13 @@ class MeanPoolingModel:
         g = self._graphs.get(threads)
         if g is None:
             g = self._graphs[threads] = graph(f"mean-pooling-{place_key(self.folder)}", self._key, self._export, threads)
+            if g is not None:
+                self.model = None  # a torch copy loaded for the export is not needed to run the graph: free it
         return g
+
+    def release_bulk(self) -> None:
+        """Drop the all-cores session of large batches (~100 MB): an index build made it, queries do not need it."""
+        self._graphs.pop(0, None)
 
     def _export(self, path: Path) -> None:
         import torch
@@ -179,6 +183,7 @@ class MeanPoolingModel:
             g = self._graph(threads)
             if g is not None:
                 return g.run(**arrays)
+            self._key = None  # ONNX Runtime cannot run it here (logged): torch from now on
         import torch
 
         model = self._load_torch()
@@ -258,6 +263,11 @@ class SentenceTransformerEmbedder:
         if isinstance(model, MeanPoolingModel):
             return model.folder, model.model
         return None, None
+
+    def release_bulk(self) -> None:
+        """Free what only large batches (an index build) need; the next large batch makes it again."""
+        if isinstance(self._model, MeanPoolingModel):
+            self._model.release_bulk()
 
     @property
     def dimension(self) -> int:

@@ -30,10 +30,17 @@ OPSET = 17
 _lock = threading.Lock()
 
 
+_warned_missing: list[bool] = []
+
+
 def available() -> bool:
+    """Whether onnxruntime can be imported; says once, as a warning, when it cannot."""
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
+        if not _warned_missing:
+            _warned_missing.append(True)
+            log.warning("onnxruntime is not installed: running the model with torch (slower; pip install onnxruntime onnx)")
         return False
     return True
 
@@ -106,23 +113,32 @@ def graph(name: str, key: str, export: Callable[[Path], None], threads: int) -> 
         return None
     path = cache_dir() / f"{name}-{key}.onnx"
     with _lock:
-        for attempt in range(2):
-            if not path.is_file():
-                tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-                try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    export(tmp)
-                    os.replace(tmp, path)
-                    _remove_older(path, name)
-                except Exception as exc:  # torch's exporter raises many types; torch still works
-                    log.warning("could not export %s to ONNX (%s: %s); running it with torch", name, type(exc).__name__, exc)
-                    tmp.unlink(missing_ok=True)
-                    return None
+        try:
+            return _graph(name, path, export, threads)
+        except OSError as exc:  # a cache folder that cannot be entered, or a damaged graph that cannot be removed
+            log.warning("ONNX cache %s is not usable (%s: %s); running %s with torch (set QA_CACHE_DIR)",
+                        path.parent, type(exc).__name__, exc, name)
+            return None
+
+
+def _graph(name: str, path: Path, export: Callable[[Path], None], threads: int) -> Graph | None:
+    for _ in range(2):
+        if not path.is_file():
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             try:
-                return Graph(path, threads)
-            except Exception as exc:  # a damaged cache file: export it again, once
-                log.warning("cached graph %s could not be loaded (%s); exporting it again", path, exc)
-                path.unlink(missing_ok=True)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                export(tmp)
+                os.replace(tmp, path)
+                _remove_older(path, name)
+            except Exception as exc:  # torch's exporter raises many types; torch still works
+                log.warning("could not export %s to ONNX (%s: %s); running it with torch", name, type(exc).__name__, exc)
+                tmp.unlink(missing_ok=True)
+                return None
+        try:
+            return Graph(path, threads)
+        except Exception as exc:  # a damaged cache file: export it again, once
+            log.warning("cached graph %s could not be loaded (%s); exporting it again", path, exc)
+            path.unlink(missing_ok=True)
     return None
 
 

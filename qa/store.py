@@ -466,6 +466,9 @@ def _build(config: Config, embedder: Embedder, rebuild: bool, progress: bool,
             part = embedder.embed(todo_texts[i:i + batch])
             new_vecs.append(part)
             bar.update(len(part))
+    release = getattr(embedder, "release_bulk", None)  # a server that built its index keeps only what queries use
+    if release is not None:
+        release()
     old_dim = old_vectors.shape[1] if old_vectors is not None else None
     if new_vecs and reused_rows and new_vecs[0].shape[1] != old_dim:
         raise CorruptIndexError(f"the previous index holds {old_dim}-dimensional vectors but the model "

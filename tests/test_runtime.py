@@ -122,3 +122,48 @@ def test_a_new_export_removes_the_graph_of_older_weights(cache):
     runtime.graph("tiny-place2", "aaaa", _tiny_export(calls), threads=1)  # another model: kept
     runtime.graph("tiny-place1", "bbbb", _tiny_export(calls), threads=1)  # the same model, changed weights
     assert sorted(p.name for p in cache.iterdir()) == ["tiny-place1-bbbb.onnx", "tiny-place2-aaaa.onnx"]
+
+
+def test_a_cache_folder_that_cannot_be_entered_gives_none(cache, monkeypatch, caplog):
+    def denied(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(runtime.Path, "is_file", denied)
+    assert runtime.graph("tiny", "k1", _tiny_export([]), threads=1) is None
+    assert "not usable" in caplog.text and "QA_CACHE_DIR" in caplog.text
+
+
+def test_a_damaged_graph_that_cannot_be_removed_gives_none(cache, monkeypatch, caplog):
+    runtime.graph("tiny", "k1", _tiny_export([]), threads=1)
+    (cache / "tiny-k1.onnx").write_bytes(b"damaged")
+
+    def denied(self, missing_ok=False):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(runtime.Path, "unlink", denied)
+    assert runtime.graph("tiny", "k1", _tiny_export([]), threads=1) is None
+
+
+def test_missing_onnxruntime_is_said_once(monkeypatch, caplog):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails
+    monkeypatch.setattr(runtime, "_warned_missing", [])
+    assert runtime.available() is False and runtime.available() is False
+    assert caplog.text.count("onnxruntime is not installed") == 1
+
+
+@pytest.mark.slow
+def test_an_index_build_frees_the_all_cores_session(tmp_path, cache):
+    from qa import Pipeline
+    from qa.embedding import SentenceTransformerEmbedder
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(" ".join(f"Sentence number {i} says something." for i in range(40)))
+    emb = SentenceTransformerEmbedder()
+    p = Pipeline(config_from_dict({"corpus": str(corpus), "index": str(tmp_path / "index")}), embedder=emb)
+    p.build_index(progress=False)
+    p.ask("What does sentence number 3 say?")
+    assert list(emb.model._graphs) == [1]  # only the question session is left
+    assert emb.model.model is None  # nor is the torch copy that exported the graph kept

@@ -1,6 +1,6 @@
 """How well the confidence tells answerable questions from ones the corpus cannot answer.
 
-    python bench/answerability.py [--questions 600] [--reader]
+    python bench/answerability.py [--questions 600] [--reader | --extractor]
 
 Prints, for the seed question set (dev and test splits) and for held-out SQuAD *train*
 questions, the ROC AUC of the calibrated confidence (answerable vs off-topic) and the
@@ -13,6 +13,8 @@ paragraph left out, index cached under .cache/squad-train); the questions are th
 did not draw. ``--reader`` also scores the top sentence with the reader (the cross-encoder) and
 prints the AUC of its logit alone and of a logistic combination with the confidence
 (5-fold cross-validated): whether running the reader would buy better abstentions.
+``--extractor`` does the same with the span extractor's margin (best span against "no span here")
+for the top sentence.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def rows_for(p: Pipeline, items, reader) -> list[dict]:
     return out
 
 
-def report(name: str, rows: list[dict], threshold: float, with_reader: bool) -> None:
+def report(name: str, rows: list[dict], threshold: float, with_reader: str | None) -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import cross_val_predict
@@ -72,15 +74,27 @@ def report(name: str, rows: list[dict], threshold: float, with_reader: bool) -> 
         X = np.c_[np.log(c / (1 - c)), [r["logit"] for r in rows]]
         folds = min(5, int(y.sum()), int((1 - y).sum()))
         both = cross_val_predict(LogisticRegression(), X, y, cv=folds, method="predict_proba")[:, 1]
-        print(f"  AUC: confidence {roc_auc_score(y, conf):.3f}, reader logit {roc_auc_score(y, X[:, 1]):.3f}, "
+        print(f"  AUC: confidence {roc_auc_score(y, conf):.3f}, {with_reader} {roc_auc_score(y, X[:, 1]):.3f}, "
               f"both (cross-validated) {roc_auc_score(y, both):.3f}")
+
+
+class _Margins:
+    """The extractor's margins, read like reader logits."""
+
+    def __init__(self, extractor):
+        self.extractor = extractor
+
+    def score(self, question, sentences) -> np.ndarray:
+        return np.array([s.margin if s else -99.0 for s in self.extractor.spans(question, sentences)])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", type=int, default=600, help="answerable SQuAD questions (half as many of each off-topic kind)")
     ap.add_argument("--reader", action="store_true", help="also measure the reader's logit as an answerability signal")
+    ap.add_argument("--extractor", action="store_true", help="also measure the extractor's span margin as one")
     args = ap.parse_args()
+    signal = "reader logit" if args.reader else "extractor margin" if args.extractor else None
 
     seed = Pipeline.from_config(ROOT / "qa.yaml")
     seed.ensure_index(progress=False)
@@ -90,11 +104,15 @@ def main() -> None:
         from qa.reader import shared
 
         reader = shared(seed.embedder, seed.config.runtime)
+    elif args.extractor:
+        from qa.extractor import shared as shared_extractor
+
+        reader = _Margins(shared_extractor(seed.config.runtime))
     threshold = seed.config.abstain_threshold
     for split in ("dev", "test"):
         qs = load_question_set(ROOT / "eval" / "seed_questions.yaml", split)
         items = [(q["question"], "answerable") for q in qs.answerable] + [(q["question"], "off-topic") for q in qs.off_topic]
-        report(f"seed {split}", rows_for(seed, items, reader), threshold, args.reader)
+        report(f"seed {split}", rows_for(seed, items, reader), threshold, signal)
 
     # The ranker's corpus, and the questions its fit drew (left out here).
     docs, questions, near, far = ranker_data()
@@ -109,7 +127,7 @@ def main() -> None:
     items = ([(q.question, "answerable") for q in sample(fresh(questions), n, seed=21)]
              + [(q.question, "near") for q in sample(fresh(near), n // 2, seed=22)]
              + [(q.question, "far") for q in sample(fresh(far), n // 2, seed=23)])
-    report("held-out SQuAD train", rows_for(p, items, reader), threshold, args.reader)
+    report("held-out SQuAD train", rows_for(p, items, reader), threshold, signal)
 
 
 if __name__ == "__main__":

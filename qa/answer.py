@@ -29,7 +29,8 @@ from .retrieval import FEATURES, Passage, Retrieval
 from .spans import SpanModel
 from .store import Index
 
-if TYPE_CHECKING:  # torch loads only when the reader first runs
+if TYPE_CHECKING:  # the reader and the extractor load only when first used
+    from .extractor import Extractor, OnnxExtractor
     from .reader import Reader
 
 WEIGHTS_FILE = Path(__file__).parent / "data" / "ranker.json"
@@ -179,11 +180,13 @@ class Answerer:
     """Turns a :class:`Retrieval` into an :class:`Answer`."""
 
     def __init__(self, index: Index, model: AnswerModel | None = None, threshold: float = 0.5,
-                 reader: Callable[[], "Reader | None"] | None = None, spans: SpanModel | None = None):
+                 reader: Callable[[], "Reader | None"] | None = None, spans: SpanModel | None = None,
+                 extractor: Callable[[], "Extractor | OnnxExtractor | None"] | None = None):
         self.index = index
         self.model = model or AnswerModel.load()
         self.threshold = threshold
         self._reader = reader  # called on first need: the reader loads only if it is ever used
+        self._extractor = extractor  # likewise: narrows the answers of questions that ask for no date/number/name
         self.spans = spans or SpanModel.load()
         self._w = np.asarray(self.model.ranker, dtype=np.float32)
 
@@ -260,6 +263,16 @@ class Answerer:
         return Answer(r.question, first.quote[first.answer_start - first.start:first.answer_end - first.start],
                       False, conf, tuple(citations), r.passages, explain=explain, note=note)
 
+    def _extract(self, question: str, sentence: str) -> tuple[int, int]:
+        """The extractor's span of ``sentence`` when it is sure enough of it, else the whole sentence."""
+        extractor = self._extractor() if self._extractor is not None else None
+        if extractor is None:
+            return 0, len(sentence)
+        span = extractor.spans(question, [sentence])[0]
+        if span is None or span.margin < extractor.min_margin or not sentence[span.start:span.end].strip():
+            return 0, len(sentence)
+        return span.start, span.end
+
     def _explain_row(self, r: Retrieval, scores: np.ndarray, i: int) -> dict:
         row = int(r.sentence_rows[i])
         d = int(self.index.sent_doc[row])
@@ -275,6 +288,8 @@ class Answerer:
         text = idx.texts[d]
         s, e = (int(x) for x in idx.sent_span[row])
         a0, a1 = narrow(r.qtype, r.question, text[s:e], functools.partial(idx.lowercase_words, d), self.spans)
+        if (a0, a1) == (0, e - s) and r.qtype is None:
+            a0, a1 = self._extract(r.question, text[s:e])
         qs, qe = s, e
         # Join an adjacent sentence of the same passage when it is nearly as likely to hold the answer.
         pos = {int(x): i for i, x in enumerate(r.sentence_rows)}

@@ -119,6 +119,7 @@ class Config:
     vectors: VectorsConfig = field(default_factory=VectorsConfig)
     cors_origins: tuple[str, ...] = ()
     reader: bool = True  # let the cross-encoder re-read close candidate sentences (qa/reader.py)
+    extractor: bool = False  # narrow other answers to the words that answer (qa/extractor.py; opt-in, see README)
     runtime: str = "onnx"  # run the bundled transformers through ONNX Runtime ("onnx") or torch ("torch")
 
     def __post_init__(self) -> None:

@@ -28,6 +28,7 @@ from .store import BuildReport, Index, build_index, live_path, load_index
 
 if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; torch when the reader runs
     from .quotes import QuoteCheck
+    from .extractor import Extractor, OnnxExtractor
     from .reader import Reader
 
 
@@ -79,10 +80,11 @@ class Pipeline:
     """Question answering over one configured corpus and index."""
 
     def __init__(self, config: Config, embedder: Embedder | None = None, answer_model: AnswerModel | None = None,
-                 reader: "Reader | None" = None):
+                 reader: "Reader | None" = None, extractor: "Extractor | OnnxExtractor | None" = None):
         self.config = config
         self._embedder = embedder
         self._reader = reader  # the shipped reader is loaded on first use when none is given
+        self._extractor = extractor  # likewise the shipped span extractor
         self._answer_model = answer_model
         self._index: Index | None = None
         self._retriever: Retriever | None = None
@@ -115,12 +117,21 @@ class Pipeline:
             self._reader = shared(self._embedder, self.config.runtime)
         return self._reader
 
+    def _load_extractor(self) -> "Extractor | OnnxExtractor | None":
+        if self._extractor is None:
+            from .extractor import shared
+
+            self._extractor = shared(self.config.runtime)
+        return self._extractor
+
     def warm_up(self) -> None:
-        """Load the index, the embedding model and (when enabled) the reader, so no request waits for them."""
+        """Load the index, the embedding model and (when enabled) the reader and extractor, so no request waits."""
         self._ensure_loaded()
         self.embedder.embed(["warm-up question"])
         if self.config.reader:
             self._load_reader()
+        if self.config.extractor:
+            self._load_extractor()
 
     @property
     def index(self) -> Index:
@@ -138,7 +149,8 @@ class Pipeline:
         r = self.config.retrieval
         self._retriever = Retriever(index, r.dense_weight, r.candidates, r.sentence_weight)
         self._answerer = Answerer(index, self._answer_model, self.config.abstain_threshold,
-                                  reader=self._load_reader if self.config.reader else None)
+                                  reader=self._load_reader if self.config.reader else None,
+                                  extractor=self._load_extractor if self.config.extractor else None)
         self._checker = ClaimChecker(index, self._retriever, self.check_settings)
         with self._qlock:
             self._qcache.clear()

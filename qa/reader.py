@@ -11,11 +11,14 @@ when the linear ranker is unsure between them.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 READER_FILE = Path(__file__).parent / "data" / "reader.safetensors"
 MAX_TOKENS = 128
@@ -184,12 +187,16 @@ def shared(embedder=None, runtime: str = "onnx") -> "Reader | OnnxReader | None"
     """
     with _shared_lock:
         if runtime not in _shared:
-            if not READER_FILE.is_file():
-                reader = None
-            else:
-                reader = OnnxReader.load(embedder=embedder) if runtime == "onnx" else None
-                if reader is None:
-                    reader = Reader.load(base=bundled_encoder(embedder))
+            reader = None
+            if READER_FILE.is_file():
+                try:
+                    reader = OnnxReader.load(READER_FILE, embedder=embedder) if runtime == "onnx" else None
+                    if reader is None:
+                        reader = Reader.load(READER_FILE, base=bundled_encoder(embedder))
+                except Exception as exc:  # damaged weights (safetensors, torch raise their own types)
+                    log.warning("the reader could not be loaded from %s (%s: %s); answering without it "
+                                "(reinstall qa to restore the file)", READER_FILE, type(exc).__name__, exc)
+                    reader = None
             _shared[runtime] = reader
         return _shared[runtime]
 

@@ -131,7 +131,7 @@ class MeanPoolingModel:
         """The exported graph run on ``threads`` intra-op threads (0: all cores), made on first use."""
         g = self._graphs.get(threads)
         if g is None:
-            g = self._graphs[threads] = graph(f"mean-pooling-{place_key(self.folder)}", self._key, self._export, threads)
+            g = self._graphs[threads] = graph(f"embedding-model-{place_key(self.folder)}", self._key, self._export, threads)
             if g is not None:
                 self.model = None  # a torch copy loaded for the export is not needed to run the graph: free it
         return g

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -103,7 +104,7 @@ class Graph:
 def graph(name: str, key: str, export: Callable[[Path], None], threads: int) -> Graph | None:
     """The graph ``name`` for ``key``, exported with ``export(path)`` when not cached; None when that fails.
 
-    ``name`` says what and where (e.g. ``mean-pooling-<place_key>``); exporting a new key removes the
+    ``name`` says what and where (e.g. ``embedding-model-<place_key>``); exporting a new key removes the
     graphs of the same name with other keys, so changed weights do not leave old graphs behind.
 
     The export writes to a temporary file that is renamed into place, so a process that is
@@ -127,6 +128,9 @@ def _graph(name: str, path: Path, export: Callable[[Path], None], threads: int) 
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                # Said because the first run is seconds slower than every later one.
+                print(f"qa: preparing {name.rsplit('-', 1)[0]} for ONNX Runtime in {path.parent} (once, a few seconds)",
+                      file=sys.stderr, flush=True)
                 export(tmp)
                 os.replace(tmp, path)
                 _remove_older(path, name)

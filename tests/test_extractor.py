@@ -8,10 +8,15 @@ import numpy as np
 import pytest
 
 from qa import Pipeline
-from qa.extractor import MAX_ANSWER_TOKENS, Span, best_span, tokenizer
+from qa.bundled import pair_tokenizer
+from qa.extractor import MAX_ANSWER_TOKENS, MAX_TOKENS, Span, best_span
 
 from .conftest import fake_pipeline
 from .fakes import FakeEmbedder
+
+
+def tokenizer():
+    return pair_tokenizer(MAX_TOKENS)
 
 
 def _logits(enc, start_at: int, end_at: int, null: float = 0.0) -> np.ndarray:

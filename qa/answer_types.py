@@ -98,11 +98,16 @@ _STOP_CAPS = frozenset("The A An In On At For But And Or If As It Its This That 
                        "Another Other Several Few Only Once Again Even Just Very Same Much More Less".split())
 
 
+_Q_WHO_IS_NAME = re.compile(r"\s*(?i:who\s+(?:is|was|are|were))\s+(?:[A-Z][\w.'’\-]*\s*)+\??\s*")
+
+
 def question_type(question: str) -> str | None:
     """The expected answer type of a question, or None when a sentence is the answer.
 
     The earliest question phrase decides: "What did X withdraw when ..." wants a thing, not a date.
     """
+    if _Q_WHO_IS_NAME.fullmatch(question):
+        return None  # "Who is Fumio Kishida?" asks what the sources say of that person, not for another name
     found = [(m.start(), kind) for kind, rx in ((NUMBER, _Q_NUMBER), (DATE, _Q_DATE), (PERSON, _Q_PERSON),
                                                  (PLACE, _Q_PLACE)) for m in [rx.search(question)] if m]
     first_wh = re.search(r"\b(what|which|who|whom|whose|when|where|why|how)\b", question, re.IGNORECASE)

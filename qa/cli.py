@@ -11,10 +11,11 @@ import argparse
 import dataclasses
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
-from .errors import QAError
+from .errors import IndexMissingError, QAError
 from .markup import percent
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -78,7 +79,7 @@ def _render(ans) -> str:
         lines = ["The sources don't answer this." + (f" ({ans.reason})" if ans.reason else "")]
         if ans.passages:
             lines.append("Related, but not an answer:")
-            lines += [f"  - {p.title} [{_where(p)}]: {p.text[:160]}..." for p in ans.passages[:3]]
+            lines += [f"  - {p.title} [{_where(p)}]: {' '.join(p.text[:160].split())}..." for p in ans.passages[:3]]
         return "\n".join(lines)
     lines = [ans.answer, f"confidence {percent(ans.confidence)}"] + ([f"note: {ans.note}"] if ans.note else [])
     for i, c in enumerate(ans.citations, 1):
@@ -196,7 +197,26 @@ def _stdin_lines():
             yield n, line.decode("utf-8", "replace"), exc.start
 
 
+def _port_free(host: str, port: int) -> None:
+    """Fail at once, with the fix, when the port is taken (uvicorn would say so only after everything loaded)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise QAError(f"cannot serve on host {host!r} ({exc.strerror or exc}): use --host 127.0.0.1 or 0.0.0.0") from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            raise QAError(f"cannot serve on {host}:{port} ({exc.strerror or exc}): "
+                          "choose another port with --port, e.g. --port 7861") from None
+
+
 def _cmd_serve(pipeline, args) -> int:
+    _port_free(args.host, args.port)
     report = pipeline.ensure_index(progress=sys.stderr.isatty(), warn=_warn)
     if report is not None:
         print(f"index built: {report.documents} documents, {report.chunks} passages", file=sys.stderr)
@@ -290,7 +310,10 @@ def main(argv: list[str] | None = None) -> int:
                    "eval": _cmd_eval}[args.command]
         return handler(pipeline, args)
     except QAError as exc:
-        print(f"qa: error: {exc}", file=sys.stderr)
+        message = str(exc)
+        if args.config and isinstance(exc, IndexMissingError):  # the command to run needs the same config
+            message = message.replace("run `qa index`", f"run `qa --config {shlex.quote(args.config)} index`")
+        print(f"qa: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

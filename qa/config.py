@@ -118,6 +118,8 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     vectors: VectorsConfig = field(default_factory=VectorsConfig)
     cors_origins: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()        # questions the UI offers as buttons (default: built-in ones, seed corpus only)
+    claim_examples: tuple[str, ...] = ()  # claims the UI's "Check a claim" tab offers likewise
     reader: bool = True  # let the cross-encoder re-read close candidate sentences (qa/reader.py)
     extractor: bool = False  # narrow other answers to the words that answer (qa/extractor.py; opt-in, see README)
     runtime: str = "onnx"  # run the bundled transformers through ONNX Runtime ("onnx") or torch ("torch")
@@ -131,6 +133,8 @@ class Config:
         _check(1 <= self.top_k <= 100, "top_k", "must be between 1 and 100", self.top_k)
         _check(0.0 <= self.abstain_threshold <= 1.0, "abstain_threshold", "must be in [0, 1]",
                self.abstain_threshold)
+        for key in ("examples", "claim_examples"):
+            _check(all(str(x).strip() for x in getattr(self, key)), key, "must not hold empty entries", getattr(self, key))
         _check(self.runtime in ("onnx", "torch"), "runtime", "must be 'onnx' or 'torch'", self.runtime)
         _check(1 <= self.batch_size <= 1024, "batch_size", "must be between 1 and 1024", self.batch_size)
 

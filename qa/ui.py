@@ -78,6 +78,20 @@ CHECK_EXAMPLES = (
     "North Korea invaded South Korea in June 1950. The armistice was signed in 1953.",
 )
 VERDICT_LABEL = {"supported": "Supported", "contradicted": "Contradicted", "not_found": "Not found"}
+# The built-in examples are about the seed documents: offered only when the corpus holds them.
+SEED_DOCUMENTS = frozenset({"000_c6a6f3801ffa9646.txt", "002_8a6a162120bf64fe.txt", "004_34ba08f7c481c79f.txt"})
+
+
+def examples_for(pipeline: Pipeline) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(questions, claims) to offer as buttons: ``examples``/``claim_examples`` from the config, else the
+    built-in ones over the seed corpus, else none (a question about Korea over someone's own documents
+    would only abstain)."""
+    cfg = pipeline.config
+    try:
+        seeds = SEED_DOCUMENTS <= set(pipeline.index.doc_ids)
+    except QAError:
+        seeds = False
+    return (cfg.examples or (EXAMPLES if seeds else ()), cfg.claim_examples or (CHECK_EXAMPLES if seeds else ()))
 
 
 # ------------------------------------------------------------------ HTML helpers (pure, tested)
@@ -320,6 +334,7 @@ def quote_html(result: dict, text_of) -> str:
 def build_ui(pipeline: Pipeline) -> gr.Blocks:
     """The chat UI over ``pipeline`` (mount it with :func:`qa.api.create_app`)."""
     limit = pipeline.config.limits.max_question_chars
+    questions, claims = examples_for(pipeline)
 
     def text_of(doc_id: str) -> str:
         return pipeline.source(doc_id)["text"]
@@ -364,9 +379,9 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                                          lines=1, max_lines=4, max_length=limit, scale=5, min_width=180,
                                          autofocus=True, elem_id="qa-question")
                         ask = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="qa-ask")
-                    gr.Markdown("Try one:")
-                    with gr.Row(elem_classes="qa-examples"):
-                        buttons = [gr.Button(q, size="sm", variant="secondary", min_width=160) for q in EXAMPLES]
+                    gr.Markdown("Try one:", visible=bool(questions))
+                    with gr.Row(elem_classes="qa-examples", visible=bool(questions)):
+                        buttons = [gr.Button(q, size="sm", variant="secondary", min_width=160) for q in questions]
                     clear = gr.Button("Clear the conversation", size="sm", variant="secondary")
                 with gr.Column(scale=2, min_width=300):
                     gr.Markdown("### Sources")
@@ -388,16 +403,16 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
             source_pick = gr.Dropdown([("All documents", "")] + [(title_of(d), d) for d in doc_ids], value="",
                                       label="Quote source", visible=False, elem_id="qa-quote-source")
             check_btn = gr.Button("Check", variant="primary", elem_id="qa-check")
-            with gr.Row(elem_classes="qa-examples"):
+            with gr.Row(elem_classes="qa-examples", visible=bool(claims)):
                 check_examples = [gr.Button(c, size="sm", variant="secondary", min_width=160)
-                                  for c in CHECK_EXAMPLES]
+                                  for c in claims]
             check_out = gr.HTML('<p class="qa-note">Verdicts appear here.</p>', elem_id="qa-check-result")
 
         turns = gr.State([])
         outputs = [chat, turns, box, sources, explain]
         box.submit(respond, [box, turns], outputs)
         ask.click(respond, [box, turns], outputs)
-        for b, q in zip(buttons, EXAMPLES):
+        for b, q in zip(buttons, questions):
             b.click(lambda history, q=q: respond(q, history), [turns], outputs)
         clear.click(lambda: ([], [], "", sources_html(None), ""), None, outputs)
 
@@ -423,7 +438,7 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         mode.change(lambda how: gr.update(visible=how == "Verify a quote"), [mode], [source_pick])
         check_btn.click(run_check, [claim_box, mode, source_pick], [check_out])
         claim_box.submit(run_check, [claim_box, mode, source_pick], [check_out])
-        for b, c in zip(check_examples, CHECK_EXAMPLES):
+        for b, c in zip(check_examples, claims):
             b.click(lambda c=c: (c, "Check claims", run_check(c, "Check claims", "")), None,
                     [claim_box, mode, check_out])
 

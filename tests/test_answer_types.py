@@ -172,3 +172,14 @@ def test_words_that_open_sentences_and_demonyms_are_no_names():
 ])
 def test_a_proper_noun_may_stand_between_which_and_the_typed_noun(question, kind):
     assert question_type(question) == kind
+
+
+@pytest.mark.parametrize("question, qtype", [
+    ("Who is Fumio Kishida?", None),          # what the sources say of him, not another name
+    ("who was Park Chung-hee?", None),
+    ("Who is the prime minister?", PERSON),   # a role: a name answers it
+    ("Who was Japan's prime minister in 2023?", PERSON),
+    ("Who met Yoon?", PERSON),
+])
+def test_who_is_a_name_asks_for_a_description(question, qtype):
+    assert question_type(question) == qtype

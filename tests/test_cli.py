@@ -94,7 +94,28 @@ def test_missing_index_exits_2_and_says_run_qa_index(tmp_path, capsys):
     (tmp_path / "docs" / "a.txt").write_text("Hello there.")
     cfg.write_text("corpus: docs\nindex: idx\n")
     code, _, err = run(["--config", str(cfg), "ask", "hi"], capsys)
-    assert code == 2 and "run `qa index`" in err
+    assert code == 2 and f"run `qa --config {cfg} index`" in err  # the command that fixes it, with its config
+
+
+def test_serve_on_a_taken_port_exits_2_before_loading_anything(config_file, capsys, monkeypatch):
+    import socket
+
+    from qa.pipeline import Pipeline
+
+    monkeypatch.setattr(Pipeline, "ensure_index", lambda *a, **k: pytest.fail("loaded before the port was checked"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = run(["--config", str(config_file), "serve", "--port", str(port)], capsys)
+    assert code == 2 and err.count("\n") == 1 and f"127.0.0.1:{port}" in err and "--port" in err
+
+
+def test_abstention_text_lists_passages_on_one_line_each(tmp_path, capsys, monkeypatch):
+    cfg = fake_config_file(fake_pipeline(tmp_path), tmp_path, monkeypatch, "abstain_threshold: 1.0\n")
+    code, out, _ = run(["--config", str(cfg), "ask", "When did Japan colonize Korea?"], capsys)
+    related = out.split("Related, but not an answer:\n", 1)[1].rstrip("\n").split("\n")
+    assert code == 0 and len(related) == 3 and all(line.startswith("  - ") for line in related)
 
 
 def test_stale_index_exits_2(config_file, capsys, tmp_path):

@@ -123,7 +123,7 @@ def test_good_origins_are_accepted(tmp_path):
     ("corpus is a file", "index", r"qa: error: corpus folder is a file, not a folder: \S+/docs \(set 'corpus:'"),
     ("index is a file", "index", r"qa: error: index folder \S+/idx is a file: point 'index:' in the config to a folder"),
     ("index is a file", "ask", r"qa: error: index folder \S+/idx is a file: point 'index:'"),
-    ("no index", "ask", r"qa: error: no index in \S+/idx: run `qa index` to build it"),
+    ("no index", "ask", r"qa: error: no index in \S+/idx: run `qa --config \S+/qa.yaml index` to build it"),
 ])
 def test_missing_or_wrong_paths_are_one_line_cli_errors(tmp_path, capsys, layout, command, message):
     from qa import cli

@@ -9,6 +9,8 @@ import pytest
 
 from qa.ui import NO_ANSWER, answer_html, build_ui, esc, explain_html, highlight_html, percent, sources_html
 
+from .conftest import fake_pipeline
+
 MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
 
 
@@ -168,3 +170,31 @@ def test_answer_html_shows_the_note():
     assert '<p class="qa-note">The question asks for a date; &lt;none&gt;.</p>' in out
     del r["note"]
     assert "asks for" not in answer_html(r, lambda d: text)
+
+
+def _button_labels(demo) -> set[str]:
+    import gradio as gr
+
+    return {b.value for b in demo.blocks.values() if isinstance(b, gr.Button)}
+
+
+def test_built_in_examples_only_over_the_seed_corpus(seed_pipeline, tmp_path):
+    from qa.ui import CHECK_EXAMPLES, EXAMPLES
+
+    assert set(EXAMPLES) | set(CHECK_EXAMPLES) <= _button_labels(build_ui(seed_pipeline))
+    corpus = tmp_path / "own"
+    corpus.mkdir()
+    (corpus / "policy.txt").write_text("Requests for more remote days must be approved by the head of department.")
+    own = fake_pipeline(tmp_path / "p", corpus=corpus)
+    labels = _button_labels(build_ui(own))
+    assert not (set(EXAMPLES) | set(CHECK_EXAMPLES)) & labels  # questions about Korea would only abstain here
+
+
+def test_configured_examples_are_offered(tmp_path):
+    corpus = tmp_path / "own"
+    corpus.mkdir()
+    (corpus / "policy.txt").write_text("Requests for more remote days must be approved by the head of department.")
+    own = fake_pipeline(tmp_path / "p", corpus=corpus, examples=["Who approves remote days?"],
+                        claim_examples=["The head of department approves remote days."])
+    labels = _button_labels(build_ui(own))
+    assert {"Who approves remote days?", "The head of department approves remote days."} <= labels

@@ -50,12 +50,13 @@ _NUMWORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|
             r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
             r"hundred|thousand|dozen|half|several)")
 _NUMBER_RE = re.compile(
-    rf"(?:(?:about|around|approximately|nearly|over|more than|less than|almost|some|~)\s*)?"
+    rf"(?:(?:about|around|approximately|nearly|over|more than|less than|almost|some|every|~)\s*)?"
     rf"(?:(?:US|A|C|NZ|HK|S)?[$€£¥]\s?)?(?:\d[\d,]*(?:\.\d+)?|{_NUMWORD}\b|a(?=\s+(?:million|billion|trillion|thousand|hundred|dozen)\b))"
     rf"(?:\s*(?:%|percent|per cent))?"
     rf"(?:\s+(?:million|billion|trillion|thousand|hundred))?"
-    rf"(?:\s+(?:km|kilometers|kilometres|miles|meters|metres|kg|tons|people|years|months|days|times|"
-    rf"points|soldiers|troops|members|students|dollars|yen|won|percent))?", re.IGNORECASE)
+    rf"(?:\s+(?:km|kilometers|kilometres|kilometer|kilometre|miles|mile|meters|metres|meter|metre|kg|tons|people|"
+    rf"years|year|months|month|weeks|week|days|day|hours|hour|minutes|minute|seconds|decades|centuries|times|"
+    rf"points|soldiers|troops|members|students|dollars|yen|won|percent)\b)?", re.IGNORECASE)
 
 # A lower-case plural noun right after a number: what it counts.
 _COUNTED = re.compile(r"\s+(?!(?:was|has|is|as|this|thus|its|his|does|gives|makes|marks|sees|becomes)\b)[a-z]{2,}s\b")

@@ -183,3 +183,13 @@ def test_a_proper_noun_may_stand_between_which_and_the_typed_noun(question, kind
 ])
 def test_who_is_a_name_asks_for_a_description(question, qtype):
     assert question_type(question) == qtype
+
+
+@pytest.mark.parametrize("question, sentence, want", [
+    ("How often must the machine be descaled?", "The machine must be descaled every 6 weeks by the team.", "every 6 weeks"),
+    ("How long is the bridge?", "The bridge is 1 kilometre long.", "1 kilometre"),
+    ("How long did the talks last?", "The talks lasted 36 hours in all.", "36 hours"),
+])
+def test_a_number_keeps_its_unit(question, sentence, want):
+    s, e = narrow(question_type(question), question, sentence)
+    assert sentence[s:e] == want

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Container
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from .lexical import tokenize
 
@@ -43,6 +44,8 @@ _DATE_RE = re.compile(
     rf"|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)s?"
     rf"|\d{{1,2}}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)"
     rf"|(?:the\s+)?{_YEAR})(?!\w)")
+
+COMMON_WORDS_FILE = Path(__file__).parent / "data" / "common_words.txt"
 
 _MONEY_BEFORE = re.compile(r"[$€£¥]\s?$")
 
@@ -340,7 +343,19 @@ def capitalised_by_position(sentence: str, span: tuple[int, int],
     before = sentence[:span[0]].rstrip()
     if before and not before.endswith((".", ":", "!", "?")):
         return False
-    return bool(_LOWER_LIST_AFTER.match(sentence, span[1])) or text.lower() in lowercase_words()
+    return (bool(_LOWER_LIST_AFTER.match(sentence, span[1])) or text.lower() in common_words()
+            or text.lower() in lowercase_words())
+
+
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """Words English writes in lower case nearly always (``qa/data/common_words.txt``, built from SQuAD
+    train by ``bench/common_words.py``): opening a sentence capitalised, they are still no name."""
+    try:
+        lines = COMMON_WORDS_FILE.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return frozenset()
+    return frozenset(w for w in lines if w and not w.startswith("#"))
 
 
 def preferred(qtype: str | None, question: str, sentence: str, span: tuple[int, int]) -> bool:

@@ -53,13 +53,14 @@ _NUMWORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|
             r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
             r"hundred|thousand|dozen|half|several)")
 _NUMBER_RE = re.compile(
-    rf"(?:(?:about|around|approximately|nearly|over|more than|less than|almost|some|every|~)\s*)?"
+    rf"(?:(?:about|around|approximately|nearly|over|more than|less than|almost|some|every)\s+|~\s*)?"
     rf"(?:(?:US|A|C|NZ|HK|S)?[$€£¥]\s?)?(?:\d[\d,]*(?:\.\d+)?|{_NUMWORD}\b|a(?=\s+(?:million|billion|trillion|thousand|hundred|dozen)\b))"
     rf"(?:\s*(?:%|percent|per cent))?"
     rf"(?:\s+(?:million|billion|trillion|thousand|hundred))?"
     rf"(?:\s+(?:km|kilometers|kilometres|kilometer|kilometre|miles|mile|meters|metres|meter|metre|kg|tons|people|"
-    rf"years|year|months|month|weeks|week|days|day|hours|hour|minutes|minute|seconds|decades|centuries|times|"
-    rf"points|soldiers|troops|members|students|dollars|yen|won|percent)\b)?", re.IGNORECASE)
+    rf"years|year|months|month|weeks|week|days|day|hours|hour|minutes|minute|seconds|second|decades|decade|"
+    rf"centuries|century|times|points|soldiers|troops|members|students|dollars|yen|won|percent)(?![\w\-]))?",
+    re.IGNORECASE)  # not "10 year-old": the number alone answers "how old"
 
 # A lower-case plural noun right after a number: what it counts.
 _COUNTED = re.compile(r"\s+(?!(?:was|has|is|as|this|thus|its|his|does|gives|makes|marks|sees|becomes)\b)[a-z]{2,}s\b")
@@ -102,7 +103,13 @@ _STOP_CAPS = frozenset("The A An In On At For But And Or If As It Its This That 
                        "Another Other Several Few Only Once Again Even Just Very Same Much More Less".split())
 
 
-_Q_WHO_IS_NAME = re.compile(r"\s*(?i:who\s+(?:is|was|are|were))\s+(?:[A-Z][\w.'’\-]*\s*)+\??\s*")
+# Words separated by whitespace, one way only: no nested optional repeat for a regex to backtrack through.
+_Q_WHO_IS_NAME = re.compile(rf"\s*(?i:who(?:\s+(?:is|was|are|were)|['’]s))\s+(?P<name>{_UPPER}[\w.'’\-]*(?:\s+{_UPPER}[\w.'’\-]*)*)\s*\??\s*")
+# Capitalised roles: "Who is Prime Minister?" asks for a name all the same.
+_ROLE_WORDS = frozenset("President Vice Prime Minister Deputy Premier Chancellor King Queen Emperor Empress Pope Chairman "
+                        "Chairwoman Chair CEO CFO Secretary General Governor Mayor Speaker Chief Director Head Leader "
+                        "The Of".split())
+
 
 
 def question_type(question: str) -> str | None:
@@ -110,7 +117,8 @@ def question_type(question: str) -> str | None:
 
     The earliest question phrase decides: "What did X withdraw when ..." wants a thing, not a date.
     """
-    if _Q_WHO_IS_NAME.fullmatch(question):
+    who_is = _Q_WHO_IS_NAME.fullmatch(question)
+    if who_is and not set(who_is.group("name").split()) <= _ROLE_WORDS:
         return None  # "Who is Fumio Kishida?" asks what the sources say of that person, not for another name
     found = [(m.start(), kind) for kind, rx in ((NUMBER, _Q_NUMBER), (DATE, _Q_DATE), (PERSON, _Q_PERSON),
                                                  (PLACE, _Q_PLACE)) for m in [rx.search(question)] if m]
@@ -186,7 +194,8 @@ _Q_KIND = (
 _MONEY_RE = re.compile(r"[$€£¥]|\b(dollars?|yen|won|euros?|pounds?)\b", re.IGNORECASE)
 _PERCENT_RE = re.compile(r"%|\bper ?cent\b", re.IGNORECASE)
 _DISTANCE_RE = re.compile(r"\b(km|kilomet(er|re)s?|miles?|met(er|re)s?|feet|ft)\b", re.IGNORECASE)
-_DURATION_RE = re.compile(r"\b(years?|months?|weeks?|days?|hours?|minutes?|decades?|centuries)\b", re.IGNORECASE)
+_DURATION_RE = re.compile(r"\b(years?|months?|weeks?|days?|hours?|minutes?|seconds?|decades?|century|centuries)\b",
+                          re.IGNORECASE)
 
 
 # A lone nationality or language word ("Japanese", "Korean") describes, it rarely names the answer.
@@ -209,7 +218,8 @@ _LOCATIVE_BEFORE = re.compile(r"\b(?:in|to|at|from|near|across|into|toward|towar
 _PERSON_TITLE = re.compile(r"(?:President|Vice President|Prime Minister|Deputy Prime Minister|Minister|Premier|Chancellor|"
                            r"King|Queen|Emperor|Empress|Prince|Princess|Pope|Sultan|Shah|Tsar|Czar|Chairman|"
                            r"Secretary|Senator|Governor|Mayor|Ambassador|General|Admiral|Colonel|Captain|"
-                           r"Mr|Mrs|Ms|Dr|Sir|Dame|Lord|Lady|Saint|St)\b\.?\s+[A-Z]")
+                           r"Mr|Mrs|Ms|Dr|Sir|Dame|Lord|Lady)\b\.?\s+[A-Z]")
+_TO_BEFORE = re.compile(r"\bto\s+$", re.IGNORECASE)
 # Months and weekdays are capitalised, but never the person or place asked for ("installed on March 3").
 _CALENDAR_WORDS = frozenset("January February March April May June July August September October November December "
                             "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split())
@@ -358,14 +368,22 @@ def common_words() -> frozenset[str]:
     return frozenset(w for w in lines if w and not w.startswith("#"))
 
 
+def _in_a_date(sentence: str, span: tuple[int, int]) -> bool:
+    """A month or weekday that is part of a date ("on March 3, 2021"), not a person called May or April."""
+    if sentence[span[0]:span[1]] not in _CALENDAR_WORDS:
+        return False
+    return any(s <= span[0] and span[1] <= e for s, e in _typed_spans(DATE, sentence))
+
+
 def preferred(qtype: str | None, question: str, sentence: str, span: tuple[int, int]) -> bool:
     """True when the span is the kind of quantity the question asks for ("$17.3 billion" for
     "what was the value", "four times" for "how many times"); always True for other types."""
     text = sentence[span[0]:span[1]]
-    if qtype == PERSON and _LOCATIVE_BEFORE.search(sentence, 0, span[0]) and not _PERSON_TITLE.match(text):
-        return False
+    if qtype == PERSON and _LOCATIVE_BEFORE.search(sentence, 0, span[0]) and not (
+            _PERSON_TITLE.match(text) and _TO_BEFORE.search(sentence, 0, span[0])):
+        return False  # "a visit to Tokyo" is a place; "a visit to Prime Minister Fumio Kishida" a person
     if qtype in (PERSON, PLACE):
-        return text.rstrip("s") not in _DEMONYMS and text not in _DEMONYMS and text not in _CALENDAR_WORDS
+        return text.rstrip("s") not in _DEMONYMS and text not in _DEMONYMS and not _in_a_date(sentence, span)
     if qtype != NUMBER:
         return True
     q = _facts(question)

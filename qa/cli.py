@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="start the web UI and HTTP API (builds the index if needed)")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--port", type=_port, default=7860)
     return ap
 
 
@@ -197,10 +197,24 @@ def _stdin_lines():
             yield n, line.decode("utf-8", "replace"), exc.start
 
 
+def _port(text: str) -> int:
+    """A TCP port number, 0-65535 (argparse says the error in one line)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 65535, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 65535, got {port}")
+    return port
+
+
 def _port_free(host: str, port: int) -> None:
     """Fail at once, with the fix, when the port is taken (uvicorn would say so only after everything loaded)."""
     import socket
 
+    if not host:  # "" is every interface to uvicorn; getaddrinfo does not take it
+        host = "0.0.0.0"
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
@@ -211,7 +225,7 @@ def _port_free(host: str, port: int) -> None:
         try:
             sock.bind(addr)
         except OSError as exc:
-            raise QAError(f"cannot serve on {host}:{port} ({exc.strerror or exc}): "
+            raise QAError(f"cannot serve on {where} ({exc.strerror or exc}): "
                           "choose another port with --port, e.g. --port 7861") from None
 
 

@@ -204,3 +204,34 @@ def test_a_common_word_opening_the_sentence_is_no_name_even_in_a_short_document(
     assert sentence[s:e] == sentence
     s, e = narrow(PERSON, "Who met Lee?", "Grant met Lee in Seoul.")  # a word that is often a name stays one
     assert "Grant met Lee in Seoul."[s:e] == "Grant"
+
+
+def test_who_is_a_capitalised_run_takes_no_time():
+    import time
+
+    start = time.perf_counter()  # a nested optional repeat made this take 2^n steps (20 s for one question)
+    question_type("WHO IS RESPONSIBLE FOR CLEANING THE KITCHEN " + "A" * 40 + "?!")
+    assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize("question, qtype", [
+    ("Who's Fumio Kishida?", None),
+    ("Who is Émile Durkheim?", None),
+    ("Who is Prime Minister?", PERSON),  # a capitalised role still asks for a name
+    ("Who is President Yoon meeting?", PERSON),
+])
+def test_who_is_edge_cases(question, qtype):
+    assert question_type(question) == qtype
+
+
+@pytest.mark.parametrize("qtype, question, sentence, want", [
+    (NUMBER, "How often is the kitchen cleaned?", "The kitchen is cleaned by everyone in turn.", None),
+    (PERSON, "Who hosted the summit?", "The summit was held in St Petersburg.", None),
+    (NUMBER, "How old was the girl?", "The 10 year-old girl won.", "10"),
+    (NUMBER, "How long does a pit stop take?", "A pit stop by the 4 mechanics takes 2 seconds.", "2 seconds"),
+    (PERSON, "Who announced her resignation?", "In a speech, May announced her resignation.", "May"),
+    (PERSON, "Who approved the budget?", "Will approved the budget in May.", "Will"),
+])
+def test_units_titles_months_and_names_edge_cases(qtype, question, sentence, want):
+    s, e = narrow(qtype, question, sentence)
+    assert sentence[s:e] == (want or sentence)

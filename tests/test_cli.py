@@ -140,3 +140,10 @@ def test_ask_text_prints_the_note():
     assert out.splitlines()[:3] == [text, "confidence 80%", "note: The question asks for a date; none."]
     assert "note:" not in cli._render(Answer("When?", text, False, 0.8, (c,)))
     assert "confidence 99%" in cli._render(Answer("When?", text, False, 0.996, (c,)))  # never a rounded-up 100%
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "http"])
+def test_a_port_out_of_range_is_a_usage_error(port, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["serve", "--port", port])
+    assert info.value.code == 2 and "from 0 to 65535" in capsys.readouterr().err

@@ -17,10 +17,9 @@ import argparse
 import json
 import re
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-TRAIN = ROOT.parent / "shared" / "data" / "squad-train-v1.1.reconstructed.json"
+from _training import ROOT, TRAIN
+
 OUT = ROOT / "qa" / "data" / "common_words.txt"
 # Common words that are also frequent one-word names of people or places: left out, so "Will approved
 # the budget" still answers "who" with Will.

@@ -30,13 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from _training import ROOT, TRAIN, optimiser, step as fit_step  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 
 from qa.extractor import Extractor, best_span, whole_characters  # noqa: E402
 from qa.sentences import attach_run_in_headings, split_sentences  # noqa: E402
 
-TRAIN = ROOT.parent / "shared" / "data" / "squad-train-v1.1.reconstructed.json"
 TRAIN_IDS = (1, 2, 3, 4, 6, 7)
 CHECK_ID = 8
 
@@ -162,7 +162,7 @@ def main() -> None:
         check = examples([a for i, a in enumerate(data) if i % 10 == CHECK_ID], args.negatives, seed=2)[:3000]
         ex.min_margin, report = tune(ex, check)
         print(report, f"\nchosen min_margin {ex.min_margin}", file=sys.stderr)
-        ex.save(Path(args.tune_only), [n for n in ex.model.state_dict() if n.startswith("head.") or _trained(n, ex, args.tune_only)])
+        ex.save(Path(args.tune_only), _saved_names(args.tune_only))
         return
     train = examples([a for i, a in enumerate(data) if i % 10 in TRAIN_IDS], args.negatives, seed=1)[:args.questions]
     check = examples([a for i, a in enumerate(data) if i % 10 == CHECK_ID], args.negatives, seed=2)[:1500]
@@ -170,13 +170,12 @@ def main() -> None:
     model = ex.model
     params = [p for p in model.parameters() if p.requires_grad]
     print(f"{len(train)} training examples; {sum(p.numel() for p in params):,} trainable parameters", file=sys.stderr)
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     # Batches of similar length (each pads to its longest), in a random order.
     order = sorted(range(len(train)), key=lambda i: len(train[i][0]) + len(train[i][1]))
     batches = [[train[i] for i in order[b:b + args.batch]] for b in range(0, len(order), args.batch)]
     random.Random(4).shuffle(batches)
     steps = len(batches)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps, pct_start=0.1)
+    opt, sched = optimiser(params, args.lr, steps)
     model.train()
     t = time.time()
     for step in range(steps):
@@ -195,12 +194,7 @@ def main() -> None:
         en = torch.tensor([tg[i][1] for i in keep])
         loss = (torch.nn.functional.cross_entropy(logits[..., 0], st)
                 + torch.nn.functional.cross_entropy(logits[..., 1], en)) / 2
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 100 == 0:
-            print(f"step {step}/{steps} loss {loss.item():.3f} {time.time() - t:.0f}s", file=sys.stderr, flush=True)
+        fit_step(opt, sched, loss, step, steps, t)
     print(f"after: check {evaluate(ex, check)} ({len(check)} held-out examples, articles i%10=={CHECK_ID})", file=sys.stderr)
     model.eval()  # no dropout while choosing the threshold
     ex.min_margin, report = tune(ex, check)
@@ -209,11 +203,12 @@ def main() -> None:
     print("wrote", args.out, file=sys.stderr)
 
 
-def _trained(name: str, ex: Extractor, path: str) -> bool:
+def _saved_names(path: str) -> list[str]:
+    """The names of the weights a file holds (the ones trained), so a rewrite holds the same."""
     from safetensors import safe_open
 
     with safe_open(path, framework="np") as f:
-        return name in f.keys()
+        return list(f.keys())
 
 
 if __name__ == "__main__":

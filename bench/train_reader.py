@@ -42,7 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from _training import ROOT, TRAIN, optimiser, step as fit_step  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 
 from qa.lexical import tokenize
@@ -50,7 +51,6 @@ from qa.bundled import trainable_names
 from qa.reader import Reader
 from qa.sentences import attach_run_in_headings, split_sentences
 
-TRAIN = ROOT.parent / "shared" / "data" / "squad-train-v1.1.reconstructed.json"
 
 
 def _article_sentences(art) -> list[tuple[int, str, frozenset[str]]]:
@@ -143,9 +143,8 @@ def main() -> None:
         model.load_state_dict({k: v.float() for k, v in load_file(args.init).items()}, strict=False)
     params = [p for n, p in model.named_parameters() if p.requires_grad]
     print(f"{len(train)} training groups; {sum(p.numel() for p in params):,} trainable parameters", file=sys.stderr)
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     steps = int(len(train) * args.epochs / args.batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps, pct_start=0.1)
+    opt, sched = optimiser(params, args.lr, steps)
 
     def accuracy(groups_) -> str:
         """@1 among the sentences; with a null: answer sentence above 0, and no-answer groups all below 0."""
@@ -181,12 +180,7 @@ def main() -> None:
             loss = loss + torch.logsumexp(g, 0) - g[0 if is_null or not args.null_share else 1]
             i += len(sents)
         loss = loss / len(batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 100 == 0:
-            print(f"step {step}/{steps} loss {loss.item():.3f} {time.time() - t:.0f}s", file=sys.stderr, flush=True)
+        fit_step(opt, sched, loss, step, steps, t)
     print(f"after: check {accuracy(check)} ({len(check)} held-out groups of up to 7 sentences), "
           f"with look-alikes {accuracy(check_hard)}", file=sys.stderr)
     reader.save(Path(args.out), trainable_names(model))

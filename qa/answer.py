@@ -287,9 +287,10 @@ class Answerer:
         d = int(idx.sent_doc[row])
         text = idx.texts[d]
         s, e = (int(x) for x in idx.sent_span[row])
-        a0, a1 = narrow(r.qtype, r.question, text[s:e], functools.partial(idx.lowercase_words, d), self.spans)
-        if (a0, a1) == (0, e - s) and r.qtype is None:
+        if r.qtype is None:  # no date, number or name asked for: typed narrowing has nothing to pick
             a0, a1 = self._extract(r.question, text[s:e])
+        else:
+            a0, a1 = narrow(r.qtype, r.question, text[s:e], functools.partial(idx.lowercase_words, d), self.spans)
         qs, qe = s, e
         # Join an adjacent sentence of the same passage when it is nearly as likely to hold the answer.
         pos = {int(x): i for i, x in enumerate(r.sentence_rows)}

@@ -18,7 +18,10 @@ from .lexical import tokenize
 
 DATE, NUMBER, PERSON, PLACE, ENTITY = "DATE", "NUMBER", "PERSON", "PLACE", "ENTITY"
 
-_MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTH = (rf"(?:{'|'.join(MONTH_NAMES)}|"
           r"Jan\.|Feb\.|Mar\.|Apr\.|Jun\.|Jul\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)")
 _YEAR = r"(?:1[0-9]{3}|20[0-9]{2})(?:s\b)?"
 # A month on its own; "May" only after "in" ("in May"), since it is also a verb that opens sentences.
@@ -41,7 +44,7 @@ _DATE_RE = re.compile(
     rf"|(?:about\s+|some\s+|around\s+|over\s+)?\d[\d,.]*\s+(?:(?:million|billion|thousand)\s+)?years\s+ago"
     rf"|(?<=\b[Ii]n\s)\d{{3}}(?:\s*(?:–|-)\s*\d{{3}})?(?!\d|\s+[a-z])"             # in 955 (not "in 300 cases")
     rf"|(?:mid-|early\s+|late\s+)?{_BARE_MONTH}(?!\s+\d)"                        # in June, mid-June
-    rf"|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)s?"
+    rf"|(?:{'|'.join(WEEKDAYS)})s?"
     rf"|\d{{1,2}}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)"
     rf"|(?:the\s+)?{_YEAR})(?!\w)")
 
@@ -221,8 +224,7 @@ _PERSON_TITLE = re.compile(r"(?:President|Vice President|Prime Minister|Deputy P
                            r"Mr|Mrs|Ms|Dr|Sir|Dame|Lord|Lady)\b\.?\s+[A-Z]")
 _TO_BEFORE = re.compile(r"\bto\s+$", re.IGNORECASE)
 # Months and weekdays are capitalised, but never the person or place asked for ("installed on March 3").
-_CALENDAR_WORDS = frozenset("January February March April May June July August September October November December "
-                            "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split())
+_CALENDAR_WORDS = frozenset(MONTH_NAMES + WEEKDAYS)
 
 
 def quantity_kind(question: str) -> str | None:
@@ -411,7 +413,7 @@ def type_match(qtype: str | None, question: str, sentence: str) -> float:
 ORDINAL, NAME = "ORDINAL", "NAME"
 
 _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
-_MONTH_FULL = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+_MONTH_FULL = (rf"(?:{'|'.join(MONTH_NAMES)}|"
                r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?")
 _Y = r"(?:1[0-9]{3}|20[0-9]{2})"
 _DETAIL_DATE = re.compile(

@@ -459,8 +459,9 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
                 allowed |= getattr(route, "methods", None) or set()
         if allowed:
             methods = ", ".join(sorted(allowed))
-            return JSONResponse({"error": f"{request.method} is not allowed on {request.url.path}; use {methods}"},
-                                status_code=405, headers={"Allow": methods})
+            response = _error(405, f"{request.method} is not allowed on {request.url.path}; use {methods}")
+            response.headers["Allow"] = methods
+            return response
         return _error(404, f"no API route {request.url.path} (see /docs)")
 
     for path in ("/api", "/api/{rest:path}"):

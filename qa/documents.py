@@ -112,7 +112,6 @@ def iter_corpus_files(folder: Path, warn: Warn) -> Iterator[tuple[str, Path]]:
         for d in [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:  # os.walk does not follow them
             warn(f"{(Path(dirpath) / d).relative_to(root).as_posix()}/: skipped, it is a symlinked folder; "
                  "copy the folder into the corpus or link its files one by one")
-            dirnames.remove(d)
         for name in sorted(filenames):
             if name.startswith(".") or name == MANIFEST_NAME:
                 continue

@@ -27,6 +27,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from .bundled import input_arrays, load_transformer, torch_inputs
 from .config import DEFAULT_MODEL
 from .errors import ConfigError
 from .runtime import available as runtime_available, export_module, files_key, graph, model_files, place_key
@@ -120,11 +121,7 @@ class MeanPoolingModel:
 
     def _load_torch(self):
         if self.model is None:
-            from transformers import AutoModel
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.disable_progress_bar()  # no "Loading weights" bar on every `qa ask`
-            self.model = AutoModel.from_pretrained(self.folder, local_files_only=True).to(self.device).eval()
+            self.model = load_transformer(self.folder).to(self.device).eval()
         return self.model
 
     def _graph(self, threads: int):
@@ -155,9 +152,7 @@ class MeanPoolingModel:
                                         token_type_ids=token_type_ids).last_hidden_state, attention_mask)
 
         enc = self.tokenizer.encode_batch(["an example", "a longer example sentence to export with"])
-        example = {"input_ids": torch.tensor([e.ids for e in enc]), "attention_mask": torch.tensor([e.attention_mask for e in enc]),
-                   "token_type_ids": torch.tensor([e.type_ids for e in enc])}
-        export_module(Pooled(), example, path, ["embedding"])
+        export_module(Pooled(), torch_inputs(enc), path, ["embedding"])
 
     def get_sentence_embedding_dimension(self) -> int:
         return self.dimension
@@ -171,10 +166,7 @@ class MeanPoolingModel:
         threads = QUERY_THREADS if len(texts) <= QUERY_SIZE else 0
         for b in range(0, len(order), batch_size):
             rows = order[b:b + batch_size]
-            enc = self.tokenizer.encode_batch([texts[i] for i in rows])
-            arrays = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-                      "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
-                      "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64)}
+            arrays = input_arrays(self.tokenizer.encode_batch([texts[i] for i in rows]))
             out[rows] = self._run(arrays, threads)
         return out
 

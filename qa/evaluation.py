@@ -97,19 +97,17 @@ def eval_question_set(pipeline: Pipeline, qs: QuestionSet, progress: Callable = 
     pipeline.ask("warm-up question")
     times: list[float] = []
     n = len(qs.answerable)
-    contains = in_quote = right_source = abstained = exact = answered = 0
+    contains = in_quote = right_source = abstained = exact = 0
     em = f1 = 0.0
     failures = []
     for q in progress(qs.answerable, desc="answerable"):
         ans = _timed(pipeline, q["question"], times)
         golds = [str(g) for g in q["answers"]]
-        if not ans.abstained:
-            answered += 1
-            exact += citations_exact(pipeline, ans)
         if ans.abstained:
             abstained += 1
             failures.append({"id": q.get("id"), "question": q["question"], "got": None})
             continue
+        exact += citations_exact(pipeline, ans)
         first = ans.citations[0]
         ok = any(holds(ans.answer, g) for g in golds)
         contains += ok
@@ -123,13 +121,12 @@ def eval_question_set(pipeline: Pipeline, qs: QuestionSet, progress: Callable = 
     off_failures = []
     for q in progress(qs.off_topic, desc="off-topic"):
         ans = _timed(pipeline, q["question"], times)
-        if not ans.abstained:
-            answered += 1
-            exact += citations_exact(pipeline, ans)
         off_abstained += ans.abstained
         if not ans.abstained:
+            exact += citations_exact(pipeline, ans)
             off_failures.append({"id": q.get("id"), "question": q["question"], "got": ans.answer,
                                  "confidence": round(ans.confidence, 3)})
+    answered = (n - abstained) + (len(qs.off_topic) - off_abstained)
     return {
         "answerable": n, "off_topic": len(qs.off_topic),
         "answer_contains_gold_at_1": round(contains / n, 4) if n else None,

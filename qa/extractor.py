@@ -14,7 +14,6 @@ always verbatim.
 
 from __future__ import annotations
 
-import logging
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -23,10 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .bundled import (base_encoder, exported, input_arrays, load_weights, pair_tokenizer, save_weights, torch_inputs,
-                      train_top, trainable_names)
-
-log = logging.getLogger(__name__)
+from .bundled import (base_encoder, exported, input_arrays, load_once, load_weights, pair_tokenizer, save_weights,
+                      torch_inputs, train_top, trainable_names)
 
 EXTRACTOR_FILE = Path(__file__).parent / "data" / "extractor.safetensors"
 MAX_TOKENS = 160
@@ -133,10 +130,10 @@ class Extractor:
         return cls(model)
 
     @classmethod
-    def load(cls, path: Path = EXTRACTOR_FILE, base=None) -> "Extractor | None":
+    def load(cls, path: Path = EXTRACTOR_FILE) -> "Extractor | None":
         if not path.is_file():
             return None
-        return cls(load_weights(_span_model(base), path), min_margin(path))
+        return cls(load_weights(path, _span_model), min_margin(path))
 
     def forward(self, encodings):
         return self.model(**torch_inputs(encodings))
@@ -184,17 +181,5 @@ _shared_lock = threading.Lock()
 
 def shared(runtime: str = "onnx") -> "Extractor | OnnxExtractor | None":
     """The shipped span model, loaded once per process and runtime; None when its weights are missing."""
-    with _shared_lock:
-        if runtime not in _shared:
-            model = None
-            if EXTRACTOR_FILE.is_file():
-                try:
-                    model = OnnxExtractor.load(EXTRACTOR_FILE) if runtime == "onnx" else None
-                    if model is None:
-                        model = Extractor.load(EXTRACTOR_FILE)
-                except Exception as exc:  # damaged weights (safetensors, torch raise their own types)
-                    log.warning("the extractor could not be loaded from %s (%s: %s); answers stay whole sentences "
-                                "(reinstall qa to restore the file)", EXTRACTOR_FILE, type(exc).__name__, exc)
-                    model = None
-            _shared[runtime] = model
-        return _shared[runtime]
+    return load_once(_shared, _shared_lock, runtime, EXTRACTOR_FILE, "extractor", "answers stay whole sentences",
+                     lambda: OnnxExtractor.load(EXTRACTOR_FILE), lambda: Extractor.load(EXTRACTOR_FILE))

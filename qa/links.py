@@ -78,6 +78,8 @@ def text_directive(quote: str, text: str = "", start: int = 0) -> str | None:
 
 def _occurs_before(words: list[str], text: str, start: int) -> bool:
     """Whether ``words`` (with any whitespace between them) occur in ``text`` before ``start``, ignoring case."""
+    if words and words[0].casefold() not in text[:start].casefold():
+        return False  # the usual case, without compiling a pattern for this quote
     pattern = r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?!\w)"
     return re.compile(pattern, re.IGNORECASE).search(text, 0, start) is not None
 

@@ -11,17 +11,14 @@ when the linear ranker is unsure between them.
 
 from __future__ import annotations
 
-import logging
 import threading
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from .bundled import (base_encoder, base_path, exported, input_arrays, load_weights, pair_tokenizer, save_weights,
-                      torch_inputs, train_top)
-
-log = logging.getLogger(__name__)
+from .bundled import (base_encoder, base_path, exported, input_arrays, load_once, load_weights, pair_tokenizer,
+                      save_weights, torch_inputs, train_top)
 
 READER_FILE = Path(__file__).parent / "data" / "reader.safetensors"
 MAX_TOKENS = 128
@@ -70,7 +67,7 @@ class Reader:
         """The shipped reader, or None when its weights are missing. ``base``: the bundled MiniLM, already loaded."""
         if not path.is_file():
             return None
-        return cls(load_weights(_cross_encoder(base), path))
+        return cls(load_weights(path, lambda: _cross_encoder(base)))
 
     def logits(self, questions: Sequence[str], sentences: Sequence[str]):
         with self._lock:  # the tokenizer is not shared between threads while it encodes
@@ -124,20 +121,9 @@ def shared(embedder=None, runtime: str = "onnx") -> "Reader | OnnxReader | None"
     ``runtime="onnx"`` runs it through ONNX Runtime when it can (else torch). When ``embedder`` runs the
     bundled MiniLM in torch, its loaded weights are copied instead of read again.
     """
-    with _shared_lock:
-        if runtime not in _shared:
-            reader = None
-            if READER_FILE.is_file():
-                try:
-                    reader = OnnxReader.load(READER_FILE, embedder=embedder) if runtime == "onnx" else None
-                    if reader is None:
-                        reader = Reader.load(READER_FILE, base=bundled_encoder(embedder))
-                except Exception as exc:  # damaged weights (safetensors, torch raise their own types)
-                    log.warning("the reader could not be loaded from %s (%s: %s); answering without it "
-                                "(reinstall qa to restore the file)", READER_FILE, type(exc).__name__, exc)
-                    reader = None
-            _shared[runtime] = reader
-        return _shared[runtime]
+    return load_once(_shared, _shared_lock, runtime, READER_FILE, "reader", "answering without it",
+                     lambda: OnnxReader.load(READER_FILE, embedder=embedder),
+                     lambda: Reader.load(READER_FILE, base=bundled_encoder(embedder)))
 
 
 def bundled_encoder(embedder):

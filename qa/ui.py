@@ -82,16 +82,12 @@ VERDICT_LABEL = {"supported": "Supported", "contradicted": "Contradicted", "not_
 SEED_DOCUMENTS = frozenset({"000_c6a6f3801ffa9646.txt", "002_8a6a162120bf64fe.txt", "004_34ba08f7c481c79f.txt"})
 
 
-def examples_for(pipeline: Pipeline) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def examples_for(config, doc_ids) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(questions, claims) to offer as buttons: ``examples``/``claim_examples`` from the config, else the
     built-in ones over the seed corpus, else none (a question about Korea over someone's own documents
     would only abstain)."""
-    cfg = pipeline.config
-    try:
-        seeds = SEED_DOCUMENTS <= set(pipeline.index.doc_ids)
-    except QAError:
-        seeds = False
-    return (cfg.examples or (EXAMPLES if seeds else ()), cfg.claim_examples or (CHECK_EXAMPLES if seeds else ()))
+    seeds = SEED_DOCUMENTS <= set(doc_ids)
+    return (config.examples or (EXAMPLES if seeds else ()), config.claim_examples or (CHECK_EXAMPLES if seeds else ()))
 
 
 # ------------------------------------------------------------------ HTML helpers (pure, tested)
@@ -334,7 +330,11 @@ def quote_html(result: dict, text_of) -> str:
 def build_ui(pipeline: Pipeline) -> gr.Blocks:
     """The chat UI over ``pipeline`` (mount it with :func:`qa.api.create_app`)."""
     limit = pipeline.config.limits.max_question_chars
-    questions, claims = examples_for(pipeline)
+    try:
+        doc_ids = list(pipeline.index.doc_ids)
+    except QAError:  # no index yet: quotes are then checked against every document, and no examples are offered
+        doc_ids = []
+    questions, claims = examples_for(pipeline.config, doc_ids)
 
     def text_of(doc_id: str) -> str:
         return pipeline.source(doc_id)["text"]
@@ -396,10 +396,6 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                             elem_id="qa-check-mode")
             claim_box = gr.Textbox(show_label=False, placeholder="A claim, or a quote, to check", lines=3,
                                    max_lines=10, max_length=limit, elem_id="qa-claim")
-            try:
-                doc_ids = list(pipeline.index.doc_ids)
-            except QAError:  # no index yet: quotes are then checked against every document
-                doc_ids = []
             source_pick = gr.Dropdown([("All documents", "")] + [(title_of(d), d) for d in doc_ids], value="",
                                       label="Quote source", visible=False, elem_id="qa-quote-source")
             check_btn = gr.Button("Check", variant="primary", elem_id="qa-check")

@@ -231,32 +231,27 @@ def _agrees(claim: str, evidence: str) -> bool:
     return not pairs and not unconfirmed
 
 
-@pytest.mark.parametrize("claim, evidence", [
-    ("Japan exported $51.1 billion to North Korea in 2021.", "Japan exported $51.1 billion to South Korea in 2021."),
-    ("Hunter Biden met Kim Jong Un in 2019.", "Joe Biden met Kim Jong Un in 2019."),
-    ("The war began on June 3, 1950.", "The war began in June 1950."),            # the source is less precise
-    ("Unemployment was 10% in 2019.", "Unemployment was 10-20% in 2019."),
-    ("Exports reached 30 billion yen in 2019.", "Exports reached US$30 billion in 2019."),
-    ("It was 5 degrees in Seoul in January 2020.", "It was -5 degrees in Seoul in January 2020."),
-    ("Turnout rose 25 percent in 2019.", "Turnout rose twenty-five percentage points in 2019."),
-    ("Turnout rose 5% in 2019.", "Turnout rose twenty-five percent in 2019."),
-    ("The treaty was signed on May 5 in Seoul.", "The treaty was signed on March 5 in Seoul."),  # no year
+# A detail that differs is never confirmed (False); the same detail said differently is (True).
+@pytest.mark.parametrize("claim, evidence, agrees", [
+    ("Japan exported $51.1 billion to North Korea in 2021.", "Japan exported $51.1 billion to South Korea in 2021.", False),
+    ("Hunter Biden met Kim Jong Un in 2019.", "Joe Biden met Kim Jong Un in 2019.", False),
+    ("The war began on June 3, 1950.", "The war began in June 1950.", False),            # the source is less precise
+    ("Unemployment was 10% in 2019.", "Unemployment was 10-20% in 2019.", False),
+    ("Exports reached 30 billion yen in 2019.", "Exports reached US$30 billion in 2019.", False),
+    ("It was 5 degrees in Seoul in January 2020.", "It was -5 degrees in Seoul in January 2020.", False),
+    ("Turnout rose 25 percent in 2019.", "Turnout rose twenty-five percentage points in 2019.", False),
+    ("Turnout rose 5% in 2019.", "Turnout rose twenty-five percent in 2019.", False),
+    ("The treaty was signed on May 5 in Seoul.", "The treaty was signed on March 5 in Seoul.", False),  # no year
+    ("President Biden met Kim Jong Un in 2019.", "Joe Biden met Kim Jong Un in 2019.", True),
+    ("Joe Biden visited Seoul in 2022.", "Biden visited Seoul in 2022.", True),
+    ("The war began in June 1950.", "The war began on June 25, 1950.", True),           # the claim is less precise
+    ("Turnout rose twenty-five percent in 2019.", "Turnout rose 25% in 2019.", True),
+    ("Exports reached $30 billion in 2019.", "Exports reached US$30 billion in 2019.", True),
+    ("An army of 1,500 soldiers crossed the river.", "An army of 1500 soldiers crossed the river.", True),  # a count
+    ("The treaty was signed on 5 May in Seoul.", "The treaty was signed on May 5th in Seoul.", True),
 ])
-def test_a_detail_that_differs_is_never_confirmed(claim, evidence):
-    assert not _agrees(claim, evidence)
-
-
-@pytest.mark.parametrize("claim, evidence", [
-    ("President Biden met Kim Jong Un in 2019.", "Joe Biden met Kim Jong Un in 2019."),
-    ("Joe Biden visited Seoul in 2022.", "Biden visited Seoul in 2022."),
-    ("The war began in June 1950.", "The war began on June 25, 1950."),           # the claim is less precise
-    ("Turnout rose twenty-five percent in 2019.", "Turnout rose 25% in 2019."),
-    ("Exports reached $30 billion in 2019.", "Exports reached US$30 billion in 2019."),
-    ("An army of 1,500 soldiers crossed the river.", "An army of 1500 soldiers crossed the river."),  # a count
-    ("The treaty was signed on 5 May in Seoul.", "The treaty was signed on May 5th in Seoul."),
-])
-def test_the_same_detail_said_differently_is_confirmed(claim, evidence):
-    assert _agrees(claim, evidence)
+def test_a_detail_is_confirmed_only_when_it_is_the_same(claim, evidence, agrees):
+    assert _agrees(claim, evidence) is agrees
 
 
 def test_a_negated_source_does_not_support_the_claim(tmp_path):

@@ -155,7 +155,6 @@ def test_damaged_extractor_weights_leave_whole_sentences(tmp_path, monkeypatch, 
     bad.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{broken")
     monkeypatch.setattr(extractor, "EXTRACTOR_FILE", bad)
     monkeypatch.setattr(extractor, "_shared", {})
-    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
     assert extractor.shared("torch") is None and extractor.shared("torch") is None
     assert caplog.text.count("could not be loaded") == 1  # said once, not on every question
 
@@ -186,10 +185,9 @@ def test_shipped_extractor_finds_the_words_that_answer():
 
 
 @pytest.mark.slow
-def test_onnx_extractor_reads_like_the_torch_one(tmp_path, monkeypatch):
+def test_onnx_extractor_reads_like_the_torch_one():  # the test run's shared graph cache
     from qa.extractor import Extractor, OnnxExtractor
 
-    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path))
     onnx, torch_ex = OnnxExtractor.load(), Extractor.load()
     q = "Which of these " + "words " * 200 + "is it?"
     for question, sentences in [("What does it sell?", ["It sells shoes.", "x", "word " * 300]), (q, ["A sentence."])]:

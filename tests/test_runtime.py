@@ -90,7 +90,7 @@ def test_embedder_falls_back_to_torch_when_the_export_fails(monkeypatch, cache):
 
 
 @pytest.mark.slow
-def test_onnx_reader_reads_like_the_torch_reader(cache):
+def test_onnx_reader_reads_like_the_torch_reader():  # the test run's shared graph cache
     from qa.reader import MAX_TOKENS, OnnxReader, Reader
 
     onnx, torch_reader = OnnxReader.load(), Reader.load()

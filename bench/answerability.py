@@ -30,8 +30,8 @@ from _common import ROOT  # noqa: E402
 
 from qa import Pipeline  # noqa: E402
 from qa.config import config_from_dict  # noqa: E402
-from qa.evaluation import load_question_set  # noqa: E402
-from qa.squad import sample, write_corpus  # noqa: E402
+from qa.evaluation.evaluate import load_question_set  # noqa: E402
+from qa.evaluation.squad import sample, write_corpus  # noqa: E402
 from train_ranker import WORK, ranker_data, ranker_draws  # noqa: E402
 
 
@@ -101,11 +101,11 @@ def main() -> None:
     seed.ask("warm-up question")
     reader = None
     if args.reader:
-        from qa.reader import shared
+        from qa.models.reader import shared
 
         reader = shared(seed.embedder, seed.config.runtime)
     elif args.extractor:
-        from qa.extractor import shared as shared_extractor
+        from qa.models.extractor import shared as shared_extractor
 
         reader = _Margins(shared_extractor(seed.config.runtime))
     threshold = seed.config.abstain_threshold

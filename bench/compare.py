@@ -3,17 +3,17 @@
     python bench/compare.py [--limit 1000] [--seed 0] [--file ../shared/data/squad-dev-v1.1.json]
 
 Questions: the same sample as ``qa eval squad-dev-v1.1.json --limit 1000 --seed 0``
-(``qa.squad.load_squad`` + ``qa.squad.sample``). Rows:
+(``qa.evaluation.squad.load_squad`` + ``qa.evaluation.squad.sample``). Rows:
 
 - dense: MiniLM (the bundled model) over the 2,067 paragraphs, FAISS flat inner product;
 - BM25: bm25s (English stop words, Snowball stemming) over the paragraphs;
 - RRF: reciprocal-rank fusion (k=60) of the two; its answer-in-quote column picks the
   sentence with the best cosine to the question among the top 3 paragraphs;
 - txtai hybrid (only when txtai is importable, i.e. in the benchmark venv) with the same model;
-- qa: ``qa.evaluation.eval_squad`` over the 48 articles as 48 documents; the pipeline finds
+- qa: ``qa.evaluation.evaluate.eval_squad`` over the 48 articles as 48 documents; the pipeline finds
   the paragraph itself, and it counts as right when the first citation starts inside the
   gold paragraph's span (@5: the cited paragraph, or a passage of the top 5 that is mostly the
-  gold paragraph; see ``qa.evaluation.is_paragraph``).
+  gold paragraph; see ``qa.evaluation.evaluate.is_paragraph``).
 
 Columns: right paragraph @1 and @5, answer inside the picked sentence @1, median ms per question.
 """
@@ -31,10 +31,10 @@ import numpy as np
 from _common import CACHE, SQUAD_DEV, cached_encode, load_config, model_path, ROOT, txtai_available, txtai_hybrid
 
 from qa import Pipeline
-from qa.embedding import SentenceTransformerEmbedder
-from qa.evaluation import eval_squad
-from qa.sentences import split_sentences
-from qa.squad import SEPARATOR, load_squad, sample
+from qa.models.embedding import SentenceTransformerEmbedder
+from qa.evaluation.evaluate import eval_squad
+from qa.ingest.sentences import split_sentences
+from qa.evaluation.squad import SEPARATOR, load_squad, sample
 
 RRF_K = 60
 DEPTH = 100  # how deep each ranked list goes into the fusion

@@ -99,8 +99,8 @@ def main() -> None:
 
     if not args.no_raw:
         from qa.config import load_config
-        from qa.embedding import resolve_model
-        from qa.store import load_index
+        from qa.models.embedding import resolve_model
+        from qa.index.store import load_index
         from sentence_transformers import SentenceTransformer
 
         cfg = load_config(cfg_path)

@@ -28,9 +28,9 @@ import yaml
 
 from _common import ROOT, SQUAD_DEV, model_path, seed_pipeline, squad_pipeline, stats_ms, txtai_available, txtai_hybrid
 
-from qa.lexical import tokenize
+from qa.index.lexical import tokenize
 from qa.pipeline import clean_text
-from qa.squad import sample
+from qa.evaluation.squad import sample
 
 
 def seed_questions() -> list[str]:
@@ -121,7 +121,7 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     # The baseline is the library call itself, on the same model folder; qa's embedder may run the
-    # same model without sentence-transformers (qa.embedding), which its own arm shows.
+    # same model without sentence-transformers (qa.models.embedding), which its own arm shows.
     st = SentenceTransformer(model_path(p.config.model), device="cpu", local_files_only=True)
 
     def ask(q: str) -> None:

@@ -34,8 +34,8 @@ from _training import ROOT, TRAIN, optimiser, step as fit_step  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 
-from qa.extractor import Extractor, best_span, whole_characters  # noqa: E402
-from qa.sentences import attach_run_in_headings, split_sentences  # noqa: E402
+from qa.models.extractor import Extractor, best_span, whole_characters  # noqa: E402
+from qa.ingest.sentences import attach_run_in_headings, split_sentences  # noqa: E402
 
 TRAIN_IDS = (1, 2, 3, 4, 6, 7)
 CHECK_ID = 8
@@ -111,7 +111,7 @@ def _spans(ex: Extractor, chunk):
 
 
 def _f1(pred: str, gold: str) -> float:
-    from qa.squad import f1_score
+    from qa.evaluation.squad import f1_score
 
     return f1_score(pred, [gold])
 
@@ -119,7 +119,7 @@ def _f1(pred: str, gold: str) -> float:
 def tune(ex: Extractor, data) -> tuple[float, str]:
     """The ``min_margin`` with the best mean token F1 on answer sentences of questions that ask for no
     date/number/name (the ones the extractor narrows), against showing the whole sentence; and a report."""
-    from qa.answer_types import question_type
+    from qa.text.types import question_type
 
     pos = [x for x in data if x[2] >= 0 and question_type(x[0]) is None]
     spans = []

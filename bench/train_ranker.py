@@ -23,11 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from qa import Pipeline  # noqa: E402
-from qa.answer import CALIBRATION_FEATURES, AnswerModel, Answerer  # noqa: E402
+from qa.answer.answerer import CALIBRATION_FEATURES, AnswerModel, Answerer  # noqa: E402
 from qa.config import config_from_dict  # noqa: E402
-from qa.retrieval import FEATURES  # noqa: E402
-from qa.squad import load_squad, sample, write_corpus  # noqa: E402
-from qa.evaluation import load_question_set  # noqa: E402
+from qa.retrieval.retriever import FEATURES  # noqa: E402
+from qa.evaluation.squad import load_squad, sample, write_corpus  # noqa: E402
+from qa.evaluation.evaluate import load_question_set  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
 TRAIN = ROOT.parent / "shared" / "data" / "squad-train-v1.1.reconstructed.json"
@@ -122,7 +122,7 @@ def fit_reader(p: Pipeline, model: AnswerModel, R_fit, fit_labels, R_hold, hold_
     The margin is capped so that the reader runs on at most ``share`` of the questions: it costs about
     8 ms per candidate sentence, and the median question must stay as fast as a plain hybrid search.
     """
-    from qa.reader import Reader
+    from qa.models.reader import Reader
 
     reader = Reader.load()
     if reader is None:

@@ -46,10 +46,10 @@ from _training import ROOT, TRAIN, optimiser, step as fit_step  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 
-from qa.lexical import tokenize
-from qa.bundled import trainable_names
-from qa.reader import Reader
-from qa.sentences import attach_run_in_headings, split_sentences
+from qa.index.lexical import tokenize
+from qa.models.base import trainable_names
+from qa.models.reader import Reader
+from qa.ingest.sentences import attach_run_in_headings, split_sentences
 
 
 

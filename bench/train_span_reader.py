@@ -48,9 +48,9 @@ from _training import ROOT, TRAIN  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 
-from qa import reading  # noqa: E402
-from qa.lexical import tokenize  # noqa: E402
-from qa.sentences import attach_run_in_headings, split_sentences  # noqa: E402
+from qa.models import reading  # noqa: E402
+from qa.index.lexical import tokenize  # noqa: E402
+from qa.ingest.sentences import attach_run_in_headings, split_sentences  # noqa: E402
 
 SQUAD2 = ROOT.parent / "shared" / "data" / "squad2-dev-tune.json"
 TRAIN_IDS = tuple(range(8))
@@ -259,7 +259,7 @@ def encode(tok, chunk):
 def tensors(enc, device):
     import torch
 
-    from qa.bundled import input_arrays
+    from qa.models.base import input_arrays
 
     return {k: torch.tensor(v, device=device) for k, v in input_arrays(enc).items()}
 
@@ -311,7 +311,7 @@ def auc(pos, neg) -> float:
 
 
 def report(model, tok, data, device, label: str) -> str:
-    from qa.squad import exact_match, f1_score
+    from qa.evaluation.squad import exact_match, f1_score
 
     reads = read_all(model, tok, data, device)
     lines = [f"{label}: {len(data)} windows"]
@@ -332,7 +332,7 @@ def report(model, tok, data, device, label: str) -> str:
 # ------------------------------------------------------------------ training
 
 def build_model(device, weights: Path | None = None):
-    from qa.bundled import load_weights
+    from qa.models.base import load_weights
 
     if weights is not None:
         model = load_weights(weights, reading.span_model)
@@ -344,7 +344,7 @@ def build_model(device, weights: Path | None = None):
 
 
 def save_snapshot(model, path: Path, **meta) -> None:
-    from qa.bundled import save_weights
+    from qa.models.base import save_weights
 
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     save_weights(model.cpu(), path, names, **meta)

@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from train_ranker import TRAIN, fit_listwise  # noqa: E402
 
-from qa.answer_types import candidate_spans, lowercase_words_of, question_type  # noqa: E402
-from qa.sentences import split_sentences  # noqa: E402
-from qa.spans import SPAN_FEATURES, SpanModel, span_features  # noqa: E402
+from qa.text.types import candidate_spans, lowercase_words_of, question_type  # noqa: E402
+from qa.ingest.sentences import split_sentences  # noqa: E402
+from qa.answer.spans import SPAN_FEATURES, SpanModel, span_features  # noqa: E402
 
 TYPES = ("DATE", "NUMBER", "PERSON", "PLACE")
 

@@ -3,7 +3,7 @@
     python bench/vector_scale.py [--n 1000000] [--queries 1000] [--config qa.yaml]
                                  [--ef-search 128,256]   # sweep query-time breadth after one build
 
-Builds the index :func:`qa.vectors.plan` picks for ``n`` vectors with the ``vectors:``
+Builds the index :func:`qa.index.vectors.plan` picks for ``n`` vectors with the ``vectors:``
 settings of the config (HNSW above ``exact_below``), then answers top-10 for random
 queries one at a time (not batched) and prints the median/p95 milliseconds per
 query, recall@10 against exact search (FAISS flat inner product, batched), build
@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qa import vectors  # noqa: E402
+from qa.index import vectors  # noqa: E402
 from qa.config import load_config  # noqa: E402
 
 
@@ -55,7 +55,7 @@ def main() -> None:
     ap.add_argument("--ef-search", default=None, help="comma-separated efSearch values to sweep "
                     "(default: the configured vectors.ef_search)")
     ap.add_argument("--threads", type=int, default=None, help="FAISS threads for the build (default: all cores; "
-                    "single queries always run on one, see qa.vectors.search)")
+                    "single queries always run on one, see qa.index.vectors.search)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="also print one JSON line per setting")
     args = ap.parse_args()

@@ -16,10 +16,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 _EXPORTS = {
-    "Answer": "answer", "Citation": "answer", "Chunk": "chunking", "Config": "config", "load_config": "config",
-    "Document": "documents", "Embedder": "embedding", "SentenceTransformerEmbedder": "embedding",
-    "QAError": "errors", "Pipeline": "pipeline", "Passage": "retrieval",
-    "Evidence": "claims", "Mismatch": "claims", "Verdict": "claims", "QuoteCheck": "quotes",
+    "Answer": "answer.answerer", "Citation": "answer.answerer", "Chunk": "ingest.chunking", "Config": "config",
+    "load_config": "config", "Document": "ingest.corpus", "Embedder": "models.embedding",
+    "SentenceTransformerEmbedder": "models.embedding", "QAError": "errors", "Pipeline": "pipeline",
+    "Passage": "retrieval.retriever", "Evidence": "check.claims", "Mismatch": "check.claims",
+    "Verdict": "check.claims", "QuoteCheck": "check.quotes",
 }
 
 __all__ = ["Answer", "Chunk", "Citation", "Config", "Document", "Embedder", "Evidence", "Mismatch", "Passage",

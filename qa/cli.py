@@ -15,8 +15,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from .errors import IndexMissingError, QAError
-from .markup import percent
+from qa.errors import IndexMissingError, QAError
+from qa.text.markup import percent
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -234,7 +234,7 @@ def _cmd_serve(pipeline, args) -> int:
     report = pipeline.ensure_index(progress=sys.stderr.isatty(), warn=_warn)
     if report is not None:
         print(f"index built: {report.documents} documents, {report.chunks} passages", file=sys.stderr)
-    from .api import serve
+    from qa.serve.api import serve
 
     serve(pipeline, host=args.host, port=args.port)
     return EXIT_OK
@@ -253,9 +253,9 @@ def _confusion_table(confusion: dict) -> str:
 def _cmd_eval(pipeline, args) -> int:
     from tqdm.auto import tqdm
 
-    from .evaluation import (eval_claim_set, eval_question_set, eval_squad, is_claim_set, load_claim_set,
+    from qa.evaluation.evaluate import (eval_claim_set, eval_question_set, eval_squad, is_claim_set, load_claim_set,
                              load_question_set)
-    from .pipeline import Pipeline
+    from qa.pipeline import Pipeline
 
     path = Path(args.file)
     if not path.is_file():
@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             _check_args(args)
         # Imported here, not at the top: usage errors and --help never load numpy, torch or the index.
-        from .pipeline import Pipeline
+        from qa.pipeline import Pipeline
 
         pipeline = Pipeline.from_config(_config_path(args.config))
         handler = {"index": _cmd_index, "ask": _cmd_ask, "check": _cmd_check, "serve": _cmd_serve,

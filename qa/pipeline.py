@@ -17,19 +17,19 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .answer import Answer, Answerer, AnswerModel
-from .claims import CheckSettings, ClaimChecker, Verdict
-from .config import Config, load_config
-from .embedding import Embedder, SentenceTransformerEmbedder
-from .errors import InputError, StaleIndexError, IndexMissingError
-from .retrieval import Retriever
-from .sentences import split_sentences
-from .store import BuildReport, Index, build_index, live_path, load_index
+from qa.answer.answerer import Answer, Answerer, AnswerModel
+from qa.check.claims import CheckSettings, ClaimChecker, Verdict
+from qa.config import Config, load_config
+from qa.models.embedding import Embedder, SentenceTransformerEmbedder
+from qa.errors import InputError, StaleIndexError, IndexMissingError
+from qa.retrieval.retriever import Retriever
+from qa.ingest.sentences import split_sentences
+from qa.index.store import BuildReport, Index, build_index, live_path, load_index
 
 if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; torch when the reader runs
-    from .quotes import QuoteCheck
-    from .extractor import Extractor, OnnxExtractor
-    from .reader import Reader
+    from qa.check.quotes import QuoteCheck
+    from qa.models.extractor import Extractor, OnnxExtractor
+    from qa.models.reader import Reader
 
 
 QUESTION_CACHE = 1024   # question vectors kept (1.5 KB each for MiniLM)
@@ -112,14 +112,14 @@ class Pipeline:
 
     def _load_reader(self) -> "Reader | None":
         if self._reader is None:
-            from .reader import shared
+            from qa.models.reader import shared
 
             self._reader = shared(self._embedder, self.config.runtime)
         return self._reader
 
     def _load_extractor(self) -> "Extractor | OnnxExtractor | None":
         if self._extractor is None:
-            from .extractor import shared
+            from qa.models.extractor import shared
 
             self._extractor = shared(self.config.runtime)
         return self._extractor
@@ -244,7 +244,7 @@ class Pipeline:
         else:
             positions = list(range(len(idx.doc_ids)))
         docs = [(idx.doc_ids[i], idx.titles[i], idx.texts[i]) for i in positions]
-        from .quotes import check_quote
+        from qa.check.quotes import check_quote
 
         return check_quote(q, docs)
 

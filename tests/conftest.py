@@ -50,7 +50,7 @@ def seed_pipeline(tmp_path) -> Pipeline:
 @pytest.fixture(scope="session")
 def real_embedder():
     """The bundled MiniLM model, loaded once per test run."""
-    from qa.embedding import SentenceTransformerEmbedder
+    from qa.models.embedding import SentenceTransformerEmbedder
 
     emb = SentenceTransformerEmbedder()
     emb.embed(["warm up"])

@@ -2,8 +2,8 @@
 
 import pytest
 
-from qa.answer import narrow
-from qa.answer_types import DATE, NUMBER, PERSON, PLACE, question_type, type_match, typed_spans
+from qa.answer.answerer import narrow
+from qa.text.types import DATE, NUMBER, PERSON, PLACE, question_type, type_match, typed_spans
 
 
 @pytest.mark.parametrize("question, kind", [

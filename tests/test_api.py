@@ -7,7 +7,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from qa.api import ApiError, create_app, parse_ask, render_source
+from qa.serve.api import ApiError, create_app, parse_ask, render_source
 
 from .conftest import fake_pipeline
 

@@ -82,7 +82,7 @@ def host_page(qa_url: str, target: bool = False) -> str:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """The qa app (seeds + an XSS document) and two static sites: one allowed by CORS, one not."""
-    from qa.api import create_app
+    from qa.serve.api import create_app
 
     tmp = tmp_path_factory.mktemp("browser")
     corpus = tmp / "corpus"
@@ -304,7 +304,7 @@ def test_citation_link_scrolls_the_original_page_to_the_quote(browser, tmp_path)
 
 
 def create_app_for(pipeline):
-    from qa.api import create_app
+    from qa.serve.api import create_app
 
     return create_app(pipeline, ui=False)
 
@@ -390,8 +390,8 @@ REPEATED_PAGE = ("<!doctype html><html><head><meta charset='utf-8'><title>Report
 
 
 def test_a_range_link_whose_opening_words_occur_earlier_still_scrolls_to_the_quote(browser, tmp_path):
-    from qa.formats import extract_html
-    from qa.links import cite_url
+    from qa.ingest.formats import extract_html
+    from qa.text.links import cite_url
 
     site_root = tmp_path / "site"
     site_root.mkdir()

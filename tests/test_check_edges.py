@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qa import Pipeline, cli
-from qa.api import create_app
-from qa.ui import build_ui, marked_html, quote_html, verdicts_html
+from qa.serve.api import create_app
+from qa.serve.ui import build_ui, marked_html, quote_html, verdicts_html
 
 from .conftest import fake_pipeline, make_corpus
 from .fakes import FakeEmbedder

@@ -3,9 +3,9 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.chunking import chunk_document, paragraphs
-from qa.documents import Document
-from qa.sentences import attach_run_in_headings, split_sentences
+from qa.ingest.chunking import chunk_document, paragraphs
+from qa.ingest.corpus import Document
+from qa.ingest.sentences import attach_run_in_headings, split_sentences
 
 WORDS = st.sampled_from(["Japan", "Korea", "the", "treaty", "1965", "U.S.", "Dr.", "signed", "e.g.",
                          "$30.1", "billion", "“quoted”", "2.16%", "Mr.", "emoji😀", "한국", "日本"])
@@ -85,7 +85,7 @@ def test_long_single_line_is_cut():
 
 
 def test_run_in_heading_joins_the_sentence_it_introduces():
-    from qa.sentences import attach_run_in_headings, split_sentences
+    from qa.ingest.sentences import attach_run_in_headings, split_sentences
 
     text = ("Trade frictions and economic policy. Trade tensions around export controls persist. Another one.\n"
             "He died in 1900. He was buried in Rome.\n"
@@ -101,7 +101,7 @@ def test_run_in_heading_joins_the_sentence_it_introduces():
 
 def test_index_records_segmentation_so_a_new_splitter_rebuilds(tmp_path):
     from qa.config import config_from_dict
-    from qa.store import staleness
+    from qa.index.store import staleness
 
     cfg = config_from_dict({"corpus": str(tmp_path), "index": str(tmp_path / "index")})
     manifest = {"settings": {**cfg.index_settings(), "segmentation": 1}}
@@ -109,7 +109,7 @@ def test_index_records_segmentation_so_a_new_splitter_rebuilds(tmp_path):
 
 
 def test_an_over_long_sentence_is_cut_at_any_whitespace_and_never_inside_a_letter():
-    from qa.sentences import MAX_SENTENCE_CHARS, split_sentences
+    from qa.ingest.sentences import MAX_SENTENCE_CHARS, split_sentences
 
     text = "a" * 400 + "  " + "b" * 400  # double space: no piece keeps a trailing space
     assert [text[s:e] for s, e in split_sentences(text)] == ["a" * 400, "b" * 400]
@@ -121,7 +121,7 @@ def test_an_over_long_sentence_is_cut_at_any_whitespace_and_never_inside_a_lette
 
 
 def test_no_chunk_lies_inside_the_one_before():
-    from qa.chunking import _pack
+    from qa.ingest.chunking import _pack
 
     windows = _pack([(0, 300), (301, 501), (502, 1102)], 800, 200)
     assert [(w[0][0], w[-1][1]) for w in windows] == [(0, 501), (502, 1102)]

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.answer_types import DATE, NAME, NUMBER, ORDINAL, details
-from qa.claims import (CONTRADICTED, NOT_FOUND, SUPPORTED, CheckSettings, Evidence, Mismatch, Verdict,
+from qa.text.types import DATE, NAME, NUMBER, ORDINAL, details
+from qa.check.claims import (CONTRADICTED, NOT_FOUND, SUPPORTED, CheckSettings, Evidence, Mismatch, Verdict,
                        compare, name_in, same_value, _name_words)
 from qa.errors import InputError
 
@@ -291,7 +291,7 @@ def test_a_claim_whose_only_detail_changed_is_contradicted(tmp_path):
     ("Yoon met Kishida in Tokyo in March 2023.", "Yoon met Kishida in Tokyo in March 2023.", False),
 ])
 def test_the_same_details_in_reverse_roles_are_noticed(claim, evidence, reverse):
-    from qa.claims import swapped
+    from qa.check.claims import swapped
 
     assert swapped(claim, details(claim), evidence) is reverse
 

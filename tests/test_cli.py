@@ -132,7 +132,7 @@ def test_console_script_is_installed_and_reports_errors_without_traceback(tmp_pa
 
 
 def test_ask_text_prints_the_note():
-    from qa.answer import Answer, Citation
+    from qa.answer.answerer import Answer, Citation
 
     text = "Delegates signed the treaty in Seoul."
     c = Citation("a.txt", "A", 0, len(text), text, 0, len(text), 0.8)

@@ -19,7 +19,7 @@ print(json.dumps({"code": code, "modules": sorted({m.split(".")[0] for m in sys.
 
 
 def _probe(*argv: str) -> dict:
-    from qa.runtime import cache_dir
+    from qa.models.runtime import cache_dir
 
     proc = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, timeout=300,
                           cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(ROOT),

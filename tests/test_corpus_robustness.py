@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import qa.documents
-import qa.formats
+import qa.ingest.corpus
+import qa.ingest.formats
 from qa import Pipeline
 from qa.config import config_from_dict
 
@@ -67,15 +67,15 @@ def hostile(tmp_path, monkeypatch):
             raise PermissionError(13, "Permission denied")
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(qa.documents, "open", fake_open, raising=False)
-    real_extract = qa.documents.extract
+    monkeypatch.setattr(qa.ingest.corpus, "open", fake_open, raising=False)
+    real_extract = qa.ingest.corpus.extract
 
     def extract_then_delete(doc_id, suffix, data, warn):  # "vanishing.txt" goes after it was listed
         if doc_id == "binary.txt":
             (corpus / "vanishing.txt").unlink(missing_ok=True)
         return real_extract(doc_id, suffix, data, warn)
 
-    monkeypatch.setattr(qa.documents, "extract", extract_then_delete)
+    monkeypatch.setattr(qa.ingest.corpus, "extract", extract_then_delete)
     cfg = config_from_dict({"corpus": str(corpus), "index": str(tmp_path / "index"), "abstain_threshold": 0.0,
                             "limits": {"max_file_mb": LIMIT_MB}})
     return Pipeline(cfg, embedder=FakeEmbedder())
@@ -101,7 +101,7 @@ def test_bad_files_are_skipped_by_name_and_the_rest_indexes_and_answers(hostile)
 
 
 def test_index_is_fresh_after_a_file_vanished_mid_build(hostile):
-    from qa.store import load_index
+    from qa.index.store import load_index
 
     hostile.build_index(progress=False)
     assert not (hostile.config.corpus / "vanishing.txt").exists()

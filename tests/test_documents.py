@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.documents import load_corpus
+from qa.ingest.corpus import load_corpus
 from qa.errors import CorpusError
 
 from .conftest import SEEDS, make_corpus
@@ -47,7 +47,7 @@ def test_bad_files_are_skipped_with_a_warning_naming_them(tmp_path):
 
 
 def test_unreadable_file_is_skipped(tmp_path, monkeypatch):
-    import qa.documents
+    import qa.ingest.corpus
 
     corpus = make_corpus(tmp_path, {"good.txt": "Fine.", "locked.txt": "x"})
 
@@ -56,7 +56,7 @@ def test_unreadable_file_is_skipped(tmp_path, monkeypatch):
             raise PermissionError(13, "Permission denied")
         return open(path, *args, **kwargs)
 
-    monkeypatch.setattr(qa.documents, "open", fake_open, raising=False)
+    monkeypatch.setattr(qa.ingest.corpus, "open", fake_open, raising=False)
     warnings: list[str] = []
     assert [d.id for d in load_corpus(corpus, warn=warnings.append)] == ["good.txt"]
     assert warnings == ["locked.txt: skipped, cannot be read (Permission denied)"]
@@ -70,7 +70,7 @@ def test_missing_or_empty_corpus_is_an_error(tmp_path):
 
 
 def test_a_file_gone_between_listing_and_reading_is_skipped(tmp_path):
-    from qa.documents import read_document
+    from qa.ingest.corpus import read_document
 
     warnings: list[str] = []
     assert read_document("gone.txt", tmp_path / "gone.txt", {}, warnings.append) is None

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from qa import embedding
-from qa.embedding import MeanPoolingModel, SentenceTransformerEmbedder, plain_mean_pooling, resolve_model, torch_threads
+from qa.models import embedding
+from qa.models.embedding import MeanPoolingModel, SentenceTransformerEmbedder, plain_mean_pooling, resolve_model, torch_threads
 
 
 def _model_folder(tmp_path, modules=None, pooling=None, st_config=None, tokenizer=True):

@@ -6,9 +6,9 @@ import json
 import logging
 
 from qa.config import config_from_dict
-from qa.evaluation import QuestionSet, _percentiles, eval_question_set, eval_squad, holds, is_paragraph
+from qa.evaluation.evaluate import QuestionSet, _percentiles, eval_question_set, eval_squad, holds, is_paragraph
 from qa.pipeline import Pipeline
-from qa.squad import load_squad
+from qa.evaluation.squad import load_squad
 
 from .conftest import fake_pipeline
 from .fakes import FakeEmbedder

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from qa import Pipeline
-from qa.bundled import pair_tokenizer
-from qa.extractor import MAX_ANSWER_TOKENS, MAX_TOKENS, Span, best_span
+from qa.models.base import pair_tokenizer
+from qa.models.extractor import MAX_ANSWER_TOKENS, MAX_TOKENS, Span, best_span
 
 from .conftest import fake_pipeline
 from .fakes import FakeEmbedder
@@ -149,7 +149,7 @@ def test_extractor_off_in_the_config_is_never_loaded(tmp_path):
 
 
 def test_damaged_extractor_weights_leave_whole_sentences(tmp_path, monkeypatch, caplog):
-    from qa import extractor
+    from qa.models import extractor
 
     bad = tmp_path / "extractor.safetensors"
     bad.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{broken")
@@ -160,7 +160,7 @@ def test_damaged_extractor_weights_leave_whole_sentences(tmp_path, monkeypatch, 
 
 
 def test_damaged_reader_weights_answer_without_the_reader(tmp_path, monkeypatch, caplog):
-    from qa import reader
+    from qa.models import reader
 
     bad = tmp_path / "reader.safetensors"
     bad.write_bytes(b"")
@@ -172,7 +172,7 @@ def test_damaged_reader_weights_answer_without_the_reader(tmp_path, monkeypatch,
 
 @pytest.mark.slow
 def test_shipped_extractor_finds_the_words_that_answer():
-    from qa.extractor import EXTRACTOR_FILE, shared
+    from qa.models.extractor import EXTRACTOR_FILE, shared
 
     assert EXTRACTOR_FILE.is_file(), "qa/data/extractor.safetensors is missing: run bench/train_extractor.py"
     ex = shared()
@@ -186,7 +186,7 @@ def test_shipped_extractor_finds_the_words_that_answer():
 
 @pytest.mark.slow
 def test_onnx_extractor_reads_like_the_torch_one():  # the test run's shared graph cache
-    from qa.extractor import Extractor, OnnxExtractor
+    from qa.models.extractor import Extractor, OnnxExtractor
 
     onnx, torch_ex = OnnxExtractor.load(), Extractor.load()
     q = "Which of these " + "words " * 200 + "is it?"

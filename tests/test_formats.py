@@ -5,9 +5,9 @@ import json
 
 from pypdf import PdfReader, PdfWriter
 
-from qa.chunking import chunk_document
-from qa.documents import load_corpus, page_of
-from qa.formats import extract_html
+from qa.ingest.chunking import chunk_document
+from qa.ingest.corpus import load_corpus, page_of
+from qa.ingest.formats import extract_html
 
 from .conftest import fake_pipeline, make_corpus
 

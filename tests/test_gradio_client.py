@@ -8,7 +8,7 @@ from .live import Served, free_port
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    from qa.api import create_app
+    from qa.serve.api import create_app
 
     pipeline = fake_pipeline(tmp_path_factory.mktemp("gc"), abstain_threshold=0.0)
     s = Served(create_app(pipeline), free_port())

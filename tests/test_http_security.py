@@ -26,7 +26,7 @@ SECRET = "zorblax-secret-7f3a"  # in a file next to the corpus, never indexed
 def server(tmp_path_factory):
     import shutil
 
-    from qa.api import create_app
+    from qa.serve.api import create_app
 
     tmp = tmp_path_factory.mktemp("sec")
     corpus = tmp / "corpus"

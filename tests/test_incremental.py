@@ -8,9 +8,9 @@ import os
 import pytest
 
 from qa import Pipeline, cli
-from qa import formats
+from qa.ingest import formats
 from qa.errors import StaleIndexError
-from qa.store import load_index
+from qa.index.store import load_index
 
 from .conftest import fake_pipeline, make_corpus
 from .fakes import FakeEmbedder

@@ -15,8 +15,8 @@ import pytest
 
 from qa import Pipeline, cli
 from qa.errors import CorruptIndexError, IndexMissingError, StaleIndexError
-from qa.buildfiles import checksums
-from qa.store import live_path, load_index
+from qa.index.files import checksums
+from qa.index.store import live_path, load_index
 
 from .conftest import ROOT, fake_pipeline, make_corpus
 from .fakes import FakeEmbedder
@@ -140,10 +140,10 @@ def test_leftovers_of_killed_builds_are_cleaned_by_the_next_build_but_not_runnin
 KILL_SCRIPT = textwrap.dedent("""
     import os, sys, time
     import faiss, numpy as np
-    import qa.store as store
+    import qa.index.store as store
     from qa import Pipeline
     from qa.config import config_from_dict
-    from qa.lexical import BM25Index
+    from qa.index.lexical import BM25Index
     from tests.fakes import FakeEmbedder
 
     stop_at, count = int(os.environ["STOP_AT"]), 0
@@ -256,9 +256,9 @@ class SlowEmbedder(FakeEmbedder):
 def test_two_builds_at_once_take_turns_and_leave_one_loadable_index(tmp_path):
     import threading
 
-    from qa.buildfiles import build_lock
+    from qa.index.files import build_lock
     from qa.config import config_from_dict
-    from qa.store import build_index
+    from qa.index.store import build_index
 
     corpus = make_corpus(tmp_path, CORPUS)
     cfg = config_from_dict({"corpus": str(corpus), "index": str(tmp_path / "index"), "reader": False, "extractor": False})
@@ -318,7 +318,7 @@ def test_sources_yaml_edited_during_a_build_is_read_by_the_next(tmp_path):
 
 
 def test_an_index_replaced_while_it_is_being_loaded_is_read_again(tmp_path, monkeypatch):
-    import qa.store as store
+    import qa.index.store as store
 
     p = fake_pipeline(tmp_path, corpus=make_corpus(tmp_path, {"a.txt": "The harvest festival sells apples.\n"}))
     first = live_path(p.config.index)

@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qa import cli
-from qa.answer import Citation
-from qa.api import create_app, render_source
-from qa.links import cite_url, encode_term, safe_url, text_directive
-from qa.ui import answer_html
+from qa.answer.answerer import Citation
+from qa.serve.api import create_app, render_source
+from qa.text.links import cite_url, encode_term, safe_url, text_directive
+from qa.serve.ui import answer_html
 
 from .conftest import fake_pipeline, make_corpus
 from .test_formats import PAGE_ONE, PAGE_TWO, make_pdf
@@ -150,7 +150,7 @@ def test_source_page_never_links_a_script_url():
 
 
 def test_a_url_needs_a_host_and_no_user_name():
-    from qa.links import safe_url
+    from qa.text.links import safe_url
 
     assert safe_url("http://a") == "http://a"
     assert safe_url("https://trusted.org@evil.example/") is None  # shows one host, opens another
@@ -158,7 +158,7 @@ def test_a_url_needs_a_host_and_no_user_name():
 
 
 def test_the_page_of_a_pdf_is_set_in_an_existing_fragment():
-    from qa.links import cite_url
+    from qa.text.links import cite_url
 
     assert cite_url("https://x.org/a.pdf#zoom=50", "Some quote here.", 3) == \
         "https://x.org/a.pdf#zoom=50&page=3:~:text=Some%20quote%20here."
@@ -166,7 +166,7 @@ def test_the_page_of_a_pdf_is_set_in_an_existing_fragment():
 
 
 def test_a_quote_whose_opening_words_occur_earlier_gets_the_words_before_it_as_prefix():
-    from qa.links import text_directive
+    from qa.text.links import text_directive
 
     text = ("According to the annual report, exports rose sharply.\n\n"
             "Sales slowed. According to the annual report, exports rose by a tenth in the second half of the "

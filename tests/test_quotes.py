@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qa.errors import InputError
-from qa.quotes import DIFFERS, NOT_FOUND, VERBATIM, check_quote, normalise, word_diffs
+from qa.check.quotes import DIFFERS, NOT_FOUND, VERBATIM, check_quote, normalise, word_diffs
 
 from .conftest import fake_pipeline
 
@@ -104,7 +104,7 @@ def test_a_match_inside_one_characters_case_folding_is_not_verbatim():
 
 
 def test_lexical_words_are_composed_before_matching():
-    from qa.lexical import tokenize
+    from qa.index.lexical import tokenize
 
     assert tokenize("Cafe\u0301 society") == tokenize("Café society")
 

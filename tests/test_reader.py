@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from qa import Pipeline
-from qa.answer import AnswerModel
+from qa.answer.answerer import AnswerModel
 
 from .conftest import fake_pipeline
 from .fakes import FakeEmbedder
@@ -88,7 +88,7 @@ def test_reader_does_not_run_for_abstentions(tmp_path):
 
 @pytest.mark.slow
 def test_shipped_reader_prefers_the_sentence_that_answers():
-    from qa.reader import shared
+    from qa.models.reader import shared
 
     reader = shared()
     assert reader is not None, "qa/data/reader.safetensors is missing: run bench/train_reader.py"
@@ -107,7 +107,7 @@ def test_shipped_reader_prefers_the_sentence_that_answers():
 
 @pytest.mark.slow
 def test_shipped_reader_reads_a_question_longer_than_its_window():
-    from qa.reader import MAX_TOKENS, shared
+    from qa.models.reader import MAX_TOKENS, shared
 
     reader = shared()
     long_question = "Which of these " + "words " * (MAX_TOKENS + 50) + "is the answer?"  # allowed: up to 2,000 chars
@@ -127,8 +127,8 @@ def test_warm_up_loads_the_reader_only_when_enabled(tmp_path):
 
 @pytest.mark.slow
 def test_reader_built_from_the_embedders_model_reads_the_same():
-    from qa.embedding import SentenceTransformerEmbedder
-    from qa.reader import Reader, bundled_encoder
+    from qa.models.embedding import SentenceTransformerEmbedder
+    from qa.models.reader import Reader, bundled_encoder
 
     real_embedder = SentenceTransformerEmbedder(runtime="torch")
     real_embedder.embed(["load it"])

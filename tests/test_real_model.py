@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.evaluation import eval_question_set, load_question_set
+from qa.evaluation.evaluate import eval_question_set, load_question_set
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -65,7 +65,7 @@ def test_claim_set_quality_floor(real_seed_pipeline):
     `qa eval eval/seed_claims.yaml --split test` prints the figures; at the time of writing 40/42
     (95.2%), with no supported claim reported as contradicted.
     """
-    from qa.evaluation import eval_claim_set, load_claim_set
+    from qa.evaluation.evaluate import eval_claim_set, load_claim_set
 
     r = eval_claim_set(real_seed_pipeline, load_claim_set(ROOT / "eval" / "seed_claims.yaml", "test"))
     assert r["offsets_exact"] == 1.0

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa import cli
-from qa.api import create_app
+from qa.serve.api import create_app
 
 from .conftest import fake_config_file, fake_pipeline
 
@@ -251,7 +251,7 @@ def test_cli_stdin_limit_comes_from_qa_yaml(config_file, capsys, monkeypatch):
 
 @pytest.mark.parametrize("text, refusal", TEXT_PARAMS)
 def test_ui_text(pipeline, text, refusal):
-    from qa.ui import build_ui, esc
+    from qa.serve.ui import build_ui, esc
 
     respond = next(fn.fn for fn in build_ui(pipeline).fns.values() if getattr(fn, "name", "") == "respond")
     history, state, box, *_ = respond(text, [])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa import runtime
+from qa.models import runtime
 from qa.config import config_from_dict
 from qa.errors import ConfigError
 
@@ -81,7 +81,7 @@ def test_runtime_setting_is_checked(tmp_path):
 
 @pytest.mark.slow
 def test_embedder_falls_back_to_torch_when_the_export_fails(monkeypatch, cache):
-    from qa import embedding
+    from qa.models import embedding
 
     monkeypatch.setattr(embedding, "graph", lambda *a, **k: None)
     emb = embedding.SentenceTransformerEmbedder()
@@ -91,7 +91,7 @@ def test_embedder_falls_back_to_torch_when_the_export_fails(monkeypatch, cache):
 
 @pytest.mark.slow
 def test_onnx_reader_reads_like_the_torch_reader():  # the test run's shared graph cache
-    from qa.reader import MAX_TOKENS, OnnxReader, Reader
+    from qa.models.reader import MAX_TOKENS, OnnxReader, Reader
 
     onnx, torch_reader = OnnxReader.load(), Reader.load()
     assert onnx is not None
@@ -156,7 +156,7 @@ def test_missing_onnxruntime_is_said_once(monkeypatch, caplog):
 @pytest.mark.slow
 def test_an_index_build_frees_the_all_cores_session(tmp_path, cache):
     from qa import Pipeline
-    from qa.embedding import SentenceTransformerEmbedder
+    from qa.models.embedding import SentenceTransformerEmbedder
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

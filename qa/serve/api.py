@@ -34,11 +34,11 @@ from starlette.exceptions import HTTPException  # noqa: E402
 from starlette.middleware.cors import CORSMiddleware  # noqa: E402
 from starlette.routing import Match  # noqa: E402
 
-from .errors import InputError, QAError  # noqa: E402
-from .markup import marked  # noqa: E402
-from .links import cite_url, safe_url  # noqa: E402
-from .documents import page_of  # noqa: E402
-from .pipeline import Pipeline  # noqa: E402
+from qa.errors import InputError, QAError  # noqa: E402
+from qa.text.markup import marked  # noqa: E402
+from qa.text.links import cite_url, safe_url  # noqa: E402
+from qa.ingest.corpus import page_of  # noqa: E402
+from qa.pipeline import Pipeline  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -489,7 +489,7 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
     if ui:
         import gradio as gr
 
-        from .ui import CSS, THEME, build_ui
+        from qa.serve.ui import CSS, THEME, build_ui
 
         app = gr.mount_gradio_app(app, build_ui(pipeline), path="/", footer_links=[], run_history=False,
                                   theme=THEME, css=CSS, show_error=False)

@@ -6,7 +6,7 @@ HTML: document text and questions are escaped with :func:`html.escape`, and
 spans are highlighted by their offsets (``text[answer_start:answer_end]``),
 never by searching for the answer string again. The chat renders no Markdown,
 so Markdown syntax in a document or question stays text too. :func:`build_ui` returns the
-Blocks; :mod:`qa.api` mounts it at ``/`` next to the JSON API.
+Blocks; :mod:`qa.serve.api` mounts it at ``/`` next to the JSON API.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import gradio as gr  # noqa: E402
 
-from .errors import QAError  # noqa: E402
-from .markup import marked, percent  # noqa: E402
-from .pipeline import Pipeline  # noqa: E402
+from qa.errors import QAError  # noqa: E402
+from qa.text.markup import marked, percent  # noqa: E402
+from qa.pipeline import Pipeline  # noqa: E402
 
 EXAMPLES = (
     "When did Japan rule Korea as a colony?",
@@ -131,8 +131,8 @@ def highlight_html(text: str, start: int, end: int, answer_start: int | None = N
 
 def source_href(doc_id: str, start: int | None = None, end: int | None = None,
                 answer_start: int | None = None, answer_end: int | None = None) -> str:
-    """Escaped link to the whole-document view (see :func:`qa.api.source_link`)."""
-    from .api import source_link
+    """Escaped link to the whole-document view (see :func:`qa.serve.api.source_link`)."""
+    from qa.serve.api import source_link
 
     return html.escape(source_link(doc_id, start, end, answer_start, answer_end), quote=True)
 
@@ -145,7 +145,7 @@ def page_label(item: dict) -> str:
 
 def original_link(citation: dict) -> str:
     """A link to the original document (scrolled to the quote), only for a plain http(s) url."""
-    from .links import safe_url
+    from qa.text.links import safe_url
 
     url = safe_url(citation.get("url"))
     if url is None:
@@ -328,7 +328,7 @@ def quote_html(result: dict, text_of) -> str:
 # ------------------------------------------------------------------ the Blocks
 
 def build_ui(pipeline: Pipeline) -> gr.Blocks:
-    """The chat UI over ``pipeline`` (mount it with :func:`qa.api.create_app`)."""
+    """The chat UI over ``pipeline`` (mount it with :func:`qa.serve.api.create_app`)."""
     limit = pipeline.config.limits.max_question_chars
     try:
         doc_ids = list(pipeline.index.doc_ids)

@@ -7,7 +7,7 @@ normalised, so inner product is cosine similarity.
 
 Loading is kept cheap because ``qa ask`` pays it on every start: a model folder
 that is a plain Transformer -> mean Pooling -> Normalize stack (the bundled
-MiniLM is) runs through ``tokenizers`` and ONNX Runtime (:mod:`qa.runtime`;
+MiniLM is) runs through ``tokenizers`` and ONNX Runtime (:mod:`qa.models.runtime`;
 ``transformers`` when ``runtime: torch``), which computes the same vectors
 without importing sentence-transformers (and through it scikit-learn, pandas
 and scipy.stats), nor, once the graph is exported, torch. Any other model
@@ -27,10 +27,10 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from .bundled import input_arrays, load_transformer, torch_inputs
-from .config import DEFAULT_MODEL
-from .errors import ConfigError
-from .runtime import available as runtime_available, export_module, files_key, graph, model_files, place_key
+from qa.models.base import input_arrays, load_transformer, torch_inputs
+from qa.config import DEFAULT_MODEL
+from qa.errors import ConfigError
+from qa.models.runtime import available as runtime_available, export_module, files_key, graph, model_files, place_key
 
 # Nothing in this package may reach for the network: models are local.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -94,7 +94,7 @@ class MeanPoolingModel:
 
     Gives the vectors ``SentenceTransformer.encode(..., normalize_embeddings=True)`` gives for the
     same folder (tests check this). ``runtime="onnx"`` (default) runs the model through ONNX Runtime
-    (:mod:`qa.runtime`: exported once, then no torch in the process); ``"torch"``, a device other
+    (:mod:`qa.models.runtime`: exported once, then no torch in the process); ``"torch"``, a device other
     than the CPU, or an export that fails runs it through ``transformers``.
     """
 

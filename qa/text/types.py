@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .lexical import tokenize
+from qa.index.lexical import tokenize
 
 DATE, NUMBER, PERSON, PLACE, ENTITY = "DATE", "NUMBER", "PERSON", "PLACE", "ENTITY"
 
@@ -48,7 +48,7 @@ _DATE_RE = re.compile(
     rf"|\d{{1,2}}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)"
     rf"|(?:the\s+)?{_YEAR})(?!\w)")
 
-COMMON_WORDS_FILE = Path(__file__).parent / "data" / "common_words.txt"
+COMMON_WORDS_FILE = Path(__file__).resolve().parents[1] / "data" / "common_words.txt"
 
 _MONEY_BEFORE = re.compile(r"[$€£¥]\s?$")
 

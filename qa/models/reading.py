@@ -55,7 +55,7 @@ class Tokenizer:
 
         from tokenizers import Tokenizer as _Tokenizer
 
-        from .bundled import base_path
+        from qa.models.base import base_path
 
         spec = (Path(base_path()) / "tokenizer.json").read_text(encoding="utf-8")
         self.plain = _Tokenizer.from_str(spec)
@@ -163,7 +163,7 @@ def span_model(base=None):
     """The bundled MiniLM with a start/end head on every token and an answerability head on [CLS]."""
     import torch
 
-    from .bundled import base_encoder
+    from qa.models.base import base_encoder
 
     class SpanReader(torch.nn.Module):
         def __init__(self):

@@ -16,9 +16,9 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from .documents import Document
-from .formats import markdown_headings
-from .sentences import attach_run_in_headings, split_sentences
+from qa.ingest.corpus import Document
+from qa.ingest.formats import markdown_headings
+from qa.ingest.sentences import attach_run_in_headings, split_sentences
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 MARKDOWN_SUFFIXES = (".md", ".markdown")

@@ -1,10 +1,10 @@
 """Claim -> :class:`Verdict`: is a statement supported, contradicted, or not found in the sources?
 
-The claim goes through the same retrieval as a question (:class:`qa.retrieval.Retriever`,
+The claim goes through the same retrieval as a question (:class:`qa.retrieval.retriever.Retriever`,
 one embedding). Each candidate sentence, and each pair of adjacent sentences, is an
 *evidence unit*, scored by how closely it is about the same thing as the claim:
 dense similarity plus the share of the claim's content words it holds, with the
-checkable details (dates, numbers, ordinals, names; :func:`qa.answer_types.details`)
+checkable details (dates, numbers, ordinals, names; :func:`qa.text.types.details`)
 left out of the word count so that a changed detail does not hide a matching topic.
 
 The details of claim and evidence are then aligned by type. A claim detail the
@@ -30,12 +30,12 @@ from typing import Sequence
 
 import numpy as np
 
-from .answer import sigmoid
-from .answer_types import DATE, NAME, NUMBER, ORDINAL, Detail, details
-from .lexical import STOPWORDS, tokenize
-from .links import cite_url, link_fields, safe_url
-from .retrieval import Retrieval, Retriever
-from .store import Index
+from qa.answer.answerer import sigmoid
+from qa.text.types import DATE, NAME, NUMBER, ORDINAL, Detail, details
+from qa.index.lexical import STOPWORDS, tokenize
+from qa.text.links import cite_url, link_fields, safe_url
+from qa.retrieval.retriever import Retrieval, Retriever
+from qa.index.store import Index
 
 SUPPORTED, CONTRADICTED, NOT_FOUND = "supported", "contradicted", "not_found"
 VERDICTS = (SUPPORTED, CONTRADICTED, NOT_FOUND)

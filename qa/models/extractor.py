@@ -22,10 +22,10 @@ from typing import Sequence
 
 import numpy as np
 
-from .bundled import (base_encoder, exported, input_arrays, load_once, load_weights, pair_tokenizer, save_weights,
+from qa.models.base import (base_encoder, exported, input_arrays, load_once, load_weights, pair_tokenizer, save_weights,
                       torch_inputs, train_top, trainable_names)
 
-EXTRACTOR_FILE = Path(__file__).parent / "data" / "extractor.safetensors"
+EXTRACTOR_FILE = Path(__file__).resolve().parents[1] / "data" / "extractor.safetensors"
 MAX_TOKENS = 160
 MAX_ANSWER_TOKENS = 30
 
@@ -153,7 +153,7 @@ class Extractor:
 
 
 class OnnxExtractor:
-    """The shipped span model exported to ONNX (:mod:`qa.runtime`): the same spans, no torch once exported."""
+    """The shipped span model exported to ONNX (:mod:`qa.models.runtime`): the same spans, no torch once exported."""
 
     def __init__(self, graph, min_margin: float = DEFAULT_MIN_MARGIN):
         self.graph = graph

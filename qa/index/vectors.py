@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import VectorsConfig
+from qa.config import VectorsConfig
 
 FLAT, HNSW = "flat", "hnsw"
 

@@ -19,7 +19,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .errors import ConfigError, CorruptIndexError
+from qa.errors import ConfigError, CorruptIndexError
 
 CURRENT = "CURRENT"
 LOCK = ".build.lock"

@@ -3,7 +3,7 @@
 Two retrievers propose candidates: FAISS over sentence vectors (dense) and
 bm25s over chunks and sentences (lexical). Every candidate chunk then gets a
 fused score from normalised signals, and every sentence inside the best
-chunks gets a feature vector that :mod:`qa.answer` turns into the answer.
+chunks gets a feature vector that :mod:`qa.answer.answerer` turns into the answer.
 The question is embedded once, by the caller, and reused everywhere.
 """
 
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .answer_types import question_type, type_match
-from .lexical import tokenize
-from .store import Index
-from .vectors import search as vector_search
+from qa.text.types import question_type, type_match
+from qa.index.lexical import tokenize
+from qa.index.store import Index
+from qa.index.vectors import search as vector_search
 
 # Names of the per-sentence features, in column order (see :func:`sentence_features`).
 FEATURES = ("dense", "dense_gap", "lexical", "chunk_dense", "chunk_lexical", "chunk_best_dense",

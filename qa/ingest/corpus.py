@@ -1,7 +1,7 @@
 """Load a corpus folder into :class:`Document` objects.
 
 The document id is the file's path relative to the corpus folder (with ``/``).
-``text`` is what :mod:`qa.formats` extracts: for ``.txt``/``.md`` the decoded
+``text`` is what :mod:`qa.ingest.formats` extracts: for ``.txt``/``.md`` the decoded
 file, byte for byte; for HTML the main text; for PDF the page texts (with each
 page's start offset in ``pages``). Citation offsets index into exactly that
 text, which is also what the sources view shows. Files that cannot be
@@ -21,8 +21,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import yaml
 
-from .errors import CorpusError
-from .formats import EXTRACTORS, SUFFIXES, extract, markdown_headings
+from qa.errors import CorpusError
+from qa.ingest.formats import EXTRACTORS, SUFFIXES, extract, markdown_headings
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ Layout of the index folder::
 A build is written to a fresh ``build-*`` folder and only becomes live when
 ``CURRENT`` is swapped with ``os.replace``; a crash at any point leaves the
 previous build live and loadable; the manifest records a sha256 of every other
-file, checked on load (:mod:`qa.buildfiles`). ``sentences.faiss`` is exact or HNSW
-by corpus size (:mod:`qa.vectors`); when only that choice changes, it is rebuilt
+file, checked on load (:mod:`qa.index.files`). ``sentences.faiss`` is exact or HNSW
+by corpus size (:mod:`qa.index.vectors`); when only that choice changes, it is rebuilt
 from ``vectors.npy`` and everything else is carried over. Sentences are the unit that is
 embedded: a chunk's vector is the normalised mean of its sentences' vectors, and
 a sentence whose text is already in the previous build keeps its vector, so
@@ -33,16 +33,16 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .answer_types import lowercase_words_of
-from .buildfiles import CURRENT, build_lock, checksums, cleanup_builds, digest, verify_build
-from .chunking import Chunk, chunk_document
-from .config import Config
-from .documents import Document, check_corpus_folder, iter_corpus_files, load_corpus, page_of
-from .formats import EXTRACTORS
-from .embedding import Embedder, resolve_model
-from .errors import ConfigError, CorruptIndexError, IndexMissingError, StaleIndexError
-from .lexical import BM25Index
-from . import vectors as vector_index
+from qa.text.types import lowercase_words_of
+from qa.index.files import CURRENT, build_lock, checksums, cleanup_builds, digest, verify_build
+from qa.ingest.chunking import Chunk, chunk_document
+from qa.config import Config
+from qa.ingest.corpus import Document, check_corpus_folder, iter_corpus_files, load_corpus, page_of
+from qa.ingest.formats import EXTRACTORS
+from qa.models.embedding import Embedder, resolve_model
+from qa.errors import ConfigError, CorruptIndexError, IndexMissingError, StaleIndexError
+from qa.index.lexical import BM25Index
+from qa.index import vectors as vector_index
 
 FORMAT_VERSION = 1
 

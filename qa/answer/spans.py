@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer_types import DISTANCE, NUMBER, PERCENT, preferred, quantity_kind
-from .lexical import tokenize
+from qa.text.types import DISTANCE, NUMBER, PERCENT, preferred, quantity_kind
+from qa.index.lexical import tokenize
 
-WEIGHTS_FILE = Path(__file__).with_name("data") / "spans.json"
+WEIGHTS_FILE = Path(__file__).resolve().parents[1] / "data" / "spans.json"
 
 SPAN_FEATURES = ("preferred", "preferred_explicit", "distance", "near3", "near8", "left2", "right2",
                  "same_clause", "after_terms", "subject_after", "first", "last", "words", "in_parens",

@@ -17,10 +17,10 @@ from typing import Sequence
 
 import numpy as np
 
-from .bundled import (base_encoder, base_path, exported, input_arrays, load_once, load_weights, pair_tokenizer,
+from qa.models.base import (base_encoder, base_path, exported, input_arrays, load_once, load_weights, pair_tokenizer,
                       save_weights, torch_inputs, train_top)
 
-READER_FILE = Path(__file__).parent / "data" / "reader.safetensors"
+READER_FILE = Path(__file__).resolve().parents[1] / "data" / "reader.safetensors"
 MAX_TOKENS = 128
 
 
@@ -89,7 +89,7 @@ class Reader:
 
 
 class OnnxReader:
-    """The shipped reader exported to ONNX (:mod:`qa.runtime`): the same logits, no torch once exported."""
+    """The shipped reader exported to ONNX (:mod:`qa.models.runtime`): the same logits, no torch once exported."""
 
     def __init__(self, graph):
         self.graph = graph

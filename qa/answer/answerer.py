@@ -22,18 +22,18 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .answer_types import DATE, NUMBER, PERSON, PLACE, candidate_spans, widened
-from .links import cite_url, link_fields, safe_url
-from .markup import percent
-from .retrieval import FEATURES, Passage, Retrieval
-from .spans import SpanModel
-from .store import Index
+from qa.text.types import DATE, NUMBER, PERSON, PLACE, candidate_spans, widened
+from qa.text.links import cite_url, link_fields, safe_url
+from qa.text.markup import percent
+from qa.retrieval.retriever import FEATURES, Passage, Retrieval
+from qa.answer.spans import SpanModel
+from qa.index.store import Index
 
 if TYPE_CHECKING:  # the reader and the extractor load only when first used
-    from .extractor import Extractor, OnnxExtractor
-    from .reader import Reader
+    from qa.models.extractor import Extractor, OnnxExtractor
+    from qa.models.reader import Reader
 
-WEIGHTS_FILE = Path(__file__).parent / "data" / "ranker.json"
+WEIGHTS_FILE = Path(__file__).resolve().parents[1] / "data" / "ranker.json"
 CALIBRATION_FEATURES = ("best", "margin", "dense", "coverage", "lexical", "type_match", "type_missing",
                         "idf_coverage", "context_coverage", "chunk_coverage", "missing_rare")
 

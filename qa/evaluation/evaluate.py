@@ -23,11 +23,11 @@ from typing import Callable
 
 import yaml
 
-from .answer import Answer
-from .answer_types import says
-from .errors import ConfigError
-from .pipeline import Pipeline
-from .squad import exact_match, f1_score, load_squad, sample, write_corpus
+from qa.answer.answerer import Answer
+from qa.text.types import says
+from qa.errors import ConfigError
+from qa.pipeline import Pipeline
+from qa.evaluation.squad import exact_match, f1_score, load_squad, sample, write_corpus
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,7 @@ def is_claim_set(path: Path) -> bool:
 
 def load_claim_set(path: Path, split: str | None = None) -> list[dict]:
     """The claims of a claim set (optionally one split); each has ``claim`` and a gold ``verdict``."""
-    from .claims import VERDICTS
+    from qa.check.claims import VERDICTS
 
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict) or not isinstance(data.get("claims"), list):
@@ -219,7 +219,7 @@ def load_claim_set(path: Path, split: str | None = None) -> list[dict]:
 
 def eval_claim_set(pipeline: Pipeline, claims: list[dict], progress: Callable = lambda it, **k: it) -> dict:
     """Accuracy per verdict, a confusion matrix (gold -> predicted), and evidence/mismatch exactness."""
-    from .claims import VERDICTS
+    from qa.check.claims import VERDICTS
 
     pipeline.ensure_index(progress=False)
     pipeline.check("warm-up claim")

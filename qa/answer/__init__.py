@@ -1,0 +1,1 @@
+"""Candidate sentences -> an extractive Answer with citations, or an abstention."""

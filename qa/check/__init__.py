@@ -1,0 +1,1 @@
+"""Checking claims and quotes against the sources."""

@@ -1,0 +1,1 @@
+"""qa eval: question sets, claim sets and SQuAD-format files."""

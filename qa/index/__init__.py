@@ -1,0 +1,1 @@
+"""Building (incremental, atomic, locked) and loading the index: vectors (FAISS), BM25, build files."""

@@ -1,0 +1,1 @@
+"""Files -> Documents: formats, the corpus walk and sources.yaml, sentences, chunking."""

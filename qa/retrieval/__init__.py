@@ -1,0 +1,1 @@
+"""Question -> ranked passages and candidate sentences with their features (dense + BM25)."""

@@ -1,0 +1,1 @@
+"""Shared text rules every stage may use: question and answer types, citation links, markup."""

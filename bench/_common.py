@@ -32,7 +32,8 @@ torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
 
 from qa import Pipeline  # noqa: E402
 from qa.config import load_config  # noqa: E402
-from qa.models.embedding import SentenceTransformerEmbedder, resolve_model  # noqa: E402
+from qa.models.base import resolve_model  # noqa: E402
+from qa.models.embedding import SentenceTransformerEmbedder  # noqa: E402
 from qa.evaluation.squad import load_squad, write_corpus  # noqa: E402
 
 CACHE = ROOT / ".cache" / "bench"

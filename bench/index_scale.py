@@ -99,7 +99,7 @@ def main() -> None:
 
     if not args.no_raw:
         from qa.config import load_config
-        from qa.models.embedding import resolve_model
+        from qa.models.base import resolve_model
         from qa.index.store import load_index
         from sentence_transformers import SentenceTransformer
 

@@ -28,7 +28,7 @@ import yaml
 
 from _common import ROOT, SQUAD_DEV, model_path, seed_pipeline, squad_pipeline, stats_ms, txtai_available, txtai_hybrid
 
-from qa.index.lexical import tokenize
+from qa.text.words import tokenize
 from qa.pipeline import clean_text
 from qa.evaluation.squad import sample
 

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from qa import Pipeline
     from qa.config import config_from_dict
-    from qa.index.lexical import _normalise
+    from qa.text.words import _normalise
     from qa.pipeline import QUESTION_CACHE
 
     if args.warmup is None:

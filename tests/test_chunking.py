@@ -101,10 +101,10 @@ def test_run_in_heading_joins_the_sentence_it_introduces():
 
 def test_index_records_segmentation_so_a_new_splitter_rebuilds(tmp_path):
     from qa.config import config_from_dict
-    from qa.index.store import staleness
+    from qa.index.store import index_settings, staleness
 
     cfg = config_from_dict({"corpus": str(tmp_path), "index": str(tmp_path / "index")})
-    manifest = {"settings": {**cfg.index_settings(), "segmentation": 1}}
+    manifest = {"settings": {**index_settings(cfg), "segmentation": 1}}
     assert "segmentation" in (staleness(cfg, manifest, {}) or "")
 
 

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.text.types import DATE, NAME, NUMBER, ORDINAL, details
+from qa.text.details import NAME, ORDINAL, details
+from qa.text.types import DATE, NUMBER
 from qa.check.claims import (CONTRADICTED, NOT_FOUND, SUPPORTED, CheckSettings, Evidence, Mismatch, Verdict,
                        compare, name_in, same_value, _name_words)
 from qa.errors import InputError

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.index.store import index_settings
 from qa.config import Config, load_config
 from qa.errors import ConfigError
 
@@ -70,7 +71,7 @@ def test_config_is_frozen(tmp_path):
 def test_index_settings_cover_model_and_chunking(tmp_path):
     cfg = load_config(write(tmp_path, "corpus: a\nindex: b\nmodel: other\nchunking: {size: 500}\n"))
     from qa.ingest.sentences import SEGMENTATION_VERSION
-    assert cfg.index_settings() == {"model": "other", "chunking": {"size": 500, "overlap": 200}, "max_file_mb": 50.0,
+    assert index_settings(cfg) == {"model": "other", "chunking": {"size": 500, "overlap": 200}, "max_file_mb": 50.0,
                                     "segmentation": SEGMENTATION_VERSION}
 
 

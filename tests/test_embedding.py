@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from qa.models import embedding
-from qa.models.embedding import MeanPoolingModel, SentenceTransformerEmbedder, plain_mean_pooling, resolve_model, torch_threads
+from qa.models.base import resolve_model
+from qa.models.embedding import MeanPoolingModel, SentenceTransformerEmbedder, plain_mean_pooling, torch_threads
 
 
 def _model_folder(tmp_path, modules=None, pooling=None, st_config=None, tokenizer=True):

@@ -140,7 +140,7 @@ def test_leftovers_of_killed_builds_are_cleaned_by_the_next_build_but_not_runnin
 KILL_SCRIPT = textwrap.dedent("""
     import os, sys, time
     import faiss, numpy as np
-    import qa.index.store as store
+    import qa.index.build as build
     from qa import Pipeline
     from qa.config import config_from_dict
     from qa.index.lexical import BM25Index
@@ -162,9 +162,9 @@ KILL_SCRIPT = textwrap.dedent("""
             return real(*args, **kwargs)
         setattr(owner, attr, wrapped)
 
-    for owner, attr in [(FakeEmbedder, "embed"), (store, "_write_json"), (np, "savez"), (np, "save"),
-                        (faiss, "write_index"), (BM25Index, "save"), (store, "_fsync_dir"), (os, "rename"),
-                        (os, "replace"), (store, "cleanup_builds")]:
+    for owner, attr in [(FakeEmbedder, "embed"), (build, "_write_json"), (np, "savez"), (np, "save"),
+                        (faiss, "write_index"), (BM25Index, "save"), (build, "_fsync_dir"), (os, "rename"),
+                        (os, "replace"), (build, "cleanup_builds")]:
         wrap(owner, attr)
     cfg = config_from_dict({"corpus": sys.argv[1], "index": sys.argv[2], "batch_size": 1})
     Pipeline(cfg, embedder=FakeEmbedder()).build_index(progress=False)
@@ -258,7 +258,7 @@ def test_two_builds_at_once_take_turns_and_leave_one_loadable_index(tmp_path):
 
     from qa.index.files import build_lock
     from qa.config import config_from_dict
-    from qa.index.store import build_index
+    from qa.index.build import build_index
 
     corpus = make_corpus(tmp_path, CORPUS)
     cfg = config_from_dict({"corpus": str(corpus), "index": str(tmp_path / "index"), "reader": False, "extractor": False})

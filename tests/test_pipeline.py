@@ -177,7 +177,7 @@ def test_a_typed_question_answered_by_a_whole_sentence_says_so(tmp_path):
 
 
 def test_a_nan_score_is_no_confidence():
-    from qa.answer.answerer import sigmoid
+    from qa.models.calibration import sigmoid
 
     assert sigmoid(float("nan")) == 0.0 and sigmoid(60.0) == 1.0 and sigmoid(0.0) == 0.5
 

@@ -104,7 +104,7 @@ def test_a_match_inside_one_characters_case_folding_is_not_verbatim():
 
 
 def test_lexical_words_are_composed_before_matching():
-    from qa.index.lexical import tokenize
+    from qa.text.words import tokenize
 
     assert tokenize("Cafe\u0301 society") == tokenize("Café society")
 

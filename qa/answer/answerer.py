@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from qa.text.links import cite_url, link_fields, safe_url
 from qa.text.markup import percent
 from qa.retrieval.retriever import FEATURES, Passage, Retrieval
 from qa.answer.spans import SpanModel
+from qa.models.calibration import sigmoid
 from qa.index.store import Index
 
 if TYPE_CHECKING:  # the reader and the extractor load only when first used
@@ -150,13 +150,6 @@ _TYPE_MATCH = FEATURES.index("type_match")
 
 # What a typed question asks for, in words: said when the chosen sentence holds nothing of the kind.
 _WANTED = {DATE: "date", NUMBER: "number", PERSON: "name", PLACE: "place"}
-
-
-def sigmoid(x: float) -> float:
-    """The logistic function; a NaN score (which would otherwise read as certainty) gives 0."""
-    if math.isnan(x):
-        return 0.0
-    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
 
 
 def narrow(qtype: str | None, question: str, sentence: str,

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.text.types import DISTANCE, NUMBER, PERCENT, preferred, quantity_kind
-from qa.index.lexical import tokenize
+from qa.text.words import tokenize
 
 WEIGHTS_FILE = Path(__file__).resolve().parents[1] / "data" / "spans.json"
 

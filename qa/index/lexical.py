@@ -1,52 +1,14 @@
-"""Lexical side of retrieval: one tokenizer for index and query, BM25 via bm25s.
-
-The same :func:`tokenize` is used when indexing and when querying, so terms
-always line up. Tokens are lower-cased, English stop words dropped, and
-stemmed with PyStemmer (Snowball) when it is installed.
-"""
+"""The lexical index: BM25 over chunks and sentences via bm25s, with the shared tokenizer (:mod:`qa.text.words`)."""
 
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
-from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-_TOKEN = re.compile(r"\w+", re.UNICODE)
-
-try:  # bm25s's English stop word list; a small fallback keeps us working without it
-    from bm25s.stopwords import STOPWORDS_EN as _STOP
-except ImportError:  # pragma: no cover
-    _STOP = ("a", "an", "the", "of", "to", "in", "and", "or", "is", "are", "was", "were")
-STOPWORDS = frozenset(_STOP) | {"did", "does", "do", "what", "which", "who", "whom", "when", "where",
-                                "why", "how", "many", "much"}
-
-try:
-    import Stemmer
-
-    _stemmer = Stemmer.Stemmer("english")
-    _stem = _stemmer.stemWord
-except ImportError:  # pragma: no cover
-    def _stem(word: str) -> str:
-        return word
-
-
-# Bounded: every new word of every question lands here, so a long-running server must not keep them all
-# (16,384 stems are about 3 MB; a miss costs one Snowball call, well under a microsecond).
-@lru_cache(maxsize=16_384)
-def _normalise(word: str) -> str:
-    return _stem(word)
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased, stemmed content words of ``text`` (composed first: "Cafe\u0301" is "café")."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFC", text)
-    return [_normalise(w) for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
+from qa.text.words import tokenize
 
 
 class BM25Index:

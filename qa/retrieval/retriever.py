@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.text.types import question_type, type_match
-from qa.index.lexical import tokenize
+from qa.text.words import tokenize
 from qa.index.store import Index
 from qa.index.vectors import search as vector_search
 

@@ -12,7 +12,6 @@ only ever looked up in the index, never joined to a filesystem path.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import os
@@ -20,7 +19,6 @@ import re
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
@@ -28,17 +26,15 @@ from fastapi import FastAPI, Query, Request  # noqa: E402
 from fastapi_offline import FastAPIOffline  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.responses import HTMLResponse, JSONResponse, Response  # noqa: E402
-from pydantic import BaseModel, Field  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.exceptions import HTTPException  # noqa: E402
 from starlette.middleware.cors import CORSMiddleware  # noqa: E402
 from starlette.routing import Match  # noqa: E402
 
 from qa.errors import InputError, QAError  # noqa: E402
-from qa.text.markup import marked  # noqa: E402
-from qa.text.links import cite_url, safe_url  # noqa: E402
-from qa.ingest.corpus import page_of  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
+from qa.serve.pages import render_source, source_link  # noqa: E402,F401 (source_link: public here too)
+from qa.serve.schemas import (AskRequest, AnswerOut, CheckRequest, CheckOut, SourceOut, ErrorOut)  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -54,105 +50,6 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-# ------------------------------------------------------------------ schemas (for /docs only)
-
-class AskRequest(BaseModel):
-    question: str = Field(description="The question, in words", examples=["When did Japan rule Korea as a colony?"])
-    top_k: int | None = Field(None, ge=1, le=100, description="Passages to retrieve (default: top_k in qa.yaml)")
-
-
-class CitationOut(BaseModel):
-    source: str
-    title: str
-    start: int
-    end: int
-    quote: str = Field(description="document_text[start:end]")
-    answer_start: int | None
-    answer_end: int | None
-    score: float
-    url: str | None = None
-    page: int | None = Field(None, description="1-based page of start (PDF sources only)")
-
-
-class PassageOut(BaseModel):
-    source: str
-    title: str
-    start: int
-    end: int
-    text: str
-    score: float
-    dense: float
-    lexical: float
-    page: int | None = Field(None, description="1-based page of start (PDF sources only)")
-
-
-class AnswerOut(BaseModel):
-    question: str
-    answer: str | None = Field(description="A verbatim span of the first citation, or null when abstained")
-    abstained: bool
-    confidence: float
-    citations: list[CitationOut]
-    passages: list[PassageOut]
-    reason: str | None = Field(None, description="Why it abstained (abstentions only)")
-    note: str | None = Field(None, description="A caveat on the answer, e.g. that the sentence holds no date "
-                                               "although the question asks for one")
-
-
-class CheckRequest(BaseModel):
-    claim: str | None = Field(None, description="One or more sentences to check (one verdict per sentence)",
-                              examples=["Japan is the second-largest economy in the world."])
-    quote: str | None = Field(None, description="Instead of a claim: words to find verbatim in the sources")
-    source: str | None = Field(None, description="With quote: only look in this document id")
-
-
-class MismatchOut(BaseModel):
-    claim_text: str
-    claim_start: int = Field(description="offset into claim")
-    claim_end: int
-    evidence_text: str
-    evidence_start: int = Field(description="offset into the document text")
-    evidence_end: int
-    kind: str
-    source: str
-
-
-class EvidenceOut(BaseModel):
-    source: str
-    title: str
-    start: int
-    end: int
-    quote: str = Field(description="document_text[start:end]")
-    score: float
-    url: str | None = None
-    page: int | None = None
-
-
-class VerdictOut(BaseModel):
-    claim: str
-    verdict: str = Field(description="supported, contradicted or not_found")
-    confidence: float
-    evidence: list[EvidenceOut]
-    mismatches: list[MismatchOut]
-
-
-class CheckOut(BaseModel):
-    verdicts: list[VerdictOut] | None = Field(None, description="For a claim: one verdict per sentence")
-    quote: dict[str, Any] | None = Field(None, description="For a quote: status verbatim/differs/not_found, "
-                                                             "the closest passage with offsets, and word diffs")
-
-
-class SourceOut(BaseModel):
-    id: str
-    title: str
-    text: str
-    meta: dict[str, Any] = Field(description="From sources.yaml: url, author, site, date, license (where given)")
-    pages: list[int] | None = Field(None, description="Start offset in text of each page (PDF sources only)")
-
-
-class ErrorOut(BaseModel):
-    error: str
 
 
 # ------------------------------------------------------------------ request parsing
@@ -298,69 +195,6 @@ def _json_type(value: Any) -> str:
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array",
              dict: "an object", type(None): "null"}
     return names.get(type(value), type(value).__name__)
-
-
-# ------------------------------------------------------------------ the source view
-
-def source_link(doc_id: str, start: int | None = None, end: int | None = None,
-                answer_start: int | None = None, answer_end: int | None = None) -> str:
-    """Relative URL of the document view with a span highlighted (ids are percent-encoded)."""
-    url = "/source/" + quote(doc_id, safe="")
-    params = [(k, v) for k, v in (("start", start), ("end", end), ("answer_start", answer_start),
-                                  ("answer_end", answer_end)) if v is not None]
-    if params:
-        url += "?" + "&".join(f"{k}={int(v)}" for k, v in params) + "#hl"
-    return url
-
-
-SOURCE_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body {{ font: 16px/1.6 system-ui, sans-serif; max-width: 46rem; margin: 0 auto; padding: 1rem; color: #1f2937; }}
-h1 {{ font-size: 1.3rem; line-height: 1.3; }}
-.meta {{ color: #6b7280; font-size: .9rem; overflow-wrap: anywhere; }}
-.text {{ white-space: pre-wrap; overflow-wrap: anywhere; }}
-.quote {{ background: #fef3c7; }}
-mark {{ background: #fbbf24; color: inherit; padding: 0 .1em; }}
-#hl {{ scroll-margin-top: 35vh; }}
-</style></head>
-<body><h1>{title}</h1><p class="meta">{meta}</p><div class="text">{body}</div></body></html>
-"""
-
-
-def render_source(doc: dict, start: int | None, end: int | None,
-                  answer_start: int | None, answer_end: int | None) -> str:
-    """The whole document as escaped HTML; ``text[start:end]`` shaded, the answer span in ``<mark>``.
-
-    The page holds no script: the ``#hl`` fragment of :func:`source_link` scrolls the quote into view.
-    """
-    text = doc["text"]
-    n = len(text)
-    if start is None or end is None or not 0 <= start < end <= n:
-        start = end = None
-    if answer_start is None or answer_end is None or start is None or not (
-            start <= answer_start < answer_end <= end):  # type: ignore[operator]
-        answer_start = answer_end = None
-    if start is None:
-        body = html.escape(text)
-    else:
-        inner = marked(text, start, end, [(start, end) if answer_start is None else (answer_start, answer_end)],
-                       '<mark id="hl">')
-        body = (html.escape(text[:start]) + f'<span class="quote">{inner}</span>' + html.escape(text[end:]))
-    meta = doc.get("meta") or {}
-    parts = [html.escape(f"{k}: {v}") for k, v in meta.items() if k != "url"]
-    page = page_of(doc.get("pages") or (), start) if start is not None else None
-    if page is not None:
-        parts.append(f"page {page}")
-    # With a highlighted span, the link scrolls the original page to the same quote.
-    url = (cite_url(meta.get("url"), text[start:end], page, text, start) if start is not None
-           else safe_url(meta.get("url")))
-    if url:
-        parts.append(f'<a href="{html.escape(url, quote=True)}" rel="noopener noreferrer">original</a>')
-    parts.append(f"id: {html.escape(doc['id'])}")
-    return SOURCE_PAGE.format(title=html.escape(doc["title"]), meta=" · ".join(parts), body=body)
 
 
 # ------------------------------------------------------------------ the app

@@ -23,6 +23,7 @@ import gradio as gr  # noqa: E402
 from qa.errors import QAError  # noqa: E402
 from qa.text.markup import marked, percent  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
+from qa.serve.pages import source_link  # noqa: E402
 
 EXAMPLES = (
     "When did Japan rule Korea as a colony?",
@@ -131,8 +132,7 @@ def highlight_html(text: str, start: int, end: int, answer_start: int | None = N
 
 def source_href(doc_id: str, start: int | None = None, end: int | None = None,
                 answer_start: int | None = None, answer_end: int | None = None) -> str:
-    """Escaped link to the whole-document view (see :func:`qa.serve.api.source_link`)."""
-    from qa.serve.api import source_link
+    """Escaped link to the whole-document view (see :func:`qa.serve.pages.source_link`)."""
 
     return html.escape(source_link(doc_id, start, end, answer_start, answer_end), quote=True)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from qa.index.lexical import tokenize
+from qa.text.words import tokenize
 
 DATE, NUMBER, PERSON, PLACE, ENTITY = "DATE", "NUMBER", "PERSON", "PLACE", "ENTITY"
 
@@ -66,7 +66,7 @@ _NUMBER_RE = re.compile(
     re.IGNORECASE)  # not "10 year-old": the number alone answers "how old"
 
 # A lower-case plural noun right after a number: what it counts.
-_COUNTED = re.compile(r"\s+(?!(?:was|has|is|as|this|thus|its|his|does|gives|makes|marks|sees|becomes)\b)[a-z]{2,}s\b")
+COUNTED = re.compile(r"\s+(?!(?:was|has|is|as|this|thus|its|his|does|gives|makes|marks|sees|becomes)\b)[a-z]{2,}s\b")
 
 def _upper_class() -> str:
     """A character class of every upper-case letter of the Basic Multilingual Plane (É, Ō, Ж, ...), as ranges."""
@@ -82,7 +82,7 @@ def _upper_class() -> str:
 
 
 _UPPER = _upper_class()
-_CAP_WORD = rf"{_UPPER}[\w'’\-]*"  # a match inside a word ("Bay" of "eBay") is dropped by _names
+_CAP_WORD = rf"{_UPPER}[\w'’\-]*"  # a match inside a word ("Bay" of "eBay") is dropped by name_spans
 _NAME_RE = re.compile(rf"{_CAP_WORD}(?:\s+(?:(?:of|the|de|von|van|al|bin|and|for)\s+)?{_CAP_WORD})*")
 
 _Q_NUMBER = re.compile(r"\b(how (many|much|long|far|old|large|big|high|often)|what (percentage|percent|"
@@ -98,7 +98,7 @@ _Q_PERSON = re.compile(r"\b(who|whom|whose|(?:which|what) (?-i:[A-Z]\w+ )?(perso
 _Q_PLACE = re.compile(r"\b(where|what (city|country|place|region|island|location|state|sea|river)|"
                       r"which (?-i:[A-Z]\w+ )?(city|country|place|region|island|location|state|sea|river))\b",
                       re.IGNORECASE)
-_STOP_CAPS = frozenset("The A An In On At For But And Or If As It Its This That These Those He She They We "
+STOP_CAPS = frozenset("The A An In On At For But And Or If As It Its This That These Those He She They We "
                        "I You His Her Their Our After Before During Since When While However Although Also "
                        "Yet Both Under Over From To By With Among Between Despite Due Some Others Many "
                        "Most Such What Which Who Where Why How Yes No Not Thus Therefore Moreover Furthermore "
@@ -135,7 +135,7 @@ def question_type(question: str) -> str | None:
     return kind
 
 
-def _names(sentence: str) -> list[tuple[int, int]]:
+def name_spans(sentence: str) -> list[tuple[int, int]]:
     """Runs of capitalised words, minus leading function words ("The", "In", ...)."""
     spans = []
     for m in _NAME_RE.finditer(sentence):
@@ -143,7 +143,7 @@ def _names(sentence: str) -> list[tuple[int, int]]:
         if m.start() and (sentence[m.start() - 1].isalnum() or sentence[m.start() - 1] in "_'’-"):
             words.pop(0)  # the tail of a word ("Bay" of "eBay") is no name; what follows may be
         # leading function words, and the connector they leave at the front ("Yes and No": none)
-        while words and (sentence[words[0][0]:words[0][1]] in _STOP_CAPS or sentence[words[0][0]].islower()):
+        while words and (sentence[words[0][0]:words[0][1]] in STOP_CAPS or sentence[words[0][0]].islower()):
             words.pop(0)
         if words:
             spans.append((words[0][0], m.end()))
@@ -169,7 +169,7 @@ def _typed_spans(qtype: str | None, sentence: str) -> list[tuple[int, int]]:
             text = m.group().strip().rstrip(",.;:")  # "2012," is the year 2012
             if not text or not re.search(r"\d|million|billion|trillion|" + _NUMWORD, text, re.IGNORECASE):
                 continue
-            counted = _COUNTED.match(sentence, m.end())  # "1200 officers" counts; "in 1954 the" is a year
+            counted = COUNTED.match(sentence, m.end())  # "1200 officers" counts; "in 1954 the" is a year
             if (re.fullmatch(r"(1[0-9]{3}|20[0-9]{2})", text) and not counted) or any(ds <= s < de for ds, de in dates):
                 continue  # a bare year is a date, not a quantity
             if s > 0 and (sentence[s - 1].isalnum() or sentence[s - 1] == "["):
@@ -178,7 +178,7 @@ def _typed_spans(qtype: str | None, sentence: str) -> list[tuple[int, int]]:
             out.append((s, e))
         return out
     if qtype in (PERSON, PLACE, ENTITY):
-        return _names(sentence)
+        return name_spans(sentence)
     return []
 
 
@@ -406,173 +406,3 @@ def type_match(qtype: str | None, question: str, sentence: str) -> float:
     if not spans:
         return 0.0
     return 1.0 if any(preferred(qtype, question, sentence, sp) for sp in spans) else 0.5
-
-
-# ------------------------------------------------------------------ checkable details of a claim
-
-ORDINAL, NAME = "ORDINAL", "NAME"
-
-_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
-_MONTH_FULL = (rf"(?:{'|'.join(MONTH_NAMES)}|"
-               r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?")
-_Y = r"(?:1[0-9]{3}|20[0-9]{2})"
-_DETAIL_DATE = re.compile(
-    rf"\b(?:(?P<m1>{_MONTH_FULL})\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y1>{_Y})"
-    rf"|(?:the\s+)?(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m2>{_MONTH_FULL}),?\s+(?P<y2>{_Y})"
-    rf"|(?P<m3>{_MONTH_FULL})\s+(?P<y3>{_Y})"
-    rf"|(?P<y4>{_Y})(?P<decade>s)?"
-    rf"|(?P<m5>{_MONTH_FULL})\s+(?P<d5>\d{{1,2}})(?:st|nd|rd|th)?(?!\d|,?\s*\d)"      # May 5 (no year)
-    rf"|(?:the\s+)?(?P<d6>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m6>{_MONTH_FULL})(?!,?\s*\d)"
-    rf")(?![\d,.]*\d)\b")
-# A year-like number right after a date preposition is a year ("in 1990 elections"); otherwise one
-# counting a plural noun is a count ("1500 soldiers").
-_DATE_PREPOSITION = re.compile(r"\b(?:in|since|by|from|until|till|after|before|during|circa|c\.)\s+$",
-                               re.IGNORECASE)
-_WORD_VALUES = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())}
-_WORD_VALUES.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
-                     "ninety": 90, "hundred": 100, "thousand": 1000, "dozen": 12})
-_ORDINAL_WORDS = {w: i for i, w in enumerate(
-    "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split())}
-_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
-_UNITS = {"km": "km", "kilometers": "km", "kilometres": "km", "kilometer": "km", "kilometre": "km",
-          "miles": "mi", "mile": "mi", "meters": "m", "metres": "m", "kg": "kg", "tons": "t", "tonnes": "t",
-          "years": "year", "year": "year", "months": "month", "month": "month", "days": "day", "day": "day",
-          "weeks": "week", "hours": "hour", "times": "times", "dollars": "$", "yen": "¥", "won": "₩",
-          "euros": "€", "percentage points": "pp", "percentage point": "pp"}
-_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
-_ONES = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-# "twenty-five" first, so it is never read as "five"
-_NUM_WORDS_RE = (rf"(?:{'|'.join(_TENS)})[-\s](?:{'|'.join(_ONES)})|"
-                 + "|".join(sorted((w for w in _WORD_VALUES if " " not in w), key=len, reverse=True)))
-_DETAIL_NUMBER = re.compile(
-    rf"(?<![\w\[.,])(?:(?:US|A|C|NZ|HK|S)?(?P<cur>[$€£¥₩]))?\s?(?P<num>\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?|{_NUM_WORDS_RE})\b"
-    rf"(?!\])(?:\s*(?P<pct>%|percent\b|per cent\b))?(?:\s*-?\s*(?P<scale>thousand|million|billion|trillion)\b)?"
-    rf"(?:\s+(?P<unit>{'|'.join(sorted(_UNITS, key=len, reverse=True))})\b)?", re.IGNORECASE)
-_DETAIL_ORDINAL = re.compile(
-    rf"\b(?P<ord>\d+(?:st|nd|rd|th)|{'|'.join(sorted(_ORDINAL_WORDS, key=len, reverse=True))})"
-    rf"(?:[-\s](?P<sup>(?:largest|biggest|smallest|highest|lowest|most|least|oldest|youngest|"
-    rf"richest|poorest|busiest|longest|strongest)\b[\w-]*))?\b", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Detail:
-    """A checkable detail of a sentence: ``text[start:end]``, its kind and a comparable value.
-
-    ``value`` is a (year, month, day) tuple (None for unknown parts) for a DATE, a float for a
-    NUMBER or ORDINAL, and the lower-cased name for a NAME; ``unit`` says what a number counts
-    ("%", "$", "km", "largest", ...), so only like is compared with like.
-    """
-
-    start: int
-    end: int
-    kind: str
-    value: object
-    unit: str | None = None
-
-
-def _month(word: str | None) -> int | None:
-    return _MONTHS.get(word.lower().rstrip(".")[:3]) if word else None
-
-
-def _dates(text: str) -> list[Detail]:
-    out = []
-    for m in _DETAIL_DATE.finditer(text):
-        g = m.groupdict()
-        y = g["y1"] or g["y2"] or g["y3"] or g["y4"]
-        year = int(y) if y else None  # None: a day and month without a year
-        month = _month(g["m1"] or g["m2"] or g["m3"] or g["m5"] or g["m6"])
-        d = g["d1"] or g["d2"] or g["d5"] or g["d6"]
-        day = int(d) if d else None
-        s = m.start() + (len(m.group()) - len(m.group().lstrip()))
-        for day_group in ("d2", "d6"):
-            if g[day_group] and re.match(r"the\s", m.group(), re.IGNORECASE):
-                s = m.start(day_group)  # "the  7th of May 2019": the date starts at its day
-        if g["y4"] and not g["decade"] and s > 0 and text[s - 1] in "$€£¥₩":
-            continue  # "$1500" is an amount
-        if g["y4"] and not g["decade"] and _COUNTED.match(text, m.end()) and not _DATE_PREPOSITION.search(text, 0, s):
-            continue  # "1500 soldiers" is a count, left to the numbers
-        out.append(Detail(s, m.end(), DATE, (year // 10 * 10 if g["decade"] and year else year, month, day),
-                          "decade" if g["decade"] else None))
-    return out
-
-
-def _numbers(text: str, taken: list[tuple[int, int]]) -> list[Detail]:
-    out = []
-    for m in _DETAIL_NUMBER.finditer(text):
-        s, e = m.span()
-        if any(ts <= s < te or s <= ts < e for ts, te in taken):
-            continue
-        num = m.group("num").lower()
-        if num[0].isdigit():
-            value = float(num.replace(",", ""))
-        else:
-            parts = re.split(r"[-\s]", num)
-            if any(p not in _WORD_VALUES for p in parts):
-                continue  # a look-alike letter matched without regard to case ("ſix")
-            value = float(sum(_WORD_VALUES[p] for p in parts))
-        if m.group("scale"):
-            value *= _SCALES[m.group("scale").lower()]
-        cur, unit = m.group("cur"), m.group("unit")
-        kind_unit = ("%" if m.group("pct") else cur or (_UNITS[unit.lower()] if unit else None))
-        if not num[0].isdigit() and kind_unit is None and not m.group("scale"):
-            continue  # a bare "one" or "two" is rarely a checkable amount
-        if text[s].isspace():
-            s += 1
-        if s > 0 and text[s - 1] in "-−" and (s == 1 or text[s - 2] in " \t\n(") and not cur:
-            s, value = s - 1, -value  # "-5 degrees"; not "10-20", "COVID-19"
-        out.append(Detail(s, e, NUMBER, value, kind_unit))
-    return out
-
-
-def _ordinals(text: str, taken: list[tuple[int, int]]) -> list[Detail]:
-    out = []
-    for m in _DETAIL_ORDINAL.finditer(text):
-        s, e = m.span()
-        if any(ts <= s < te or s <= ts < e for ts, te in taken):
-            continue
-        word = m.group("ord").lower()
-        digits = re.sub(r"\D", "", word)
-        if word not in _ORDINAL_WORDS and not digits:
-            continue  # a look-alike letter matched without regard to case ("ſecond")
-        value = float(_ORDINAL_WORDS[word]) if word in _ORDINAL_WORDS else float(digits)
-        sup = m.group("sup")
-        out.append(Detail(s, e, ORDINAL, value, sup.lower().split("-")[0] if sup else None))
-    return out
-
-
-def _name_parts(text: str) -> list[tuple[int, int]]:
-    """Name spans split at "and" (a list of names is several names) without stop-word-only parts."""
-    out = []
-    for s, e in _names(text):
-        cuts = [s] + [x for m in re.finditer(r"\s+and\s+", text[s:e]) for x in (s + m.start(), s + m.end())] + [e]
-        for ps, pe in zip(cuts[::2], cuts[1::2]):
-            words = [w.strip("'’").lower() for w in re.findall(r"[\w'’]+", text[ps:pe])]
-            if words and not all(w in _STOP_WORDS for w in words):
-                out.append((ps, pe))
-    return out
-
-
-_STOP_WORDS = frozenset(w.lower() for w in _STOP_CAPS) | frozenset(
-    "about around approximately nearly roughly almost some there here all each every no not one".split())
-
-
-def details(text: str) -> list[Detail]:
-    """Dates, numbers (amounts, percentages, counts), ordinals and names in ``text``, in order.
-
-    Spans never overlap: a date wins over a number inside it, a number over a name.
-    """
-    found = _dates(text)
-    taken = [(d.start, d.end) for d in found]
-    found += _numbers(text, taken)
-    taken = [(d.start, d.end) for d in found]
-    found += _ordinals(text, taken)
-    taken = [(d.start, d.end) for d in found]
-    for s, e in _name_parts(text):
-        if any(ts < e and s < te for ts, te in taken):
-            continue
-        if re.fullmatch(_MONTH_FULL, text[s:e], re.IGNORECASE):
-            continue
-        found.append(Detail(s, e, NAME, text[s:e].lower()))
-    return sorted(found, key=lambda d: d.start)

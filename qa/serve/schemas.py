@@ -1,0 +1,104 @@
+"""The JSON shapes of the HTTP API, as pydantic models: what ``/docs`` and ``/openapi.json`` publish."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="The question, in words", examples=["When did Japan rule Korea as a colony?"])
+    top_k: int | None = Field(None, ge=1, le=100, description="Passages to retrieve (default: top_k in qa.yaml)")
+
+
+class CitationOut(BaseModel):
+    source: str
+    title: str
+    start: int
+    end: int
+    quote: str = Field(description="document_text[start:end]")
+    answer_start: int | None
+    answer_end: int | None
+    score: float
+    url: str | None = None
+    page: int | None = Field(None, description="1-based page of start (PDF sources only)")
+
+
+class PassageOut(BaseModel):
+    source: str
+    title: str
+    start: int
+    end: int
+    text: str
+    score: float
+    dense: float
+    lexical: float
+    page: int | None = Field(None, description="1-based page of start (PDF sources only)")
+
+
+class AnswerOut(BaseModel):
+    question: str
+    answer: str | None = Field(description="A verbatim span of the first citation, or null when abstained")
+    abstained: bool
+    confidence: float
+    citations: list[CitationOut]
+    passages: list[PassageOut]
+    reason: str | None = Field(None, description="Why it abstained (abstentions only)")
+    note: str | None = Field(None, description="A caveat on the answer, e.g. that the sentence holds no date "
+                                               "although the question asks for one")
+
+
+class CheckRequest(BaseModel):
+    claim: str | None = Field(None, description="One or more sentences to check (one verdict per sentence)",
+                              examples=["Japan is the second-largest economy in the world."])
+    quote: str | None = Field(None, description="Instead of a claim: words to find verbatim in the sources")
+    source: str | None = Field(None, description="With quote: only look in this document id")
+
+
+class MismatchOut(BaseModel):
+    claim_text: str
+    claim_start: int = Field(description="offset into claim")
+    claim_end: int
+    evidence_text: str
+    evidence_start: int = Field(description="offset into the document text")
+    evidence_end: int
+    kind: str
+    source: str
+
+
+class EvidenceOut(BaseModel):
+    source: str
+    title: str
+    start: int
+    end: int
+    quote: str = Field(description="document_text[start:end]")
+    score: float
+    url: str | None = None
+    page: int | None = None
+
+
+class VerdictOut(BaseModel):
+    claim: str
+    verdict: str = Field(description="supported, contradicted or not_found")
+    confidence: float
+    evidence: list[EvidenceOut]
+    mismatches: list[MismatchOut]
+
+
+class CheckOut(BaseModel):
+    verdicts: list[VerdictOut] | None = Field(None, description="For a claim: one verdict per sentence")
+    quote: dict[str, Any] | None = Field(None, description="For a quote: status verbatim/differs/not_found, "
+                                                             "the closest passage with offsets, and word diffs")
+
+
+class SourceOut(BaseModel):
+    id: str
+    title: str
+    text: str
+    meta: dict[str, Any] = Field(description="From sources.yaml: url, author, site, date, license (where given)")
+    pages: list[int] | None = Field(None, description="Start offset in text of each page (PDF sources only)")
+
+
+class ErrorOut(BaseModel):
+    error: str

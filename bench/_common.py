@@ -1,7 +1,7 @@
 """Helpers shared by the benchmark scripts: corpora, cached indexes, timing statistics.
 
 Benchmarks run in the benchmark environment (``/work/main/.venv-bench`` in the
-README), which has txtai on top of the project's own dependencies; txtai is
+docs/evaluation.md), which has txtai on top of the project's own dependencies; txtai is
 never a dependency of ``qa``. Everything expensive (the SQuAD index, txtai's
 index, baseline vectors) is cached under ``.cache/bench/`` keyed by a hash
 of its inputs, so a second run only measures.

@@ -175,7 +175,7 @@ def main() -> None:
 
         report(f"txtai {getattr(txtai, '__version__', '')} hybrid, same model".replace("  ", " "), tx_ranks, tx_t)
     elif not args.no_txtai:
-        print("  txtai not importable: run under the benchmark venv (README, Performance) for its row")
+        print("  txtai not importable: run under the benchmark venv (docs/evaluation.md, Performance) for its row")
 
     # --- qa's own pipeline, exactly as `qa eval` measures it
     def make(corpus: Path, index: Path) -> Pipeline:

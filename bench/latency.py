@@ -29,7 +29,7 @@ import yaml
 from _common import ROOT, SQUAD_DEV, model_path, seed_pipeline, squad_pipeline, stats_ms, txtai_available, txtai_hybrid
 
 from qa.text.words import tokenize
-from qa.pipeline import clean_text
+from qa.text.chars import clean_text
 from qa.evaluation.squad import sample
 
 
@@ -137,7 +137,7 @@ def main() -> None:
         print(f"txtai hybrid index over the same {len(chunks)} passages ready in {time.perf_counter() - t:.1f}s")
         arms["txtai hybrid search"] = lambda q: tx.search(q, p.config.top_k)
     elif not args.no_txtai:
-        print("txtai not importable: run under the benchmark venv (see README, Performance) to compare")
+        print("txtai not importable: run under the benchmark venv (see docs/evaluation.md, Performance) to compare")
 
     rng = random.Random(args.seed)
     timed_loop(arms, questions[:10], 1, rng)  # warm-up

@@ -1,4 +1,4 @@
-"""Fine-tune the span extractor (qa/extractor.py) on SQuAD *train* (never on dev).
+"""Fine-tune the span extractor (qa/models/extractor.py) on SQuAD *train* (never on dev).
 
     python bench/train_extractor.py [--questions 30000] [--layers 4] [--out qa/data/extractor.safetensors]
 
@@ -30,11 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from _training import ROOT, TRAIN, optimiser, step as fit_step  # noqa: E402
+from _training import ROOT, TRAIN, optimiser, save_weights, step as fit_step, train_top, trainable_names  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 
-from qa.models.extractor import Extractor, best_span, whole_characters  # noqa: E402
+from qa.models.extractor import Extractor, best_span, span_model, whole_characters  # noqa: E402
 from qa.ingest.sentences import attach_run_in_headings, split_sentences  # noqa: E402
 
 TRAIN_IDS = (1, 2, 3, 4, 6, 7)
@@ -162,11 +162,12 @@ def main() -> None:
         check = examples([a for i, a in enumerate(data) if i % 10 == CHECK_ID], args.negatives, seed=2)[:3000]
         ex.min_margin, report = tune(ex, check)
         print(report, f"\nchosen min_margin {ex.min_margin}", file=sys.stderr)
-        ex.save(Path(args.tune_only), _saved_names(args.tune_only))
+        save(ex, Path(args.tune_only), _saved_names(args.tune_only))
         return
     train = examples([a for i, a in enumerate(data) if i % 10 in TRAIN_IDS], args.negatives, seed=1)[:args.questions]
     check = examples([a for i, a in enumerate(data) if i % 10 == CHECK_ID], args.negatives, seed=2)[:1500]
-    ex = Extractor.untrained(args.layers)
+    ex = Extractor(span_model())
+    train_top(ex.model, args.layers)
     model = ex.model
     params = [p for p in model.parameters() if p.requires_grad]
     print(f"{len(train)} training examples; {sum(p.numel() for p in params):,} trainable parameters", file=sys.stderr)
@@ -199,8 +200,12 @@ def main() -> None:
     model.eval()  # no dropout while choosing the threshold
     ex.min_margin, report = tune(ex, check)
     print(report, f"\nchosen min_margin {ex.min_margin}", file=sys.stderr)
-    ex.save(Path(args.out))
+    save(ex, Path(args.out))
     print("wrote", args.out, file=sys.stderr)
+
+
+def save(ex: Extractor, path: Path, names=None) -> None:
+    save_weights(ex.model, path, names or trainable_names(ex.model), min_margin=repr(float(ex.min_margin)))
 
 
 def _saved_names(path: str) -> list[str]:

@@ -42,13 +42,12 @@ from pathlib import Path
 
 import numpy as np
 
-from _training import ROOT, TRAIN, optimiser, step as fit_step  # noqa: E402
+from _training import ROOT, TRAIN, optimiser, save_weights, step as fit_step, train_top, trainable_names  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 
 from qa.text.words import tokenize
-from qa.models.base import trainable_names
-from qa.models.reader import Reader
+from qa.models.reader import Reader, cross_encoder
 from qa.ingest.sentences import attach_run_in_headings, split_sentences
 
 
@@ -135,7 +134,8 @@ def main() -> None:
     check = groups(check_arts, 1000, 6, seed=2)
     # The same questions with two look-alikes from other paragraphs: what the reader meets in use.
     check_hard = groups(check_arts, 1000, 6, seed=2, hard=2)
-    reader = Reader.untrained(args.layers)
+    reader = Reader(cross_encoder())
+    train_top(reader.model, args.layers)
     model = reader.model
     if args.init:
         from safetensors.torch import load_file
@@ -183,7 +183,7 @@ def main() -> None:
         fit_step(opt, sched, loss, step, steps, t)
     print(f"after: check {accuracy(check)} ({len(check)} held-out groups of up to 7 sentences), "
           f"with look-alikes {accuracy(check_hard)}", file=sys.stderr)
-    reader.save(Path(args.out), trainable_names(model))
+    save_weights(model, Path(args.out), trainable_names(model))
     print("wrote", args.out, file=sys.stderr)
 
 

@@ -1,4 +1,4 @@
-"""Train the span reader (qa/reading.py) from the bundled MiniLM, all six layers, on SQuAD train with
+"""Train the span reader (qa/models/reading.py) from the bundled MiniLM, all six layers, on SQuAD train with
 negatives and on real unanswerable questions. Runs on CUDA when a GPU is present, else on the CPU.
 
     python bench/train_span_reader.py --run .cache/reader-run [--epochs 1.5] [--resume]
@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _training import ROOT, TRAIN  # noqa: E402
+from _training import ROOT, TRAIN, save_weights, trainable_names  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 
@@ -331,6 +331,14 @@ def report(model, tok, data, device, label: str) -> str:
 
 # ------------------------------------------------------------------ training
 
+def trainable(model) -> None:
+    """Let every transformer layer, the token-type embeddings and the heads train; word and position
+    embeddings stay as the bundled model has them (they are most of the parameters and generalise)."""
+    for name, p in model.named_parameters():
+        p.requires_grad = not (name.startswith("encoder.embeddings.word_embeddings")
+                               or name.startswith("encoder.embeddings.position_embeddings"))
+
+
 def build_model(device, weights: Path | None = None):
     from qa.models.base import load_weights
 
@@ -339,15 +347,12 @@ def build_model(device, weights: Path | None = None):
         model.train()
     else:
         model = reading.span_model()
-    reading.trainable(model)
+    trainable(model)
     return model.to(device)
 
 
 def save_snapshot(model, path: Path, **meta) -> None:
-    from qa.models.base import save_weights
-
-    names = [n for n, p in model.named_parameters() if p.requires_grad]
-    save_weights(model.cpu(), path, names, **meta)
+    save_weights(model.cpu(), path, trainable_names(model), **meta)
 
 
 def main() -> None:

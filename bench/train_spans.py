@@ -1,4 +1,4 @@
-"""Fit the span chooser (qa/spans.py) on SQuAD *train*: which typed span of the answer sentence answers.
+"""Fit the span chooser (qa/answer/spans.py) on SQuAD *train*: which typed span of the answer sentence answers.
 
     python bench/train_spans.py [--out qa/data/spans.json]
 

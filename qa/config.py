@@ -119,8 +119,8 @@ class Config:
     cors_origins: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()        # questions the UI offers as buttons (default: built-in ones, seed corpus only)
     claim_examples: tuple[str, ...] = ()  # claims the UI's "Check a claim" tab offers likewise
-    reader: bool = True  # let the cross-encoder re-read close candidate sentences (qa/reader.py)
-    extractor: bool = False  # narrow other answers to the words that answer (qa/extractor.py; opt-in, see README)
+    reader: bool = True  # let the cross-encoder re-read close candidate sentences (qa/models/reader.py)
+    extractor: bool = False  # narrow other answers to the words that answer (qa/models/extractor.py; opt-in, see docs/how-it-works.md)
     runtime: str = "onnx"  # run the bundled transformers through ONNX Runtime ("onnx") or torch ("torch")
 
     def __post_init__(self) -> None:

@@ -8,9 +8,7 @@ the config on first use) and the index is loaded lazily, once.
 from __future__ import annotations
 
 import dataclasses
-import re
 import threading
-import unicodedata
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -22,6 +20,7 @@ from qa.check.claims import CheckSettings, ClaimChecker, Verdict
 from qa.config import Config, load_config
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
 from qa.errors import InputError, StaleIndexError, IndexMissingError
+from qa.text.chars import blank, clean_text
 from qa.retrieval.retriever import Retriever
 from qa.ingest.sentences import split_sentences
 from qa.index.build import BuildReport, build_index
@@ -34,49 +33,6 @@ if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; to
 
 
 QUESTION_CACHE = 1024   # question vectors kept (1.5 KB each for MiniLM)
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-# Joiners that shape words and emoji (Persian text, a family emoji) stay; other format characters
-# (soft hyphens, zero-width spaces, direction overrides) are dropped, control characters become spaces.
-_KEPT_FORMAT = frozenset("\u200c\u200d")
-
-
-def _cleaned_char(ch: str) -> str:
-    cat = unicodedata.category(ch)
-    if cat[0] != "C" or ch in "\t\n" or ch in _KEPT_FORMAT:
-        return ch
-    return "" if cat == "Cf" else " "
-
-
-def _blank(text: str) -> bool:
-    """Nothing left once cleaned: what :func:`clean_text` refuses as empty."""
-    return not "".join(map(_cleaned_char, text)).strip()
-
-
-def clean_text(text: object, what: str, limit: int) -> str:
-    """Validate user text: a non-empty string within ``limit`` characters, control characters removed
-    (see :func:`_cleaned_char`).
-
-    Lone surrogates (what invalid UTF-8 becomes in ``sys.argv``, or a JSON ``"\\ud800"``) are refused:
-    they cannot be encoded back to UTF-8, so no answer quoting the question could be printed or sent.
-    """
-    if not isinstance(text, str):
-        raise InputError(f"{what} must be a string, got {type(text).__name__}")
-    bad = _SURROGATE.search(text)
-    if bad:
-        raise InputError(f"{what} is not valid Unicode (a lone surrogate at character {bad.start()}); "
-                         "send it as UTF-8 text")
-    cleaned = "".join(_cleaned_char(ch) for ch in text)
-    cleaned = " ".join(cleaned.split())
-    if not cleaned:
-        raise InputError(f"{what} is empty: type a {what} in words")
-    if len(cleaned) > limit:
-        raise InputError(f"{what} is {len(cleaned)} characters long; the limit is {limit} "
-                         "(limits.max_question_chars in qa.yaml)")
-    return cleaned
-
-
 class Pipeline:
     """Question answering over one configured corpus and index."""
 
@@ -230,7 +186,7 @@ class Pipeline:
         """Split ``text`` into sentences and check each as a claim; one :class:`Verdict` per claim."""
         clean_text(text, "claim", self.config.limits.max_question_chars)  # refuses empty or over-long input
         # A "sentence" of nothing but control characters (a stray line) is no claim: skipped, not refused.
-        return [self.check(text[s:e]) for s, e in split_sentences(text) if not _blank(text[s:e])]
+        return [self.check(text[s:e]) for s, e in split_sentences(text) if not blank(text[s:e])]
 
     def check_quote(self, quote: str, source: str | None = None) -> QuoteCheck:
         """Is ``quote`` verbatim in the sources (or in document ``source``)? Else the closest passage, diffed."""

@@ -16,7 +16,7 @@ from .fakes import FakeEmbedder
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 
-# Exported ONNX graphs (qa/runtime.py) go into the checkout's ignored .cache/, not the user's home.
+# Exported ONNX graphs (qa/models/runtime.py) go into the checkout's ignored .cache/, not the user's home.
 os.environ.setdefault("QA_CACHE_DIR", str(ROOT / ".cache" / "qa-test"))
 
 

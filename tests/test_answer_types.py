@@ -1,5 +1,8 @@
 """Answer typing and span narrowing: what kind of span a question wants, and which span of a sentence it is."""
 
+import subprocess
+import sys
+
 import pytest
 
 from qa.answer.answerer import narrow
@@ -200,12 +203,12 @@ def test_a_common_word_opening_the_sentence_is_no_name_even_in_a_short_document(
     assert "Grant met Lee in Seoul."[s:e] == "Grant"
 
 
-def test_who_is_a_capitalised_run_takes_no_time():
-    import time
-
-    start = time.perf_counter()  # a nested optional repeat made this take 2^n steps (20 s for one question)
-    question_type("WHO IS RESPONSIBLE FOR CLEANING THE KITCHEN " + "A" * 40 + "?!")
-    assert time.perf_counter() - start < 1.0
+def test_who_is_a_capitalised_run_does_not_backtrack_exponentially():
+    # A nested optional repeat made this take 2^n steps (20 s at n = 40). At n = 80 that would be ~10^13
+    # seconds, so finishing at all within a generous bound is the check, not a speed measured against a clock.
+    code = ("from qa.text.types import question_type; "
+            "question_type('WHO IS RESPONSIBLE FOR CLEANING THE KITCHEN ' + 'A' * 80 + '?!')")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 @pytest.mark.parametrize("qtype, question, sentence, want", [

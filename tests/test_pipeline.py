@@ -1,5 +1,6 @@
 """Pipeline.ask with the fake embedder: the JSON contract and exact offsets."""
 
+import dataclasses
 import json
 import math
 import re
@@ -9,9 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import qa
+from qa import Pipeline
 from qa.errors import InputError
 
 from .conftest import fake_pipeline, make_corpus
+from .fakes import FakeEmbedder
 
 QUESTIONS = ["When did Japan colonize Korea?", "How much did Japan export to South Korea in 2021?",
              "What is the Dokdo/Takeshima dispute?", "Who was South Korea's head of state between 1961 and 1979?",
@@ -65,13 +68,11 @@ def test_abstention_is_a_normal_result(tmp_path):
 
 
 def test_abstention_reason_rounds_down_as_the_ui_does(tmp_path):
-    p = fake_pipeline(tmp_path)
-    p.ask("When did Japan colonize Korea?")
-    answerer = p._answerer
-    r = p._retriever.retrieve("When did Japan colonize Korea?", p.embed_question("When did Japan colonize Korea?"))
-    conf = answerer.confidence(answerer.calibration_features(r, answerer.sentence_scores(r)))
+    p = fake_pipeline(tmp_path, abstain_threshold=0.0)
+    conf = p.ask("When did Japan colonize Korea?").confidence
     threshold = (math.floor(conf * 100) + 1) / 100  # the next whole percent: just above the confidence
-    ans = answerer.answer(r, threshold=threshold)
+    strict = Pipeline(dataclasses.replace(p.config, abstain_threshold=threshold), embedder=FakeEmbedder())
+    ans = strict.ask("When did Japan colonize Korea?")
     m = re.fullmatch(r"confidence (\d+)% is below the threshold (\d+)%", ans.reason or "")
     assert ans.abstained and m and int(m[1]) == math.floor(conf * 100) and int(m[2]) == int(m[1]) + 1
 
@@ -183,7 +184,7 @@ def test_a_nan_score_is_no_confidence():
 
 
 def test_cleaning_keeps_joiners_and_drops_invisible_format_characters():
-    from qa.pipeline import clean_text
+    from qa.text.chars import clean_text
 
     family = "\U0001F468\u200d\U0001F469"  # one emoji, joined
     assert clean_text(f"Who is {family}?", "question", 100) == f"Who is {family}?"

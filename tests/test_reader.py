@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from qa import Pipeline
-from qa.answer.answerer import AnswerModel
+from qa.answer.answerer import CALIBRATION_FEATURES, AnswerModel
+from qa.models.calibration import sigmoid
 
 from .conftest import fake_pipeline
 from .fakes import FakeEmbedder
@@ -61,22 +62,23 @@ def test_when_the_reader_picks_another_sentence_the_confidence_is_that_sentences
     p = pipeline_with(tmp_path / "b", KeywordReader(target), reader_candidates=3, reader_margin=99.0,
                       reader_weight=10.0)
     after = p.ask(QUESTION)
-    answerer = p._answerer
-    r = p._retriever.retrieve(QUESTION, p.embed_question(QUESTION))
-    rescored, _ = answerer.reread(r, answerer.sentence_scores(r))
-    expected = answerer.confidence(answerer.calibration_features(r, rescored))
+    model = AnswerModel.load()
+    calib = after.explain["calibration"]  # the features of the sentence shown, after the re-read
+    assert calib["best"] == pytest.approx(after.explain["top_sentences"][0]["score"])
+    expected = sigmoid(sum(calib[k] * w for k, w in zip(CALIBRATION_FEATURES, model.calibration))
+                       + model.calibration_bias)
     assert target in after.citations[0].quote and after.confidence == pytest.approx(expected)
     assert after.confidence != pytest.approx(before.confidence)  # not the displaced sentence's
 
 
-def test_reader_does_not_run_when_the_ranker_is_sure_or_it_is_off(tmp_path):
+def test_reader_does_not_run_when_the_ranker_is_sure_or_it_is_off(tmp_path, monkeypatch):
     reader = KeywordReader("1965")
     p = pipeline_with(tmp_path / "a", reader, reader_candidates=4, reader_margin=0.0, reader_weight=10.0)
     p.ask(QUESTION)
     assert reader.calls == 0  # margin 0: the best two are never "close"
     off = fake_pipeline(tmp_path / "b", abstain_threshold=0.0)  # reader: false
+    monkeypatch.setattr("qa.models.reader.shared", lambda *a, **k: pytest.fail("the reader was loaded"))
     assert off.ask(QUESTION).explain.get("reader") is None
-    assert off._reader is None
 
 
 def test_reader_does_not_run_for_abstentions(tmp_path):
@@ -115,14 +117,14 @@ def test_shipped_reader_reads_a_question_longer_than_its_window():
     assert logits.shape == (2,) and np.isfinite(logits).all()
 
 
-def test_warm_up_loads_the_reader_only_when_enabled(tmp_path):
+def test_warm_up_loads_the_reader_only_when_enabled(tmp_path, monkeypatch):
     reader = KeywordReader("x")
     p = pipeline_with(tmp_path / "a", reader, reader_candidates=4, reader_margin=1.0, reader_weight=1.0)
     p.warm_up()
     assert p._load_reader() is reader
     off = fake_pipeline(tmp_path / "b")
+    monkeypatch.setattr("qa.models.reader.shared", lambda *a, **k: pytest.fail("the reader was loaded"))
     off.warm_up()
-    assert off._reader is None
 
 
 @pytest.mark.slow

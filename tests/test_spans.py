@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from qa.text.types import DATE, NUMBER, PERSON, answer_spans, question_type
 from qa.answer.spans import SPAN_FEATURES, WEIGHTS_FILE, SpanModel, span_features
@@ -29,11 +30,22 @@ def test_the_shipped_weights_match_the_features_and_cover_every_type():
     assert {DATE, NUMBER, PERSON, "PLACE"} <= set(model.weights)
 
 
-def test_weights_for_other_features_fall_back_to_the_hand_set_model(tmp_path):
+def test_weights_for_other_features_are_an_error_that_says_how_to_refit(tmp_path):
     path = tmp_path / "spans.json"
     path.write_text(json.dumps({"features": ["something", "else"], "weights": {}}))
-    assert SpanModel.load(path) == SpanModel.default()
+    with pytest.raises(ValueError, match=r"does not fit the features .*refit it with `python bench/train_spans.py`"):
+        SpanModel.load(path)
     assert SpanModel.load(tmp_path / "missing.json") == SpanModel.default()
+
+
+def test_weights_are_matched_to_features_by_name_not_position(tmp_path):
+    data = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
+    order = list(range(len(SPAN_FEATURES)))[::-1]
+    shuffled = {"features": [data["features"][i] for i in order],
+                "weights": {k: [w[i] for i in order] for k, w in data["weights"].items()}}
+    path = tmp_path / "spans.json"
+    path.write_text(json.dumps(shuffled))
+    assert SpanModel.load(path) == SpanModel.load()
 
 
 def test_the_fitted_chooser_takes_the_span_beside_the_question_words():

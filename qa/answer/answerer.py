@@ -26,7 +26,7 @@ from qa.text.links import cite_url, link_fields, safe_url
 from qa.text.markup import percent
 from qa.retrieval.retriever import FEATURES, Passage, Retrieval
 from qa.answer.spans import SpanModel
-from qa.models.calibration import sigmoid
+from qa.models.calibration import sigmoid, weights_by_name
 from qa.index.store import Index
 
 if TYPE_CHECKING:  # the reader and the extractor load only when first used
@@ -128,10 +128,11 @@ class AnswerModel:
         if not path.is_file():
             return cls.default()
         data = json.loads(path.read_text(encoding="utf-8"))
-        if tuple(data["features"]) != FEATURES or tuple(data["calibration_features"]) != CALIBRATION_FEATURES:
-            return cls.default()
+        refit = "bench/train_ranker.py"
+        ranker = weights_by_name(data["features"], data["ranker"], FEATURES, path, refit)
+        calibration = weights_by_name(data["calibration_features"], data["calibration"], CALIBRATION_FEATURES, path, refit)
         reader = data.get("reader") or {}
-        return cls(tuple(data["ranker"]), data["ranker_bias"], tuple(data["calibration"]),
+        return cls(ranker, data["ranker_bias"], calibration,
                    data["calibration_bias"], data.get("join_margin", 0.5), int(reader.get("candidates", 0)),
                    float(reader.get("margin", 0.0)), float(reader.get("weight", 0.0)))
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.text.types import DISTANCE, NUMBER, PERCENT, preferred, quantity_kind
+from qa.models.calibration import check_names, weights_by_name
 from qa.text.words import tokenize
 
 WEIGHTS_FILE = Path(__file__).resolve().parents[1] / "data" / "spans.json"
@@ -72,9 +73,9 @@ def _load(path: str) -> SpanModel:
     if not p.is_file():
         return SpanModel.default()
     data = json.loads(p.read_text(encoding="utf-8"))
-    if tuple(data["features"]) != SPAN_FEATURES:
-        return SpanModel.default()
-    return SpanModel({k: tuple(map(float, v)) for k, v in data["weights"].items()})
+    names, refit = data["features"], "bench/train_spans.py"
+    check_names(names, SPAN_FEATURES, p, refit)  # even a file with no weights must name today's features
+    return SpanModel({k: weights_by_name(names, v, SPAN_FEATURES, p, refit) for k, v in data["weights"].items()})
 
 
 def _subject_question(question: str) -> bool:

@@ -18,6 +18,8 @@ from typing import Iterable
 
 from rapidfuzz import fuzz
 
+from qa.text.chars import INVISIBLE
+
 VERBATIM, DIFFERS, NOT_FOUND = "verbatim", "differs", "not_found"
 MIN_SCORE = 0.5        # below this similarity no passage is reported as the closest
 
@@ -56,9 +58,6 @@ class Normalised:
         return not (cuts_start or cuts_end)
 
 
-_INVISIBLE = frozenset("\u00ad\u200b\u2060\ufeff")
-
-
 def normalise(text: str) -> Normalised:
     """``text`` as quotes are compared: see :class:`Normalised`."""
     out: list[str] = []
@@ -68,7 +67,7 @@ def normalise(text: str) -> Normalised:
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
-        if ch in _INVISIBLE:  # a soft hyphen or zero-width space is no difference between texts
+        if ch in INVISIBLE:  # a soft hyphen or zero-width space is no difference between texts
             i += 1
             continue
         if ch.isspace():  # no-break and thin spaces included

@@ -1,4 +1,4 @@
-"""The bundled all-MiniLM-L6-v2 as the base of the small fine-tuned models (the reader, the extractor).
+"""The bundled all-MiniLM-L6-v2 as the base of the small fine-tuned models (the readers, the extractor).
 
 Each of them is the bundled model with a small head, of which only the top layers and the head
 are fine-tuned; its file (``qa/data/*.safetensors``) holds only those weights, in float16, and
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -58,18 +57,6 @@ def base_encoder(base=None):
     return copy.deepcopy(base) if base is not None else load_transformer(base_path())
 
 
-def train_top(model, layers: int) -> None:
-    """Let only the top ``layers`` transformer layers of ``model.encoder`` and ``model.head`` train."""
-    n = model.encoder.config.num_hidden_layers
-    for name, p in model.named_parameters():
-        p.requires_grad = name.startswith("head.") or any(
-            name.startswith(f"encoder.encoder.layer.{i}.") for i in range(n - layers, n))
-
-
-def trainable_names(model) -> list[str]:
-    return [n for n, p in model.named_parameters() if p.requires_grad]
-
-
 def load_weights(path: Path, build):
     """``build()``'s model with the fine-tuned weights of ``path`` put in, frozen, in eval mode (the file is
     read first, so a damaged one fails before the model is built)."""
@@ -85,16 +72,6 @@ def load_weights(path: Path, build):
     for p in model.parameters():
         p.requires_grad = False
     return model
-
-
-def save_weights(model, path: Path, names: Sequence[str], **metadata: str) -> None:
-    """Write the weights ``names`` of ``model`` to ``path`` in float16, with ``metadata``."""
-    from safetensors.torch import save_file
-
-    state = dict(model.named_parameters())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({n: state[n].detach().half().contiguous() for n in names}, str(path),
-              metadata={"base": BASE_NAME, **metadata})
 
 
 def pair_tokenizer(max_tokens: int):

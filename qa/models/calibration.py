@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 
 def sigmoid(x: float) -> float:
@@ -10,3 +11,23 @@ def sigmoid(x: float) -> float:
     if math.isnan(x):
         return 0.0
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
+
+
+def check_names(names: Sequence[str], wanted: Sequence[str], path, refit: str) -> None:
+    """A weights file must name exactly the features computed today: one fitted for another version of
+    them would score with the wrong columns, and falling back to hand-set weights would hide that, so
+    it is an error that says how to refit."""
+    if len(names) != len(set(names)) or set(names) != set(wanted):
+        missing, extra = sorted(set(wanted) - set(names)), sorted(set(names) - set(wanted))
+        raise ValueError(f"{path} does not fit the features computed now (missing {missing}, unknown {extra}): "
+                         f"refit it with `python {refit}`")
+
+
+def weights_by_name(names: Sequence[str], weights: Sequence[float], wanted: Sequence[str], path,
+                    refit: str) -> tuple[float, ...]:
+    """``weights`` (fitted for the features ``names``) in the order of ``wanted`` (see :func:`check_names`)."""
+    check_names(names, wanted, path, refit)
+    if len(weights) != len(names):
+        raise ValueError(f"{path} holds {len(weights)} weights for {len(names)} features: refit it with `python {refit}`")
+    by_name = dict(zip(names, weights))
+    return tuple(float(by_name[n]) for n in wanted)

@@ -1,7 +1,7 @@
 """Span extraction: the words of the chosen sentence that answer the question.
 
 The answer stage picks a sentence; for a question that asks for a date, number or name, typed
-candidates (qa/answer_types.py) narrow it. This model narrows any question: the question and the
+candidates (qa/text/types.py) narrow it. This model narrows any question: the question and the
 sentence go through the bundled all-MiniLM-L6-v2 together ("question [SEP] sentence"), and a linear
 head gives each token a start and an end score, as SQuAD readers do. The best span of at most
 ``MAX_ANSWER_TOKENS`` sentence tokens is compared with the "no span" score of the first token
@@ -22,8 +22,9 @@ from typing import Sequence
 
 import numpy as np
 
-from qa.models.base import (base_encoder, exported, input_arrays, load_once, load_weights, pair_tokenizer, save_weights,
-                      torch_inputs, train_top, trainable_names)
+from qa.text.chars import is_mark
+
+from qa.models.base import (base_encoder, exported, input_arrays, load_once, load_weights, pair_tokenizer, torch_inputs)
 
 EXTRACTOR_FILE = Path(__file__).resolve().parents[1] / "data" / "extractor.safetensors"
 MAX_TOKENS = 160
@@ -74,9 +75,6 @@ def best_span(logits: np.ndarray, encoding, sentence: str) -> Span | None:
     return Span(start, end, float(score[i, j]) - null)
 
 
-_JOINERS = {"\ufe0e", "\ufe0f", "\u200d"}
-
-
 def _unread(sentence: str, covered: int) -> bool:
     """Whether ``sentence[covered:]`` holds characters the tokenizer would have read (not only spaces,
     accents, joiners and format characters, which it leaves out of its offsets)."""
@@ -86,17 +84,14 @@ def _unread(sentence: str, covered: int) -> bool:
 def whole_characters(text: str, start: int, end: int) -> tuple[int, int]:
     """Widen ``text[start:end]`` so it neither ends before the accents and variation selectors that belong
     to its last character (the tokenizer's offsets leave out a decomposed accent) nor starts on one."""
-    def mark(ch: str) -> bool:
-        return unicodedata.category(ch) in ("Mn", "Me") or ch in _JOINERS
-
-    while start > 0 and mark(text[start]):
+    while start > 0 and is_mark(text[start]):
         start -= 1
-    while end < len(text) and mark(text[end]):
+    while end < len(text) and is_mark(text[end]):
         end += 1
     return start, end
 
 
-def _span_model(base=None):
+def span_model(base=None):
     """The bundled MiniLM with a linear start/end head on every token (torch is imported here)."""
     import torch
 
@@ -123,17 +118,12 @@ class Extractor:
         self.tokenizer = pair_tokenizer(MAX_TOKENS)
         self._lock = threading.Lock()
 
-    @classmethod
-    def untrained(cls, layers: int) -> "Extractor":
-        model = _span_model()
-        train_top(model, layers)
-        return cls(model)
 
     @classmethod
     def load(cls, path: Path = EXTRACTOR_FILE) -> "Extractor | None":
         if not path.is_file():
             return None
-        return cls(load_weights(path, _span_model), min_margin(path))
+        return cls(load_weights(path, span_model), min_margin(path))
 
     def forward(self, encodings):
         return self.model(**torch_inputs(encodings))
@@ -148,8 +138,6 @@ class Extractor:
             logits = self.forward(enc).float().numpy()
         return [best_span(lg, e, s) for lg, e, s in zip(logits, enc, sentences)]
 
-    def save(self, path: Path, names: Sequence[str] | None = None) -> None:
-        save_weights(self.model, path, names or trainable_names(self.model), min_margin=repr(float(self.min_margin)))
 
 
 class OnnxExtractor:

@@ -18,13 +18,13 @@ from typing import Sequence
 import numpy as np
 
 from qa.models.base import (base_encoder, base_path, exported, input_arrays, load_once, load_weights, pair_tokenizer,
-                      save_weights, torch_inputs, train_top)
+                      torch_inputs)
 
 READER_FILE = Path(__file__).resolve().parents[1] / "data" / "reader.safetensors"
 MAX_TOKENS = 128
 
 
-def _cross_encoder(base=None):
+def cross_encoder(base=None):
     """The bundled MiniLM with a linear head on its mean-pooled output (torch is imported here).
 
     ``base``: the bundled MiniLM already loaded by the embedder; a copy of it takes 30 ms, a reload over 1 s.
@@ -55,19 +55,13 @@ class Reader:
         self.tokenizer = pair_tokenizer(MAX_TOKENS)
         self._lock = threading.Lock()
 
-    @classmethod
-    def untrained(cls, layers: int) -> "Reader":
-        """The base model with a fresh head; only the top ``layers`` layers and the head train."""
-        model = _cross_encoder()
-        train_top(model, layers)
-        return cls(model)
 
     @classmethod
     def load(cls, path: Path = READER_FILE, base=None) -> "Reader | None":
         """The shipped reader, or None when its weights are missing. ``base``: the bundled MiniLM, already loaded."""
         if not path.is_file():
             return None
-        return cls(load_weights(path, lambda: _cross_encoder(base)))
+        return cls(load_weights(path, lambda: cross_encoder(base)))
 
     def logits(self, questions: Sequence[str], sentences: Sequence[str]):
         with self._lock:  # the tokenizer is not shared between threads while it encodes
@@ -84,8 +78,6 @@ class Reader:
         with torch.inference_mode():
             return self.logits([question] * len(sentences), sentences).float().numpy()
 
-    def save(self, path: Path, names: Sequence[str]) -> None:
-        save_weights(self.model, path, names)
 
 
 class OnnxReader:

@@ -13,11 +13,12 @@ whole words, so an answer is always a verbatim slice of the document.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+
+from qa.text.chars import is_mark
 
 MAX_TOKENS = 192          # question + window + 3 special tokens, at most
 MAX_QUESTION_TOKENS = 48  # a longer question is cut to its first 48 tokens for reading
@@ -142,19 +143,12 @@ def decode(start: np.ndarray, end: np.ndarray, answer: float, encoding, text: st
     return Reading(a, b, float(score[i, j]), null, float(answer))
 
 
-_JOINERS = {"\ufe0e", "\ufe0f", "\u200d"}
-
-
-def _mark(ch: str) -> bool:
-    return unicodedata.category(ch) in ("Mn", "Me") or ch in _JOINERS
-
-
 def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
     """Widen ``text[start:end]`` to whole words: a word piece ("##ing") never starts or ends an answer,
     and the accents and variation selectors that belong to its last character stay with it."""
-    while start > 0 and (_mark(text[start]) or (text[start].isalnum() and text[start - 1].isalnum())):
+    while start > 0 and (is_mark(text[start]) or (text[start].isalnum() and text[start - 1].isalnum())):
         start -= 1
-    while end < len(text) and (_mark(text[end]) or (text[end].isalnum() and text[end - 1].isalnum())):
+    while end < len(text) and (is_mark(text[end]) or (text[end].isalnum() and text[end - 1].isalnum())):
         end += 1
     return start, end
 
@@ -180,11 +174,3 @@ def span_model(base=None):
             return logits[..., 0], logits[..., 1], self.answer_head(out[:, 0]).squeeze(-1)
 
     return SpanReader()
-
-
-def trainable(model) -> None:
-    """Let every transformer layer, the token-type embeddings and the heads train; word and position
-    embeddings stay as the bundled model has them (they are most of the parameters and generalise)."""
-    for name, p in model.named_parameters():
-        p.requires_grad = not (name.startswith("encoder.embeddings.word_embeddings")
-                               or name.startswith("encoder.embeddings.position_embeddings"))

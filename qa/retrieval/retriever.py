@@ -18,7 +18,8 @@ from qa.text.words import tokenize
 from qa.index.store import Index
 from qa.index.vectors import search as vector_search
 
-# Names of the per-sentence features, in column order (see :func:`sentence_features`).
+# Names of the per-sentence features, in column order of ``Retrieval.features``; weights files name
+# them too, so a weight always meets its own feature.
 FEATURES = ("dense", "dense_gap", "lexical", "chunk_dense", "chunk_lexical", "chunk_best_dense",
             "neighbour_dense", "coverage", "type_match", "short", "idf_coverage", "context_coverage",
             "chunk_coverage", "bigram", "missing_rare")
@@ -162,10 +163,12 @@ class Retriever:
         coverage, idf_cov, ctx_cov, chunk_cov, bigram, missing = self._overlap(qtokens, srows, cand[sown])
         tmatch = np.array([type_match(qtype, question, idx.sentence_text(int(r))) for r in srows], dtype=np.float32)
         sdense = dense[sel]
-        feats = np.column_stack([
-            sdense, sdense - sdense.max(), lex_sent[srows], chunk_dense[sown], lex_chunk[cand[sown]], best_dense[sown],
-            neigh, coverage, tmatch, self._short[srows], idf_cov, ctx_cov, chunk_cov, bigram,
-            missing]).astype(np.float32)
+        columns = dict(dense=sdense, dense_gap=sdense - sdense.max(), lexical=lex_sent[srows],
+                       chunk_dense=chunk_dense[sown], chunk_lexical=lex_chunk[cand[sown]],
+                       chunk_best_dense=best_dense[sown], neighbour_dense=neigh, coverage=coverage,
+                       type_match=tmatch, short=self._short[srows], idf_coverage=idf_cov,
+                       context_coverage=ctx_cov, chunk_coverage=chunk_cov, bigram=bigram, missing_rare=missing)
+        feats = np.column_stack([columns[name] for name in FEATURES]).astype(np.float32)
         return Retrieval(question, qtype, tuple(passages), srows, cand[sown].astype(np.int64), feats)
 
     def _neighbour_dense(self, neighbours: np.ndarray, qvec: np.ndarray) -> np.ndarray:

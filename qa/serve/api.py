@@ -340,7 +340,7 @@ def one_thread_per_request() -> None:
     import faiss
 
     faiss.omp_set_num_threads(1)
-    torch = sys.modules.get("torch")  # ONNX Runtime graphs already run on one thread each (qa/runtime.py)
+    torch = sys.modules.get("torch")  # ONNX Runtime graphs already run on one thread each (qa/models/runtime.py)
     if torch is not None:
         torch.set_num_threads(1)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from qa.text.chars import UPPER
 from qa.text.words import tokenize
 
 DATE, NUMBER, PERSON, PLACE, ENTITY = "DATE", "NUMBER", "PERSON", "PLACE", "ENTITY"
@@ -68,21 +69,7 @@ _NUMBER_RE = re.compile(
 # A lower-case plural noun right after a number: what it counts.
 COUNTED = re.compile(r"\s+(?!(?:was|has|is|as|this|thus|its|his|does|gives|makes|marks|sees|becomes)\b)[a-z]{2,}s\b")
 
-def _upper_class() -> str:
-    """A character class of every upper-case letter of the Basic Multilingual Plane (É, Ō, Ж, ...), as ranges."""
-    runs: list[list[int]] = []
-    for i in range(0x10000):
-        if chr(i).isupper():
-            if runs and runs[-1][1] == i - 1:
-                runs[-1][1] = i
-            else:
-                runs.append([i, i])
-    return "[" + "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
-                         for a, b in runs) + "]"
-
-
-_UPPER = _upper_class()
-_CAP_WORD = rf"{_UPPER}[\w'’\-]*"  # a match inside a word ("Bay" of "eBay") is dropped by name_spans
+_CAP_WORD = rf"{UPPER}[\w'’\-]*"  # a match inside a word ("Bay" of "eBay") is dropped by name_spans
 _NAME_RE = re.compile(rf"{_CAP_WORD}(?:\s+(?:(?:of|the|de|von|van|al|bin|and|for)\s+)?{_CAP_WORD})*")
 
 _Q_NUMBER = re.compile(r"\b(how (many|much|long|far|old|large|big|high|often)|what (percentage|percent|"
@@ -107,7 +94,7 @@ STOP_CAPS = frozenset("The A An In On At For But And Or If As It Its This That T
 
 
 # Words separated by whitespace, one way only: no nested optional repeat for a regex to backtrack through.
-_Q_WHO_IS_NAME = re.compile(rf"\s*(?i:who(?:\s+(?:is|was|are|were)|['’]s))\s+(?P<name>{_UPPER}[\w.'’\-]*(?:\s+{_UPPER}[\w.'’\-]*)*)\s*\??\s*")
+_Q_WHO_IS_NAME = re.compile(rf"\s*(?i:who(?:\s+(?:is|was|are|were)|['’]s))\s+(?P<name>{UPPER}[\w.'’\-]*(?:\s+{UPPER}[\w.'’\-]*)*)\s*\??\s*")
 # Capitalised roles: "Who is Prime Minister?" asks for a name all the same.
 _ROLE_WORDS = frozenset("President Vice Prime Minister Deputy Premier Chancellor King Queen Emperor Empress Pope Chairman "
                         "Chairwoman Chair CEO CFO Secretary General Governor Mayor Speaker Chief Director Head Leader "

@@ -1,4 +1,4 @@
-"""The chat's HTML: answers, citations, sources and verdicts, escaped and highlighted by offsets.
+"""The chat's HTML: answers, citations, sources, verdicts and the document list, escaped and highlighted by offsets.
 
 Document text, titles, ids and questions are always escaped with :func:`esc`, and spans are
 highlighted by their offsets (``text[answer_start:answer_end]``), never by searching for the string
@@ -11,6 +11,7 @@ import html
 import re
 from typing import Any
 
+from qa.ingest.sentences import split_sentences
 from qa.text.markup import marked, percent
 from qa.serve.pages import source_link
 
@@ -88,20 +89,35 @@ def _snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     return esc(text[:cut if cut > limit // 2 else limit]) + "…"
 
 
+def sentence_answer(citation: dict) -> bool:
+    """True when the answer is no shorter than a sentence: the whole quote, or one whole sentence of it."""
+    start, a0, a1 = citation["start"], citation["answer_start"], citation["answer_end"]
+    if a0 is None or a1 is None:
+        return False
+    return (a0, a1) == (start, citation["end"]) or (a0 - start, a1 - start) in split_sentences(citation["quote"])
+
+
 def answer_html(result: dict, text_of) -> str:
     """The chat message for ``Answer.to_dict()``; ``text_of(doc_id)`` gives a document's text."""
     if result["abstained"]:
         return abstention_html(result)
-    conf = result["confidence"]
-    parts = ['<div class="qa-msg">',
-             f'<p class="qa-answer">{esc(result["answer"])}'
-             f'<span class="qa-conf" title="calibrated confidence">{percent(conf)} confident</span></p>']
-    if result.get("note"):
-        parts.append(f'<p class="qa-note">{esc(result["note"])}</p>')
+    conf = f'<span class="qa-conf" title="calibrated confidence">{percent(result["confidence"])} confident</span>'
     first = result["citations"][0]
-    quote = highlight_html(text_of(first["source"]), first["start"], first["end"], first["answer_start"],
-                           first["answer_end"])
-    parts.append(f'<p class="qa-said">“{quote}” <span class="qa-ref">[1]</span></p>')
+    text = text_of(first["source"])
+    if sentence_answer(first):  # the answer is a sentence of the quote: say it once, as the quote
+        whole = (first["answer_start"], first["answer_end"]) == (first["start"], first["end"])
+        quote = highlight_html(text, first["start"], first["end"], None if whole else first["answer_start"],
+                               None if whole else first["answer_end"])
+        parts = ['<div class="qa-msg">',
+                 f'<p class="qa-answer qa-sentence">“{quote}” <span class="qa-ref">[1]</span>{conf}</p>']
+        if result.get("note"):
+            parts.append(f'<p class="qa-note">{esc(result["note"])}</p>')
+    else:
+        parts = ['<div class="qa-msg">', f'<p class="qa-answer">{esc(result["answer"])}{conf}</p>']
+        if result.get("note"):
+            parts.append(f'<p class="qa-note">{esc(result["note"])}</p>')
+        quote = highlight_html(text, first["start"], first["end"], first["answer_start"], first["answer_end"])
+        parts.append(f'<p class="qa-said">“{quote}” <span class="qa-ref">[1]</span></p>')
     for n, c in enumerate(result["citations"], 1):
         text = text_of(c["source"])
         ctx = highlight_html(text, c["start"], c["end"], c["answer_start"], c["answer_end"], CONTEXT_CHARS)
@@ -214,3 +230,27 @@ def quote_html(result: dict, text_of) -> str:
                  f'Open the whole document</a></details></div></div>')
     return "".join(parts)
 
+
+DOCUMENTS_SHOWN = 500  # a larger corpus lists its first ones and says how many more
+
+
+def documents_html(docs: list[dict]) -> str:
+    """The indexed documents (``{"id", "title", "pages"}`` each): a count, and each title linked to its
+    whole-document view, with its file name and a PDF's page count."""
+    if not docs:
+        return ('<div class="qa-docs"><p class="qa-note">No documents are indexed yet: put files in the corpus '
+                'folder and run <code>qa index</code>.</p></div>')
+    n = len(docs)
+    parts = [f'<div class="qa-docs"><details open><summary>Searching {n} document{"s" if n != 1 else ""}'
+             f'</summary><ul>']
+    for d in docs[:DOCUMENTS_SHOWN]:
+        extra = [d["id"]] if d["title"] != d["id"] else []
+        if d.get("pages"):
+            extra.append(f'{d["pages"]} page{"s" if d["pages"] != 1 else ""}')
+        note = f' <span class="qa-note">{esc(" · ".join(extra))}</span>' if extra else ""
+        parts.append(f'<li><a href="{source_href(d["id"])}" target="_blank" rel="noopener noreferrer">'
+                     f'{esc(d["title"])}</a>{note}</li>')
+    if n > DOCUMENTS_SHOWN:
+        parts.append(f'<li class="qa-note">… and {n - DOCUMENTS_SHOWN:,} more</li>')
+    parts.append("</ul></details></div>")
+    return "".join(parts)

@@ -3,8 +3,9 @@
 Everything shown comes from :meth:`Pipeline.ask` (the "Ask" tab) and
 :meth:`Pipeline.check_text` / :meth:`Pipeline.check_quote` (the "Check a claim" tab), rendered as
 escaped HTML by :mod:`qa.serve.render` (spans highlighted by their offsets, never by searching for
-the answer string again). The chat renders no Markdown,
-so Markdown syntax in a document or question stays text too. :func:`build_ui` returns the
+the answer string again) and explained in words by :mod:`qa.serve.explain`. The chat renders no
+Markdown, so Markdown syntax in a document or question stays text too. The page lists the indexed
+documents and offers example questions (:mod:`qa.serve.examples`). :func:`build_ui` returns the
 Blocks; :mod:`qa.serve.api` mounts it at ``/`` next to the JSON API.
 """
 
@@ -13,17 +14,23 @@ from __future__ import annotations
 import os
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+# Gradio's queue summarises its per-event analytics with pandas after every event, for a monitoring
+# page this app never enables; pandas 3 warns about the options Gradio uses (32 Pandas4Warnings a
+# test run). Summarise never: no pandas work per question, no warnings.
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(2**62))
 
 import gradio as gr  # noqa: E402
 
 from qa.errors import QAError  # noqa: E402
-from qa.text.markup import percent  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
-from qa.serve.examples import CHECK_EXAMPLES, EXAMPLES, examples_for  # noqa: E402,F401
-from qa.serve.render import (NO_ANSWER, SNIPPET_CHARS, answer_html, esc, highlight_html,  # noqa: E402,F401
-                             marked_html, quote_html, sources_html, verdicts_html)
+from qa.text.markup import percent  # noqa: E402,F401 (public here too)
+from qa.serve.examples import CHECK_EXAMPLES, EXAMPLES, draw_questions, examples_for  # noqa: E402,F401
+from qa.serve.explain import explain_html  # noqa: E402
+from qa.serve.render import (NO_ANSWER, SNIPPET_CHARS, answer_html, documents_html, esc,  # noqa: E402,F401
+                             highlight_html, marked_html, quote_html, sources_html, verdicts_html)
 
 MAX_TURNS = 50           # questions kept in a chat's history
+EXPLAIN_PLACEHOLDER = '<p class="qa-note">Why an answer was chosen, or what was missing, appears here.</p>'
 
 # System fonts only: the page must not fetch anything from a CDN.
 THEME = gr.themes.Soft(primary_hue="amber", secondary_hue="slate", neutral_hue="slate",
@@ -62,6 +69,16 @@ CSS = """
 .qa-badge.not_found, .qa-badge.differs { background: #e5e7eb; color: #1f2937; }
 .qa-verdict mark.qa-diff { background: #fca5a5; color: #111827; }
 .qa-verdict .qa-ins { background: #bbf7d0; color: #111827; }
+.qa-msg .qa-sentence { font-weight: 400; font-size: 1.05em; }
+.qa-why { margin: 0 0 .4em; }
+.qa-numbers summary { font-weight: 400; color: #6b7280; font-size: .9em; }
+.qa-docs summary { cursor: pointer; font-weight: 600; }
+.qa-docs ul { margin: .3em 0 0; padding-left: 1.1em; max-height: 14em; overflow-y: auto; }
+.qa-docs li { margin-bottom: .2em; overflow-wrap: anywhere; }
+/* Gradio floats the chat's clear/copy-all buttons over the messages (the first one, or whichever is scrolled
+   to the top): give them a row of their own above the scrolling messages. */
+#qa-chat .icon-button-wrapper.top-panel { position: static; align-self: flex-end; width: fit-content;
+                                          margin: 4px 4px 0 auto; }
 footer { display: none !important; }
 """
 
@@ -77,48 +94,32 @@ def _bounded(history: list) -> list:
     return history[-MAX_TURNS * 2:]
 
 
-def explain_html(answer, text_of, title_of) -> str:
-    """Per-sentence ranker scores, the calibration features and, for an abstention, the reason."""
-    ex = answer.explain or {}
-    parts = ['<div class="qa-explain">']
-    if answer.abstained:
-        parts.append(f'<p><strong>Why no answer:</strong> {esc(answer.reason or "no passage holds an answer")}</p>')
-    parts.append(f'<p>Confidence {percent(answer.confidence)} (threshold {percent(ex.get("threshold", 0))}); '
-                 f'question type: {esc(ex.get("question_type") or "any sentence")}.</p>')
-    rows = ex.get("top_sentences") or []
-    if rows:
-        parts.append("<table><thead><tr><th>#</th><th>score</th><th>sentence</th><th>features</th></tr></thead><tbody>")
-        for n, r in enumerate(rows, 1):
-            text = text_of(r["source"])
-            feats = ", ".join(f"{k} {v:.2f}" for k, v in r.get("features", {}).items())
-            parts.append(f'<tr><td>{n}</td><td class="qa-score">{r["score"]:.2f}</td>'
-                         f'<td>{esc(text[r["start"]:r["end"]])}<br><span class="qa-note">{esc(title_of(r["source"]))}'
-                         f'</span></td><td class="qa-score">{esc(feats)}</td></tr>')
-        parts.append("</tbody></table>")
-    calib = ex.get("calibration") or {}
-    if calib:
-        parts.append('<p class="qa-score">calibration: ' + esc(", ".join(f"{k} {v:.3f}" for k, v in calib.items()))
-                     + "</p>")
-    parts.append("</div>")
-    return "".join(parts)
-
-
 # ------------------------------------------------------------------ the Blocks
 
 def build_ui(pipeline: Pipeline) -> gr.Blocks:
     """The chat UI over ``pipeline`` (mount it with :func:`qa.serve.api.create_app`)."""
     limit = pipeline.config.limits.max_question_chars
     try:
-        doc_ids = list(pipeline.index.doc_ids)
+        index = pipeline.index
+        doc_ids = list(index.doc_ids)
     except QAError:  # no index yet: quotes are then checked against every document, and no examples are offered
-        doc_ids = []
-    questions, claims = examples_for(pipeline.config, doc_ids)
+        index, doc_ids = None, []
+    config = pipeline.config
+    drawn: tuple[str, ...] = ()
+    if index is not None and doc_ids and not config.examples and not examples_for(config, doc_ids)[0]:
+        drawn = draw_questions(index, pipeline.ask)  # the corpus's own questions, answered before offered
+    questions, claims = examples_for(config, doc_ids, drawn)
+    docs = [{"id": d, "title": index.titles[i], "pages": len(index.pages[i]) if index.pages else 0}
+            for i, d in enumerate(doc_ids)] if index is not None else []
 
     def text_of(doc_id: str) -> str:
         return pipeline.source(doc_id)["text"]
 
     def title_of(doc_id: str) -> str:
         return pipeline.source(doc_id)["title"]
+
+    def in_corpus(stem: str) -> bool:
+        return index is not None and index.bm25_sentences.has(stem)
 
     def respond(question: str, history: list | None):
         """One turn: ``(history, history, box, sources, explain)``; the history lives in a server-side State.
@@ -138,11 +139,12 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         result = answer.to_dict()
         history = _bounded(history + [{"role": "user", "content": esc(question)},
                                       {"role": "assistant", "content": answer_html(result, text_of)}])
-        return history, history, "", sources_html(result), explain_html(answer, text_of, title_of)
+        return history, history, "", sources_html(result), explain_html(answer, text_of, title_of, in_corpus)
 
     with gr.Blocks(title="qa: ask the sources", analytics_enabled=False) as demo:
-        gr.Markdown("## Ask the sources\nAnswers are quoted word for word from the documents, with citations; "
-                    "when the documents don't answer, it says so.")
+        gr.Markdown("## Ask the sources\nAnswers are quoted word for word from "
+                    + (f"the {len(docs)} documents listed on the right" if len(docs) > 1 else "the documents")
+                    + ", with citations; when the documents don't answer, it says so.")
         with gr.Tab("Ask"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=320):
@@ -162,11 +164,11 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                         buttons = [gr.Button(q, size="sm", variant="secondary", min_width=160) for q in questions]
                     clear = gr.Button("Clear the conversation", size="sm", variant="secondary")
                 with gr.Column(scale=2, min_width=300):
+                    gr.HTML(documents_html(docs), elem_id="qa-documents")
                     gr.Markdown("### Sources")
                     sources = gr.HTML(sources_html(None), elem_id="qa-sources")
                     with gr.Accordion("Explain", open=False):
-                        explain = gr.HTML('<p class="qa-note">Scores of the best sentences appear here.</p>',
-                                          elem_id="qa-explain")
+                        explain = gr.HTML(EXPLAIN_PLACEHOLDER, elem_id="qa-explain")
         with gr.Tab("Check a claim"):
             gr.Markdown("Paste a claim (each sentence is checked on its own) or switch to quote mode to see "
                         "whether words are quoted verbatim.")
@@ -188,7 +190,10 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         ask.click(respond, [box, turns], outputs)
         for b, q in zip(buttons, questions):
             b.click(lambda history, q=q: respond(q, history), [turns], outputs)
-        clear.click(lambda: ([], [], "", sources_html(None), ""), None, outputs)
+        clear.click(lambda: ([], [], "", sources_html(None), EXPLAIN_PLACEHOLDER), None, outputs)
+        # The chat's own trash button empties what is shown; the kept history must go too, or the next
+        # answer would bring the whole conversation back.
+        chat.clear(lambda: ([], sources_html(None), EXPLAIN_PLACEHOLDER), None, [turns, sources, explain])
 
         def ask_api(question: str, top_k: int | None = None) -> dict:
             """The `qa ask --json` object, for gradio_client users; a bad question raises its message."""

@@ -5,7 +5,7 @@ are offered. Over any other corpus the questions are drawn from its own text, so
 sees a question about someone else's documents: "What is X?" for a sentence that defines X ("Ninja is
 a small build system ..."), and a heading that asks a question or says how to do something
 ("How to use bzip2" -> "How do I use bzip2?"). A drawn question is offered only when the pipeline
-answers it from the document it came from.
+answers it from where it came from: the defining sentence, or the section under the heading.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ DRAWN = 3                  # questions drawn from the corpus
 TRIES = 4                  # candidates asked per question offered, at most
 SCAN_DOCUMENTS = 200       # documents looked at for candidates, at most
 SCAN_SENTENCES = 300       # sentences looked at per document, at most
+SECTION_CHARS = 2000       # how far under a heading its answer may lie
 
 # "Ninja is a small build system", "A glob is a pattern": a subject of one to four words, then is/are a/an/the.
 _DEFINITION = re.compile(r"(?P<subject>(?:(?:The|A|An) )?[^\s,;:()\"“”]+(?: [^\s,;:()\"“”]+){0,3}) "
@@ -77,7 +78,9 @@ def heading_question(line: str) -> str | None:
     """A heading that asks ("Why is it slow?", "How to use bzip2") as a question, else None."""
     text = _SECTION_NUMBER.sub("", line.strip()).strip()
     words = text.split()
-    if not 2 <= len(words) <= 10 or text[-1] in ".,;:" or not text[0].isalpha():
+    if not 2 <= len(words) <= 10 or text[-1] in ".,;:" or not text[0].isupper() or ". " in text:
+        return None
+    if sum(c.isalpha() or c.isspace() for c in text) < 0.8 * len(text):  # a formula or code, not a heading
         return None
     if text.lower().startswith("how to "):
         return "How do I " + text[len("how to "):] + "?"
@@ -103,49 +106,54 @@ def _specific(question: str) -> bool:
     return any(c.isupper() or c.isdigit() or c in "._+#" for c in body[1:])
 
 
-def candidates(index) -> list[list[str]]:
-    """Per document (index order, the first ``SCAN_DOCUMENTS``), its candidate questions, best first."""
-    out: list[list[str]] = []
+def candidates(index) -> list[list[tuple[str, int, int]]]:
+    """Per document (index order, the first ``SCAN_DOCUMENTS``), its candidate questions, best first, each
+    with the span of the document its answer should come from."""
+    out: list[list[tuple[str, int, int]]] = []
     by_doc: dict[int, list[tuple[int, int]]] = {}
     for row, d in enumerate(index.sent_doc.tolist()):
         if d < SCAN_DOCUMENTS and len(by_doc.setdefault(d, [])) < SCAN_SENTENCES:
             by_doc[d].append(tuple(int(x) for x in index.sent_span[row]))
     for d, text in enumerate(index.texts[:SCAN_DOCUMENTS]):
-        ranked: list[tuple[int, int, str]] = []
+        ranked: list[tuple[int, int, str, int, int]] = []
         for s, e in by_doc.get(d, []):
             q = definition_question(text[s:e])
             if q:
-                ranked.append((0 if _specific(q) else 2, s, q))
+                ranked.append((0 if _specific(q) else 2, s, q, s, e))
         for pos, line in _headings(text):
             q = heading_question(line)
-            if q:
-                ranked.append((1, pos, q))
+            if q:  # answered in the section under the heading, not by the heading itself
+                ranked.append((1, pos, q, pos + len(line), pos + len(line) + SECTION_CHARS))
         seen: set[str] = set()
-        out.append([q for _, _, q in sorted(ranked) if not (q.lower() in seen or seen.add(q.lower()))])
+        out.append([(q, s, e) for _, _, q, s, e in sorted(ranked) if not (q.lower() in seen or seen.add(q.lower()))])
     return out
 
 
 def draw_questions(index, ask: Callable[[str], object], n: int = DRAWN) -> tuple[str, ...]:
-    """Up to ``n`` questions from different documents of ``index`` that ``ask`` answers from that document.
+    """Up to ``n`` questions from different documents of ``index`` that ``ask`` answers from where they came.
 
     ``ask`` is :meth:`Pipeline.ask`; at most ``TRIES * n`` candidates are asked, so a corpus with no
     answerable candidate costs a few questions at start-up, not one per document.
     """
     per_doc = candidates(index)
     chosen: list[str] = []
+    done: set[int] = set()
     tries = 0
     for depth in range(max((len(c) for c in per_doc), default=0)):
         for d, questions in enumerate(per_doc):
             if len(chosen) >= n or tries >= TRIES * n:
                 return tuple(chosen)
-            if depth >= len(questions) or any(q in chosen for q in questions[:depth]):
-                continue  # this document already gave one
+            if depth >= len(questions) or d in done:
+                continue
+            question, start, end = questions[depth]
             tries += 1
             try:
-                answer = ask(questions[depth])
+                answer = ask(question)
             except Exception:  # an example is a nicety: a question the pipeline refuses is just not offered
                 continue
             cites = getattr(answer, "citations", ())
-            if not getattr(answer, "abstained", True) and cites and cites[0].source == index.doc_ids[d]:
-                chosen.append(questions[depth])
+            if (not getattr(answer, "abstained", True) and cites and cites[0].source == index.doc_ids[d]
+                    and cites[0].start < end and start < cites[0].end):
+                chosen.append(question)
+                done.add(d)
     return tuple(chosen)

@@ -332,6 +332,7 @@ def test_drawn_questions_come_from_definitions_and_asking_headings():
     assert definition_question("Return values are the codes bzip2 exits with.") == "What are return values?"
     assert definition_question("The default weight is 50.") is None  # no a/an/the: no definition
     assert definition_question("It is a library for fonts.") is None and definition_question("This is the end.") is None
+    assert definition_question("since this reservation is the only one left.") is None
     assert heading_question("2.1 How to use bzip2") == "How do I use bzip2?"
     assert heading_question("Why is my build slow?") == "Why is my build slow?"
     assert heading_question("Return values") is None and heading_question("Options.") is None

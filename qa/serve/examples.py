@@ -33,8 +33,11 @@ SECTION_CHARS = 2000       # how far under a heading its answer may lie
 # "Ninja is a small build system", "A glob is a pattern": a subject of one to four words, then is/are a/an/the.
 _DEFINITION = re.compile(r"(?P<subject>(?:(?:The|A|An) )?[^\s,;:()\"“”]+(?: [^\s,;:()\"“”]+){0,3}) "
                          r"(?P<verb>is|are) (?:a|an|the|one of)\b")
+# Words that make the opening no subject to ask about: pronouns, determiners, conjunctions ("since this
+# reservation is a ..." is the end of another sentence's thought).
 _NOT_SUBJECT = frozenset("""it this that there these those he she they we you i each every one which what who here
-its such another both all some no any his her their our my your when where how why if then thus also""".split())
+its such another both all some no any his her their our my your when where how why if then thus also since
+because although though while as so but and or nor however whereas unless until after before once only""".split())
 _VERB_LIKE = frozenset("is are was were be been has have had do does did can could may might must will would "
                        "shall should not".split())
 _SECTION_NUMBER = re.compile(r"^(?:(?:chapter|section|part)\s+)?[\dIVXivx]+(?:\.\d+)*\.?\s+", re.I)
@@ -58,7 +61,7 @@ def definition_question(sentence: str) -> str | None:
     subject = m.group("subject")
     words = subject.split()
     core = words[1:] if words[0] in ("The", "A", "An") else words
-    if not core or core[0].lower() in _NOT_SUBJECT or any(w.lower() in _VERB_LIKE for w in core):
+    if not core or any(w.lower() in _NOT_SUBJECT or w.lower() in _VERB_LIKE for w in core):
         return None
     if not any(c.isalpha() for c in subject) or not subject[-1].isalnum():
         return None

@@ -136,8 +136,16 @@ def _won(phrases, best, best_tokens, rows, ex, text_of) -> str:
     if len(rows) > 1:
         nxt = rows[1]
         how = "well ahead of" if margin > 1.0 else "ahead of" if margin > 0.3 else "only just ahead of"
-        said += (f"; it scored {how} the next best sentence, “{esc(text_of(nxt['source'])[nxt['start']:nxt['end']])}”")
+        said += f"; it scored {how} the next best sentence, “{esc(_cut(text_of(nxt['source'])[nxt['start']:nxt['end']]))}”"
     return said
+
+
+def _cut(text: str, limit: int = 160) -> str:
+    """``text``, or its first words up to ``limit`` characters and an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[:cut if cut > limit // 2 else limit] + "…"
 
 
 def _numbers(ex: dict, rows: list[dict], text_of, title_of) -> str:

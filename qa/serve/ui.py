@@ -73,8 +73,8 @@ CSS = """
 .qa-why { margin: 0 0 .4em; }
 .qa-numbers summary { font-weight: 400; color: #6b7280; font-size: .9em; }
 .qa-docs summary { cursor: pointer; font-weight: 600; }
-.qa-docs ul { margin: .3em 0 0; padding-left: 1.1em; max-height: 14em; overflow-y: auto; }
-.qa-docs li { margin-bottom: .2em; overflow-wrap: anywhere; }
+.qa-docs ul { margin: .3em 0 0; padding: 0; list-style: none; max-height: 24em; overflow-y: auto; }
+.qa-docs li { margin-bottom: .25em; overflow-wrap: anywhere; }
 /* Gradio floats the chat's clear/copy-all buttons over the messages (the first one, or whichever is scrolled
    to the top): give them a row of their own above the scrolling messages. */
 #qa-chat .icon-button-wrapper.top-panel { position: static; align-self: flex-end; width: fit-content;

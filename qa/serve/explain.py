@@ -18,7 +18,7 @@ from qa.text.words import tokenize
 from qa.serve.render import esc
 
 WANTED = {DATE: "date", NUMBER: "number", PERSON: "name", PLACE: "place"}
-_WORD = re.compile(r"\w+(?:[’'.-]\w+)*")
+_WORD = re.compile(r"(?<![\w-])-{0,2}\w+(?:[’'.-]\w+)*")  # a command-line option keeps its dashes: "-s"
 
 
 def key_phrases(question: str) -> list[tuple[str, frozenset[str]]]:

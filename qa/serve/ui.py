@@ -143,7 +143,7 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
 
     with gr.Blocks(title="qa: ask the sources", analytics_enabled=False) as demo:
         gr.Markdown("## Ask the sources\nAnswers are quoted word for word from "
-                    + (f"the {len(docs)} documents listed on the right" if len(docs) > 1 else "the documents")
+                    + (f"the {len(docs)} documents it searches" if len(docs) > 1 else "the documents")
                     + ", with citations; when the documents don't answer, it says so.")
         with gr.Tab("Ask"):
             with gr.Row(equal_height=False):

@@ -253,6 +253,7 @@ def _confusion_table(confusion: dict) -> str:
 def _cmd_eval(pipeline, args) -> int:
     from tqdm.auto import tqdm
 
+    from qa.evaluation.dialogues import eval_dialogues, is_dialogue_set, load_dialogue_set
     from qa.evaluation.evaluate import (eval_claim_set, eval_question_set, eval_squad, is_claim_set, load_claim_set,
                              load_question_set)
     from qa.pipeline import Pipeline
@@ -268,6 +269,9 @@ def _cmd_eval(pipeline, args) -> int:
 
         workdir = Path(args.workdir) if args.workdir else None
         result = eval_squad(path, args.limit, args.seed, make, workdir=workdir, progress=bar)
+    elif is_dialogue_set(path):
+        dialogues = load_dialogue_set(path, args.split)
+        result = eval_dialogues(pipeline, dialogues[:args.limit] if args.limit is not None else dialogues, progress=bar)
     elif is_claim_set(path):
         claims = load_claim_set(path, args.split)
         result = eval_claim_set(pipeline, claims[:args.limit] if args.limit is not None else claims, progress=bar)

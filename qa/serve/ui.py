@@ -57,6 +57,7 @@ CSS = """
 .qa-ref { font-size: .8em; font-weight: 600; color: #92400e; }
 .qa-abstain { font-weight: 600; margin: 0 0 .3em; }
 .qa-note { color: #6b7280; font-size: .85em; margin: .2em 0; }
+.qa-understood { color: #6b7280; font-size: .85em; font-style: italic; margin: 0 0 .3em; }
 .qa-list ol { padding-left: 1.3em; margin: 0; }
 .qa-list li { margin-bottom: .6em; }
 .qa-score { font-family: ui-monospace, monospace; font-size: .8em; color: #6b7280; }
@@ -172,12 +173,21 @@ def _bounded(history: list) -> list:
     return history[-MAX_TURNS * 2:]
 
 
+def understood_html(result: dict) -> str:
+    """"Understood as: ..." when a follow-up was asked of the sources as another question, so a wrong
+    reading is visible; empty otherwise."""
+    standalone = result.get("standalone_question")
+    if not standalone or " ".join(standalone.split()) == " ".join(str(result["question"]).split()):
+        return ""
+    return f'<p class="qa-understood">Understood as: {esc(standalone)}</p>'
+
+
 def answer_html(result: dict, text_of) -> str:
     """The chat message for ``Answer.to_dict()``; ``text_of(doc_id)`` gives a document's text."""
     if result["abstained"]:
         return abstention_html(result)
     conf = result["confidence"]
-    parts = ['<div class="qa-msg">',
+    parts = ['<div class="qa-msg">', understood_html(result),
              f'<p class="qa-answer">{esc(result["answer"])}'
              f'<span class="qa-conf" title="calibrated confidence">{percent(conf)} confident</span></p>']
     if result.get("note"):
@@ -200,7 +210,7 @@ def answer_html(result: dict, text_of) -> str:
 
 
 def abstention_html(result: dict, related: int = 3) -> str:
-    parts = ['<div class="qa-msg">', f'<p class="qa-abstain">{esc(NO_ANSWER)}'
+    parts = ['<div class="qa-msg">', understood_html(result), f'<p class="qa-abstain">{esc(NO_ANSWER)}'
              f'<span class="qa-conf low" title="calibrated confidence">{percent(result["confidence"])}</span></p>']
     passages = result.get("passages", [])[:related]
     if passages:
@@ -240,6 +250,9 @@ def explain_html(answer, text_of, title_of) -> str:
     parts = ['<div class="qa-explain">']
     if answer.abstained:
         parts.append(f'<p><strong>Why no answer:</strong> {esc(answer.reason or "no passage holds an answer")}</p>')
+    why = (ex.get("conversation") or {}).get("why") or []
+    if why:
+        parts.append(f'<p><strong>Understood as:</strong> {esc(answer.standalone_question)} ({esc("; ".join(why))})</p>')
     parts.append(f'<p>Confidence {percent(answer.confidence)} (threshold {percent(ex.get("threshold", 0))}); '
                  f'question type: {esc(ex.get("question_type") or "any sentence")}.</p>')
     rows = ex.get("top_sentences") or []
@@ -342,25 +355,30 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
     def title_of(doc_id: str) -> str:
         return pipeline.source(doc_id)["title"]
 
-    def respond(question: str, history: list | None):
-        """One turn: ``(history, history, box, sources, explain)``; the history lives in a server-side State.
+    turns_kept = pipeline.config.limits.max_history_turns
+
+    def respond(question: str, history: list | None, conversation: list | None = None):
+        """One turn: ``(history, history, box, sources, explain, conversation)``; the chat and the
+        conversation (the earlier answers, which follow-ups are understood from) live in server-side States.
 
         The browser sends only the question (never the conversation back), so a long chat cannot push
         a request past ``limits.max_body_bytes``.
         """
         history = list(history or [])
+        conversation = list(conversation or [])
         if not isinstance(question, str) or not question.strip():
-            return history, history, "", gr.skip(), gr.skip()
+            return history, history, "", gr.skip(), gr.skip(), conversation
         try:
-            answer = pipeline.ask(question)
+            answer = pipeline.ask(question, history=conversation)
         except QAError as exc:
             history = _bounded(history + [{"role": "user", "content": esc(_shown(question))},
                                           {"role": "assistant", "content": f'<div class="qa-msg">{esc(exc)}</div>'}])
-            return history, history, question, gr.skip(), gr.skip()
+            return history, history, question, gr.skip(), gr.skip(), conversation
         result = answer.to_dict()
         history = _bounded(history + [{"role": "user", "content": esc(question)},
                                       {"role": "assistant", "content": answer_html(result, text_of)}])
-        return history, history, "", sources_html(result), explain_html(answer, text_of, title_of)
+        conversation = (conversation + [answer])[-turns_kept:]
+        return history, history, "", sources_html(result), explain_html(answer, text_of, title_of), conversation
 
     with gr.Blocks(title="qa: ask the sources", analytics_enabled=False) as demo:
         gr.Markdown("## Ask the sources\nAnswers are quoted word for word from the documents, with citations; "
@@ -405,12 +423,13 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
             check_out = gr.HTML('<p class="qa-note">Verdicts appear here.</p>', elem_id="qa-check-result")
 
         turns = gr.State([])
-        outputs = [chat, turns, box, sources, explain]
-        box.submit(respond, [box, turns], outputs)
-        ask.click(respond, [box, turns], outputs)
+        conversation = gr.State([])  # the earlier Answers of this chat: what "it" or "he" can point back to
+        outputs = [chat, turns, box, sources, explain, conversation]
+        box.submit(respond, [box, turns, conversation], outputs)
+        ask.click(respond, [box, turns, conversation], outputs)
         for b, q in zip(buttons, questions):
-            b.click(lambda history, q=q: respond(q, history), [turns], outputs)
-        clear.click(lambda: ([], [], "", sources_html(None), ""), None, outputs)
+            b.click(lambda history, conv, q=q: respond(q, history, conv), [turns, conversation], outputs)
+        clear.click(lambda: ([], [], "", sources_html(None), "", []), None, outputs)
 
         def ask_api(question: str, top_k: int | None = None) -> dict:
             """The `qa ask --json` object, for gradio_client users; a bad question raises its message."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from qa.answer.answerer import Answer, Answerer, AnswerModel
-from qa.answer.conversation import Reading, favour, read_history, understand
+from qa.answer.conversation import Reading, about_the_conversation, favour, read_history, understand
 from qa.check.claims import CheckSettings, ClaimChecker, Verdict
 from qa.config import Config, load_config
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
@@ -29,6 +29,7 @@ from qa.index.store import Index, live_path, load_index
 
 if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; torch when the reader runs
     from qa.check.quotes import QuoteCheck
+    from qa.retrieval.retriever import Favour
     from qa.models.extractor import Extractor, OnnxExtractor
     from qa.models.reader import Reader
 
@@ -188,15 +189,27 @@ class Pipeline:
         """What ``question`` asks given ``history`` (see :meth:`ask`), without answering it."""
         q = clean_text(question, "question", self.config.limits.max_question_chars)
         limits = self.config.limits
-        return understand(q, read_history(history, limits.max_question_chars, limits.max_history_turns))
+        return self._in_context(understand(q, read_history(history, limits.max_question_chars,
+                                                            limits.max_history_turns)))[0]
+
+    def _in_context(self, reading: Reading) -> tuple[Reading, "Favour | None"]:
+        """The reading, unless the question is about another document than the conversation (then it stands
+        alone), and the passages retrieval should favour."""
+        if not reading.followup:
+            return reading, None
+        index = self.index
+        prefer = favour(index, reading.turn)
+        if not about_the_conversation(index, reading, prefer):
+            return Reading(reading.question, reading.question, False), None
+        return reading, prefer
 
     def _ask_in_conversation(self, question: str, reading: Reading, top_k: int) -> Answer:
         assert self._retriever is not None and self._answerer is not None and self._index is not None
+        reading, prefer = self._in_context(reading)
         standalone = reading.standalone
         # The standalone question must fit the limit too: a pronoun can stand for a long phrase.
         if len(standalone) > self.config.limits.max_question_chars:
             standalone = reading.question
-        prefer = favour(self._index, reading.turn) if reading.followup else None
         retrieval = self._retriever.retrieve(standalone, self.embed_question(standalone), top_k=top_k, favour=prefer)
         result = self._answerer.answer(retrieval)
         explain = {**result.explain, "conversation": {"followup": reading.followup, "why": list(reading.why)}}

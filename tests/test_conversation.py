@@ -62,6 +62,8 @@ def turns(*pairs: tuple[str, str | None]) -> tuple[Turn, ...]:
      "How much did South Korea export to Japan in 2021?"),
     ([("On what date did South Korea become independent?", "August 15, 1945")], "And North Korea?",
      "On what date did North Korea become independent?"),
+    ([("What is the Korean name of the Liancourt Rocks?", "Dokdo")], "And the Japanese name?",
+     "What is the Japanese name of the Liancourt Rocks?"),
     ([("What are the Liancourt Rocks called in Korean?", "Dokdo")], "And in Japanese?",
      "What are the Liancourt Rocks called in Japanese?"),
     ([("What is Dokdo?", LONG)], "And in Japanese?", "What is Dokdo called in Japanese?"),
@@ -82,6 +84,13 @@ def test_a_follow_up_becomes_the_question_it_stands_for(history, question, stand
     assert reading.why and reading.turn is not None
 
 
+def test_a_thing_named_inside_an_of_phrase_can_be_what_they_stand_for():
+    history = turns(("What is the Korean name of the Liancourt Rocks?", "Dokdo"),
+                    ("And the Japanese name?", "Takeshima"))
+    assert history[1].standalone == "What is the Japanese name of the Liancourt Rocks?"
+    assert understand("In which sea do they lie?", history).standalone == "In which sea do the Liancourt Rocks lie?"
+
+
 def test_a_chain_of_follow_ups_resolves_turn_by_turn():
     history = turns(("Who is Fumio Kishida?", "Prime Minister Fumio Kishida"), ("Who visited him in Tokyo?", "Yoon Suk Yeol"))
     assert history[1].standalone == "Who visited Fumio Kishida in Tokyo?"
@@ -100,6 +109,13 @@ STANDALONE = [
     "Which client request macro lets my program find out whether it is running under Valgrind?",
     "And what did Japan drop?",
     "How much did Japan export to South Korea in 2021?",
+    # a name before the pronoun is what it stands for; "itself" is always the question's own; a clause is no ellipsis
+    "What district of Osaka is known for its nightlife?",
+    "Which party began to assert itself in the 1990s?",
+    "When did Portugal found their first colony?",
+    "What is it called when prices rise and wages fall at once?",
+    "What does it mean for a treaty to be ratified?",
+    "What about Kishida changed as his approval fell?",
 ]
 
 
@@ -219,3 +235,22 @@ def test_noun_phrases_of_a_question(text, found):
     got = phrases(text)
     assert [(p.text, p.kind) for p in got] == found
     assert all(text[p.start:p.end] == p.text for p in got)
+
+
+def test_a_pronoun_question_about_another_document_is_not_read_into_the_conversation(tmp_path):
+    from .conftest import fake_pipeline, make_corpus
+
+    corpus = make_corpus(tmp_path, {
+        "park.txt": "Park Chung-hee ruled South Korea from 1961 to 1979. He had served in the Imperial Japanese "
+                    "military during World War II.\n",
+        "tesla.txt": "Nikola Tesla studied resonance, which gave him the teleforce weapon idea in his New York "
+                     "laboratory. Tesla worked on refining the design until the end of his life.\n"})
+    p = fake_pipeline(tmp_path, corpus=corpus)
+    history = [{"question": "Who ruled South Korea from 1961 to 1979?", "answer": "Park Chung-hee"}]
+    other = "What was he studying that gave him the teleforce weapon idea?"
+    ans = p.ask(other, history=history)
+    assert ans.standalone_question == other and not ans.explain["conversation"]["followup"]
+    assert p.ask("Where did he serve during World War II?", history=history).standalone_question == \
+        "Where did Park Chung-hee serve during World War II?"
+    # without the index, the rules alone would have read "he" as Park Chung-hee
+    assert understand(other, read_history(history, 2000, 20)).rewritten

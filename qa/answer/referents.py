@@ -165,6 +165,11 @@ def candidates(turn: Turn) -> list[Referent]:
             inner = next(iter(phrases(owner.group(1), skip_first=False)), None)
             if inner is not None and inner.text == owner.group(1):
                 out.append(Referent(inner.text, turn, "other", inner))
+        of = ph.text.find(" of ") if ph.kind == "described" else -1
+        if of > 0:  # "the Japanese name of the Liancourt Rocks": the Liancourt Rocks too
+            inner = next(iter(phrases(ph.text[of + 4:], skip_first=False)), None)
+            if inner is not None and inner.text == ph.text[of + 4:] and inner.head.lower() not in GENERIC:
+                out.append(Referent(inner.text, turn, "other", inner))
     return out
 
 

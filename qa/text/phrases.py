@@ -205,7 +205,7 @@ def _thing_at(ws: Sequence[Word], i: int) -> tuple[int, str] | None:
             end = _name_end(ws, k)
             # "the South Korean parliament": a people's word describes what follows
             if (end < len(ws) and ws[end].joined and ws[end].low not in STOPS and not ws[end].capitalised
-                    and ws[end - 1].bare in DEMONYMS and not is_verb(ws[end].text)) or ws[end - 1].possessive:
+                    and ws[end - 1].bare in DEMONYMS) or ws[end - 1].possessive:
                 return (_described_end(ws, end), "described") if end < len(ws) and ws[end].low not in STOPS                     else (end, "name")
             return end, "name"
         end = _described_end(ws, k)

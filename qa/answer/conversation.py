@@ -379,7 +379,7 @@ def about_the_conversation(index: Index, reading: Reading, prefer: Favour | None
     weapon idea?" after an unrelated turn is about another document, whose words it holds. It is taken
     for a follow-up unless its words (weighted by rarity) are at least ``OFF_TOPIC`` better covered by
     some document outside the conversation than by the conversation's own documents -- those the
-    earlier answer came from (``prefer``) and those holding the earlier question's rarest word. A
+    earlier answer came from (``prefer``), else those holding the earlier question's rarest word. A
     question of fewer than three content words ("When did it end?", "What is it called in Japanese?")
     cannot be judged and stays a follow-up.
     """
@@ -389,9 +389,9 @@ def about_the_conversation(index: Index, reading: Reading, prefer: Favour | None
         return True
     docs = set(prefer.docs) if prefer is not None else set()
     earlier = sorted(set(tokenize(turn.standalone)))
-    if earlier:
+    if not docs and earlier:  # no answer to go by: the documents of the earlier question's rarest word
         postings = [index.bm25_chunks.containing(t) for t in earlier]
-        docs |= {int(d) for d in index.chunk_doc[min((p for p in postings if len(p)), key=len, default=postings[0])]}
+        docs = {int(d) for d in index.chunk_doc[min((p for p in postings if len(p)), key=len, default=postings[0])]}
     if not docs:
         return True
     weights = index.bm25_chunks.idf(asked)

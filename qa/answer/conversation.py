@@ -68,6 +68,7 @@ class Reading:
     why: tuple[str, ...] = ()   # each thing taken from the conversation, in words
     turn: Turn | None = None    # the turn it leans on: retrieval favours where that answer came from
     refs: tuple[tuple[str, str], ...] = ()  # (kind, what) for each pronoun resolved
+    by_pronoun: bool = False    # a pronoun is all that made it a follow-up (no "that year", "the two", ...)
 
     @property
     def rewritten(self) -> bool:
@@ -136,6 +137,7 @@ def understand(question: str, turns: Sequence[Turn]) -> Reading:
     edits: list[tuple[int, int, str, str, Turn]] = []
     refs: list[tuple[str, str]] = []
     followup = False
+    other_signal = False  # "the two", "that year", "that issue": the conversation, whatever the question's words
     for w in words(q):
         kind = ("person" if w.low in PERSON_PRONOUNS else "thing" if w.low in THING_PRONOUNS
                 else "plural" if w.low in PLURAL_PRONOUNS else None)
@@ -158,14 +160,14 @@ def understand(question: str, turns: Sequence[Turn]) -> Reading:
             continue
         if any(p.kind == "pair" and p.end <= m.start() for p in phrases(q)):
             continue
-        followup = True
+        followup = other_signal = True
         c = pair(turns, m.group("noun"))
         if c is not None:
             edits.append((m.start(), m.end(), c.text, f"\"{m.group(0)}\" = {c.text} ({_origin(c)})", c.turn))
     for m in _TIME_REF.finditer(q):
         if YEAR.search(q, 0, m.start()):
             continue
-        followup = True
+        followup = other_signal = True
         found = when(turns, (m.group("unit") or "time").lower())
         if found is not None:
             date, turn = found
@@ -176,7 +178,7 @@ def understand(question: str, turns: Sequence[Turn]) -> Reading:
         noun = m.group("noun")
         if noun not in _DEM_NOUNS or _TIME_REF.match(q, m.start()) or any(e[0] <= m.start() < e[1] for e in edits):
             continue
-        followup = True
+        followup = other_signal = True
         found = described(turns, noun)
         if found is not None:
             edits.append((m.start(), m.end(), found[0], f"\"{m.group(0)}\" = {found[0]} (from \"{found[1].standalone}\")",
@@ -188,13 +190,14 @@ def understand(question: str, turns: Sequence[Turn]) -> Reading:
                            (f"too short to ask on its own: about {topic.text} ({_origin(topic)})",), topic.turn)
         return Reading(q, q, True, (), prev)
     if not edits:
-        return Reading(q, q, followup, (), prev if followup else None)
+        return Reading(q, q, followup, (), prev if followup else None, by_pronoun=followup and not other_signal)
     out = q
     for start, end, text, _, _ in sorted(edits, key=lambda e: e[0], reverse=True):
         if start == 0:
             text = text[:1].upper() + text[1:]
         out = out[:start] + text + out[end:]
-    return Reading(q, _tidy(out), True, tuple(e[3] for e in sorted(edits)), sorted(edits)[0][4], tuple(refs))
+    return Reading(q, _tidy(out), True, tuple(e[3] for e in sorted(edits)), sorted(edits)[0][4], tuple(refs),
+                   by_pronoun=not other_signal)
 
 
 def _origin(c: Referent) -> str:
@@ -381,11 +384,12 @@ def about_the_conversation(index: Index, reading: Reading, prefer: Favour | None
     some document outside the conversation than by the conversation's own documents -- those the
     earlier answer came from (``prefer``), else those holding the earlier question's rarest word. A
     question of fewer than three content words ("When did it end?", "What is it called in Japanese?")
-    cannot be judged and stays a follow-up.
+    cannot be judged and stays a follow-up; so does one that says "that year", "the two", "that issue"
+    or is an ellipsis: those point at the conversation whatever its words.
     """
     asked = content_words(reading.question)
     turn = reading.turn
-    if len(asked) < 3 or turn is None or len(index.chunk_ids) == 0:
+    if not reading.by_pronoun or len(asked) < 3 or turn is None or len(index.chunk_ids) == 0:
         return True
     docs = set(prefer.docs) if prefer is not None else set()
     earlier = sorted(set(tokenize(turn.standalone)))

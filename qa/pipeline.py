@@ -172,8 +172,7 @@ class Pipeline:
             raise InputError(f"top_k must be an integer between 1 and 100, got {top_k!r}")
         reading = None
         if history is not None:
-            limits = self.config.limits
-            reading = understand(q, read_history(history, limits.max_question_chars, limits.max_history_turns))
+            reading = understand(q, self._read_history(history))
         self._ensure_loaded()
         assert self._retriever is not None and self._answerer is not None and self._index is not None
         if reading is not None:
@@ -188,9 +187,12 @@ class Pipeline:
     def understand(self, question: str, history: Sequence[dict | Answer]) -> Reading:
         """What ``question`` asks given ``history`` (see :meth:`ask`), without answering it."""
         q = clean_text(question, "question", self.config.limits.max_question_chars)
+        return self._in_context(understand(q, self._read_history(history)))[0]
+
+    def _read_history(self, history: object) -> tuple:
         limits = self.config.limits
-        return self._in_context(understand(q, read_history(history, limits.max_question_chars,
-                                                            limits.max_history_turns)))[0]
+        return read_history(history, limits.max_question_chars, limits.max_history_turns,
+                            judge=lambda r: self._in_context(r)[0])
 
     def _in_context(self, reading: Reading) -> tuple[Reading, "Favour | None"]:
         """The reading, unless the question is about another document than the conversation (then it stands

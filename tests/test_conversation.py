@@ -254,3 +254,13 @@ def test_a_pronoun_question_about_another_document_is_not_read_into_the_conversa
         "Where did Park Chung-hee serve during World War II?"
     # without the index, the rules alone would have read "he" as Park Chung-hee
     assert understand(other, read_history(history, 2000, 20)).rewritten
+
+
+def test_each_earlier_turn_is_read_as_the_judge_read_it_when_it_was_asked():
+    from qa.answer.conversation import Reading
+
+    history = [{"question": "Who ruled South Korea from 1961 to 1979?", "answer": "Park Chung-hee"},
+               {"question": "What was he studying?", "answer": "resonance"}]
+    assert read_history(history, 2000, 20)[1].standalone == "What was Park Chung-hee studying?"
+    alone = read_history(history, 2000, 20, judge=lambda r: Reading(r.question, r.question, False))
+    assert alone[1].standalone == "What was he studying?" and alone[1].refs == ()

@@ -11,7 +11,7 @@ serve?"), with the reasons in words. A question that stands on its own is return
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +23,8 @@ from qa.errors import InputError
 from qa.index.store import Index
 from qa.retrieval.retriever import Favour
 from qa.text.chars import clean_text
-from qa.text.phrases import (AUX, DEMONSTRATIVES, DEMONYMS, PERSON_PRONOUNS, PRONOUNS, PLURAL_PRONOUNS, PREPOSITIONS, STOPS, THING_PRONOUNS, WH, Phrase,
-                             is_verb, phrases, words)
+from qa.text.phrases import (AUX, DEMONSTRATIVES, DEMONYMS, PERSON_PRONOUNS, PLURAL_PRONOUNS, PREPOSITIONS, PRONOUNS,
+                             STOPS, THING_PRONOUNS, WH, Phrase, is_verb, phrases, words)
 from qa.text.types import DATE, typed_spans
 from qa.text.words import tokenize
 
@@ -75,9 +75,11 @@ class Reading:
         return self.standalone != self.question
 
 
-def read_history(history: object, max_chars: int, max_turns: int) -> tuple[Turn, ...]:
+def read_history(history: object, max_chars: int, max_turns: int,
+                 judge: Callable[[Reading], Reading] = lambda r: r) -> tuple[Turn, ...]:
     """Validate ``history`` (earlier ``{"question", "answer"}`` dicts or :class:`Answer` objects, oldest
-    first) and understand each turn in order, so a chain of follow-ups resolves."""
+    first) and understand each turn in order, so a chain of follow-ups resolves; ``judge`` has the last
+    word on each reading, as it had when that turn was asked (see :func:`about_the_conversation`)."""
     if isinstance(history, (str, bytes)) or not isinstance(history, Sequence):
         raise InputError("history must be a list of earlier turns, each {\"question\": ..., \"answer\": ...}, "
                          f"got {type(history).__name__}")
@@ -89,7 +91,7 @@ def read_history(history: object, max_chars: int, max_turns: int) -> tuple[Turn,
         where = f"history[{i}]"
         if isinstance(item, Answer):
             question = " ".join(item.question.split())
-            reading = understand(question, turns)
+            reading = judge(understand(question, turns))
             first = item.citations[0] if item.citations else None
             source = (first.source, first.answer_start, first.answer_end) if first and first.answer_start is not None \
                 else None
@@ -112,7 +114,7 @@ def read_history(history: object, max_chars: int, max_turns: int) -> tuple[Turn,
             if answer is not None and len(answer) > max_chars:
                 raise InputError(f"{where}.answer is {len(answer)} characters long; the limit is {max_chars} "
                                  "(limits.max_question_chars in qa.yaml)")
-        reading = understand(question, turns)
+        reading = judge(understand(question, turns))
         turns.append(Turn(question, answer, reading.standalone, refs=reading.refs))
     return tuple(turns)
 
@@ -181,7 +183,8 @@ def understand(question: str, turns: Sequence[Turn]) -> Reading:
         followup = other_signal = True
         found = described(turns, noun)
         if found is not None:
-            edits.append((m.start(), m.end(), found[0], f"\"{m.group(0)}\" = {found[0]} (from \"{found[1].standalone}\")",
+            said = f"\"{m.group(0)}\" = {found[0]} (from \"{found[1].standalone}\")"
+            edits.append((m.start(), m.end(), found[0], said,
                           found[1]))
     if not followup and _too_short(q):
         topic = pick(turns, "thing")
@@ -295,7 +298,8 @@ def _ellipsis(q: str, fragment: str, prev: Turn) -> Reading:
         old = re.search(r"\bin\s+(?P<lang>[A-Z]\w+)\b", p)
         if old and old.group("lang") in _LANGUAGES:
             s, e = old.span("lang")
-            return Reading(q, p[:s] + lang.group("lang") + p[e:], True, (why + f" in place of {old.group('lang')}",), prev)
+            return Reading(q, p[:s] + lang.group("lang") + p[e:], True, (why + f" in place of {old.group('lang')}",),
+                           prev)
         c = re.match(r"(what|who)\s+(is|are|was|were)\s+(.+?)\s*\?*$", p, re.I)
         tail = f" called in {lang.group('lang')}" if c and not re.search(r"\b(called|known)\b", p) \
             else f" in {lang.group('lang')}"
@@ -319,7 +323,8 @@ def _ellipsis(q: str, fragment: str, prev: Turn) -> Reading:
             return Reading(q, "".join(out) + p[last:], True, (why,), prev)
         n = new[0]
         target = (next((o for o in old if o.head.lower() == n.head.lower()), None)
-                  or next((o for o in old if set(n.text.lower().split()) & set(o.text.lower().split()) - {"the", "of"}), None)
+                  or next((o for o in old if set(n.text.lower().split()) & set(o.text.lower().split()) - {"the", "of"}),
+                          None)
                   or next((o for o in old if o.possessive == n.possessive and o.kind == n.kind == "described"), None)
                   or _subject(p, old))
         if target is not None:

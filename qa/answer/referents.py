@@ -42,7 +42,7 @@ class Turn:
     answer: str | None                           # None: the sources did not answer
     standalone: str                              # what it asked of the sources
     source: tuple[str, int, int] | None = None   # (document id, answer start, answer end), when known
-    refs: tuple[tuple[str, str], ...] = ()       # (kind, what) for each pronoun it resolved: ("person", "Park Chung-hee")
+    refs: tuple[tuple[str, str], ...] = ()       # (kind, what) of each pronoun it resolved ("person", "Park Chung-hee")
 
     @property
     def qtype(self) -> str | None:
@@ -278,7 +278,8 @@ def described(turns: Sequence[Turn], noun: str) -> tuple[str, Turn] | None:
             spans = typed_spans(DATE, turn.answer)
             if spans:
                 when = turn.answer[spans[0][0]:spans[0][1]]
-                return (f"the {noun} from {when}" if re.search(r"\d\s+to\s+\d", when) else f"the {noun} of {when}"), turn
+                span = f"the {noun} from {when}" if re.search(r"\d\s+to\s+\d", when) else f"the {noun} of {when}"
+                return span, turn
         a = short_answer(turn)
         if noun in KIND_NOUNS and a is not None and len(a.split()) <= 4 and not any(is_verb(w) for w in a.split()):
             return f"the {a} {noun}", turn

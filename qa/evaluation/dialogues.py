@@ -97,7 +97,8 @@ def eval_dialogues(pipeline: Pipeline, dialogues: list[dict], progress: Callable
         "standalone_with_history": standalone, "first_turns": counts["first"][0],
         "followup_answer_contains_gold": rate("followup"),
         "followups_right": f"{counts['followup'][1]} of {counts['followup'][0]}",
-        "followups_rewritten": round(1 - len(left_followups) / counts["followup"][0], 4) if counts["followup"][0] else None,
+        "followups_rewritten": (round(1 - len(left_followups) / counts["followup"][0], 4)
+                                if counts["followup"][0] else None),
         "standalone_rewritten": round(len(rewritten_standalone) / standalone, 4) if standalone else None,
         "standalone_answer_contains_gold": rate("standalone"), "first_turn_answer_contains_gold": rate("first"),
         # the same follow-ups asked as the set's hand-written standalone questions, with no history: what a

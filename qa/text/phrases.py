@@ -206,7 +206,9 @@ def _thing_at(ws: Sequence[Word], i: int) -> tuple[int, str] | None:
             # "the South Korean parliament": a people's word describes what follows
             if (end < len(ws) and ws[end].joined and ws[end].low not in STOPS and not ws[end].capitalised
                     and ws[end - 1].bare in DEMONYMS) or ws[end - 1].possessive:
-                return (_described_end(ws, end), "described") if end < len(ws) and ws[end].low not in STOPS                     else (end, "name")
+                if end < len(ws) and ws[end].low not in STOPS:
+                    return _described_end(ws, end), "described"
+                return end, "name"
             return end, "name"
         end = _described_end(ws, k)
         return (end, "described") if end > k else None
@@ -216,10 +218,6 @@ def _thing_at(ws: Sequence[Word], i: int) -> tuple[int, str] | None:
             return _described_end(ws, end), "described"   # "Japan's largest business federation"
         return end, "name"
     return None
-
-
-def _index_after(ws: Sequence[Word], offset: int) -> int:
-    return next((k for k, w in enumerate(ws) if w.start >= offset), len(ws))
 
 
 @lru_cache(maxsize=4096)

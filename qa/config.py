@@ -67,6 +67,7 @@ class LimitsConfig:
     max_question_chars: int = 2000
     max_body_bytes: int = 65536
     max_file_mb: float = 50.0      # corpus files larger than this are skipped with a warning
+    max_history_turns: int = 20    # earlier turns a question may bring along (POST /api/ask "history")
 
     def __post_init__(self) -> None:
         _check(self.max_question_chars >= 10, "limits.max_question_chars", "must be >= 10",
@@ -74,6 +75,8 @@ class LimitsConfig:
         _check(self.max_body_bytes >= 1024, "limits.max_body_bytes", "must be >= 1024", self.max_body_bytes)
         _check(0 < self.max_file_mb <= 10_000, "limits.max_file_mb", "must be > 0 and <= 10000",
                self.max_file_mb)
+        _check(1 <= self.max_history_turns <= 1000, "limits.max_history_turns", "must be between 1 and 1000",
+               self.max_history_turns)
 
     @property
     def max_file_bytes(self) -> int:

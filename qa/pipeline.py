@@ -11,11 +11,12 @@ import dataclasses
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
 from qa.answer.answerer import Answer, Answerer, AnswerModel
+from qa.answer.conversation import Reading, about_the_conversation, favour, read_history, understand
 from qa.check.claims import CheckSettings, ClaimChecker, Verdict
 from qa.config import Config, load_config
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
@@ -28,6 +29,7 @@ from qa.index.store import Index, live_path, load_index
 
 if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; torch when the reader runs
     from qa.check.quotes import QuoteCheck
+    from qa.retrieval.retriever import Favour
     from qa.models.extractor import Extractor, OnnxExtractor
     from qa.models.reader import Reader
 
@@ -156,20 +158,64 @@ class Pipeline:
                 self._qcache.popitem(last=False)
         return vec
 
-    def ask(self, question: str, top_k: int | None = None) -> Answer:
-        """Answer ``question`` from the corpus: a verbatim span with citations, or an abstention."""
+    def ask(self, question: str, top_k: int | None = None,
+            history: Sequence[dict | Answer] | None = None) -> Answer:
+        """Answer ``question`` from the corpus: a verbatim span with citations, or an abstention.
+
+        ``history``: the conversation so far, oldest first, as ``{"question": ..., "answer": ...}`` dicts
+        or earlier :class:`Answer` objects. A follow-up ("When did it end?") is then asked as the
+        standalone question it stands for, reported as ``standalone_question``; ``None`` asks it alone.
+        """
         q = clean_text(question, "question", self.config.limits.max_question_chars)
         top_k = self.config.top_k if top_k is None else top_k
         if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 100:
             raise InputError(f"top_k must be an integer between 1 and 100, got {top_k!r}")
+        reading = None
+        if history is not None:
+            reading = understand(q, self._read_history(history))
         self._ensure_loaded()
         assert self._retriever is not None and self._answerer is not None and self._index is not None
+        if reading is not None:
+            return self._ask_in_conversation(question, reading, top_k)
         qvec = self.embed_question(q)
         retrieval = self._retriever.retrieve(q, qvec, top_k=top_k)
         result = self._answerer.answer(retrieval)
         if q != question:  # report the question as asked, offsets are unaffected
             result = dataclasses.replace(result, question=question)
         return result
+
+    def understand(self, question: str, history: Sequence[dict | Answer]) -> Reading:
+        """What ``question`` asks given ``history`` (see :meth:`ask`), without answering it."""
+        q = clean_text(question, "question", self.config.limits.max_question_chars)
+        return self._in_context(understand(q, self._read_history(history)))[0]
+
+    def _read_history(self, history: object) -> tuple:
+        limits = self.config.limits
+        return read_history(history, limits.max_question_chars, limits.max_history_turns,
+                            judge=lambda r: self._in_context(r)[0])
+
+    def _in_context(self, reading: Reading) -> tuple[Reading, "Favour | None"]:
+        """The reading, unless the question is about another document than the conversation (then it stands
+        alone), and the passages retrieval should favour."""
+        if not reading.followup:
+            return reading, None
+        index = self.index
+        prefer = favour(index, reading.turn)
+        if not about_the_conversation(index, reading, prefer):
+            return Reading(reading.question, reading.question, False), None
+        return reading, prefer
+
+    def _ask_in_conversation(self, question: str, reading: Reading, top_k: int) -> Answer:
+        assert self._retriever is not None and self._answerer is not None and self._index is not None
+        reading, prefer = self._in_context(reading)
+        standalone = reading.standalone
+        # The standalone question must fit the limit too: a pronoun can stand for a long phrase.
+        if len(standalone) > self.config.limits.max_question_chars:
+            standalone = reading.question
+        retrieval = self._retriever.retrieve(standalone, self.embed_question(standalone), top_k=top_k, favour=prefer)
+        result = self._answerer.answer(retrieval)
+        explain = {**result.explain, "conversation": {"followup": reading.followup, "why": list(reading.why)}}
+        return dataclasses.replace(result, question=question, standalone_question=standalone, explain=explain)
 
     # ------------------------------------------------------------ claims and quotes
 

@@ -482,3 +482,50 @@ def test_chat_buttons_do_not_cover_the_messages(stack, page):
     messages = page.locator("#qa-chat .bubble-wrap").bounding_box()  # the scrolling area messages are shown in
     assert icons is not None and messages is not None
     assert icons["y"] + icons["height"] <= messages["y"] + 1, (icons, messages)
+
+
+FOLLOW_Q = "When did it end?"
+UNDERSTOOD = "Understood as: When did the invasion of South Korea by North Korea end?"
+
+
+def test_ui_understands_a_follow_up_and_clearing_forgets_the_conversation(stack, page):
+    page.goto(stack["app"].url + "/")
+    ask_ui(page, "When did North Korea invade South Korea?")
+    page.locator("#qa-chat .qa-msg").first.wait_for(timeout=20_000)
+    ask_ui(page, FOLLOW_Q)
+    understood = page.locator("#qa-chat .qa-understood")
+    understood.wait_for(timeout=20_000)
+    assert understood.inner_text() == UNDERSTOOD
+    page.get_by_role("button", name="Clear the conversation").click()
+    page.wait_for_function("document.querySelectorAll('#qa-chat .qa-msg').length === 0", timeout=10_000)
+    ask_ui(page, FOLLOW_Q)  # a new conversation: nothing for "it" to stand for
+    page.locator("#qa-chat .qa-msg").first.wait_for(timeout=20_000)
+    assert page.locator("#qa-chat .qa-understood").count() == 0
+    assert page.external_requests == []
+
+
+def test_widget_sends_its_conversation_and_clearing_forgets_it(stack, page):
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/api/ask") and r.method == "POST"
+            else None)
+    page.goto(stack["allowed"].url + "/index.html")
+    box = page.locator(".qa-widget input")
+    box.fill("When did North Korea invade South Korea?")
+    box.press("Enter")
+    page.locator(".qa-widget .out .answer").wait_for(timeout=20_000)
+    box.fill(FOLLOW_Q)
+    box.press("Enter")
+    understood = page.locator(".qa-widget .understood")
+    understood.wait_for(timeout=20_000)
+    assert understood.inner_text() == UNDERSTOOD
+    earlier = page.locator(".qa-widget ol.conv li")
+    assert earlier.count() == 1 and earlier.first.inner_text().startswith("When did North Korea invade South Korea?")
+    assert "history" not in sent[0]
+    assert sent[1]["question"] == FOLLOW_Q and [t["question"] for t in sent[1]["history"]] == [
+        "When did North Korea invade South Korea?"]
+    page.locator(".qa-widget button.clear").click()
+    assert earlier.count() == 0 and page.locator(".qa-widget button.clear").count() == 0
+    box.fill(FOLLOW_Q)
+    box.press("Enter")
+    page.locator(".qa-widget .out .answer").wait_for(timeout=20_000)
+    assert "history" not in sent[-1] and page.locator(".qa-widget .understood").count() == 0

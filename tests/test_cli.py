@@ -76,6 +76,9 @@ def test_index_json_summary(config_file, capsys):
     (["ask", ""], "question is empty"),
     (["ask", "   "], "question is empty"),
     (["ask", "q", "--top-k", "0"], "--top-k must be between 1 and 100"),
+    (["chat", "When?"], "qa chat takes '-' (questions from stdin) or nothing (a prompt)"),
+    (["chat", "--json"], "--json reads the questions from stdin: qa chat --json -"),
+    (["chat", "-", "--top-k", "101"], "--top-k must be between 1 and 100"),
 ])
 def test_user_mistakes_exit_2_with_one_line(config_file, capsys, argv, message):
     code, out, err = run(["--config", str(config_file), *argv], capsys)
@@ -177,3 +180,27 @@ def test_a_port_out_of_range_is_a_usage_error(port, capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(["serve", "--port", port])
     assert info.value.code == 2 and "from 0 to 65535" in capsys.readouterr().err
+
+
+INVADE = "When did North Korea invade South Korea?"
+UNDERSTOOD = "When did the invasion of South Korea by North Korea end?"
+
+
+def test_chat_json_stdin_answers_each_question_in_its_conversation(config_file, capsys, monkeypatch):
+    questions = f"{INVADE}\nWhen did it end?\n\nWhen did it end?\n{'x' * 3000}\nWhen did it end?\n"
+    code, out, _ = run(["--config", str(config_file), "chat", "--json", "-"], capsys, questions, monkeypatch)
+    lines = [json.loads(x) for x in out.strip().splitlines()]
+    assert code == 2 and len(lines) == 5  # the over-long line is an error object; the others are answered
+    assert [x.get("standalone_question") for x in lines] == [INVADE, UNDERSTOOD, "When did it end?", None,
+                                                              "When did it end?"]
+    assert lines[1]["question"] == "When did it end?" and "citations" in lines[1]
+    assert "limit is 2000" in lines[3]["error"]
+
+
+def test_chat_at_a_prompt_says_what_a_follow_up_was_understood_as(config_file, capsys, monkeypatch):
+    session = f"{INVADE}\nWhen did it end?\n{'x' * 3000}\n/new\nWhen did it end?\n"
+    code, out, err = run(["--config", str(config_file), "chat"], capsys, session, monkeypatch)
+    assert code == 0  # Ctrl-D (the end of stdin) ends it
+    assert out.count("Understood as:") == 1 and f"Understood as: {UNDERSTOOD}\n" in out
+    assert "(a new conversation)" in out and out.count("confidence") + out.count("don't answer") == 3
+    assert "qa: error: question is 3000 characters long" in err  # said, and the chat goes on

@@ -54,3 +54,11 @@ class BM25Index:
         df = np.array([indptr[vocab[t] + 1] - indptr[vocab[t]] if t in vocab else 0 for t in tokens],
                       dtype=np.float64)
         return np.log((n - df + 0.5) / (df + 0.5) + 1.0).astype(np.float32)
+
+    def containing(self, token: str) -> np.ndarray:
+        """Positions of the indexed texts that hold ``token`` (its posting list)."""
+        v = self._model.vocab_dict.get(token)
+        if v is None:
+            return np.zeros(0, dtype=np.int64)
+        indptr = self._model.scores["indptr"]
+        return np.asarray(self._model.scores["indices"][indptr[v]:indptr[v + 1]], dtype=np.int64)

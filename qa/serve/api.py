@@ -41,7 +41,7 @@ from qa.serve.schemas import (AskRequest, AnswerOut, CheckRequest, CheckOut, Sou
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-ASK_FIELDS = ("question", "top_k")
+ASK_FIELDS = ("question", "top_k", "history")
 CHECK_FIELDS = ("claim", "quote", "source")
 
 
@@ -143,8 +143,8 @@ def check_json_content_type(value: str | None) -> None:
         raise ApiError(415, f"charset {charset} is not supported; send JSON encoded as UTF-8")
 
 
-def parse_ask(body: bytes) -> tuple[Any, Any]:
-    """``(question, top_k)`` from a JSON body, or an :class:`ApiError` naming what is wrong."""
+def parse_ask(body: bytes) -> tuple[Any, Any, Any]:
+    """``(question, top_k, history)`` from a JSON body, or an :class:`ApiError` naming what is wrong."""
     data = _json_object(body, '{"question": "..."}')
     unknown = sorted(set(data) - set(ASK_FIELDS))
     if unknown:
@@ -156,7 +156,31 @@ def parse_ask(body: bytes) -> tuple[Any, Any]:
         raise ApiError(400, f"'question' must be a string, got {_json_type(question)}")
     if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool)):
         raise ApiError(400, f"'top_k' must be an integer, got {_json_type(top_k)}")
-    return question, top_k
+    return question, top_k, _history(data.get("history"))
+
+
+def _history(history: Any) -> list[dict] | None:
+    """The earlier turns of a conversation, each ``{"question": str, "answer": str | null}``; their lengths
+    and number are the pipeline's to check (limits in qa.yaml)."""
+    if history is None:
+        return None
+    if not isinstance(history, list):
+        raise ApiError(400, f"'history' must be an array of earlier turns, got {_json_type(history)}")
+    for i, turn in enumerate(history):
+        where = f"history[{i}]"
+        if not isinstance(turn, dict):
+            raise ApiError(400, f"'{where}' must be an object like {{\"question\": \"...\", \"answer\": \"...\"}}, "
+                                f"got {_json_type(turn)}")
+        unknown = sorted(set(turn) - {"question", "answer"})
+        if unknown:
+            raise ApiError(400, f"'{where}' has an unknown field {unknown[0]!r} (known fields: question, answer)")
+        if "question" not in turn:
+            raise ApiError(400, f"'{where}' is missing 'question'")
+        if not isinstance(turn["question"], str):
+            raise ApiError(400, f"'{where}.question' must be a string, got {_json_type(turn['question'])}")
+        if turn.get("answer") is not None and not isinstance(turn["answer"], str):
+            raise ApiError(400, f"'{where}.answer' must be a string or null, got {_json_type(turn['answer'])}")
+    return history
 
 
 def parse_check(body: bytes) -> dict[str, Any]:
@@ -259,8 +283,8 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
     async def ask(request: Request) -> JSONResponse:
         """Answer a question from the corpus: a verbatim span with citations, or an abstention (also 200)."""
         check_json_content_type(request.headers.get("content-type"))
-        question, top_k = parse_ask(await request.body())
-        answer = await run_in_threadpool(pipeline.ask, question, top_k)
+        question, top_k, history = parse_ask(await request.body())
+        answer = await run_in_threadpool(pipeline.ask, question, top_k, history)
         return JSONResponse(answer.to_dict())
 
     @app.post("/api/check", response_model=CheckOut, response_model_exclude_none=True, tags=["api"],
@@ -306,9 +330,11 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
         app.add_api_route(path, api_not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                           include_in_schema=False)
 
-    # The ask box's length limit is the server's own (limits.max_question_chars).
+    # The ask box's limits are the server's own (limits.max_question_chars, limits.max_history_turns).
     widget_js = re.sub(r"var MAX_CHARS = \d+;", f"var MAX_CHARS = {int(config.limits.max_question_chars)};",
                        (STATIC / "widget.js").read_text(encoding="utf-8"), count=1)
+    widget_js = re.sub(r"var MAX_TURNS = \d+;", f"var MAX_TURNS = {int(config.limits.max_history_turns)};", widget_js,
+                       count=1)
 
     @app.get("/widget.js", include_in_schema=False)
     def widget() -> Response:

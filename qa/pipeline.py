@@ -8,6 +8,7 @@ the config on first use) and the index is loaded lazily, once.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -19,7 +20,7 @@ from qa.answer.answerer import Answer, Answerer, AnswerModel
 from qa.check.claims import CheckSettings, ClaimChecker, Verdict
 from qa.config import Config, load_config
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
-from qa.errors import InputError, StaleIndexError, IndexMissingError
+from qa.errors import InputError, QAError, StaleIndexError, IndexMissingError
 from qa.text.chars import blank, clean_text
 from qa.retrieval.retriever import Retriever
 from qa.ingest.sentences import split_sentences
@@ -32,7 +33,11 @@ if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; to
     from qa.models.reader import Reader
 
 
+log = logging.getLogger(__name__)
+
 QUESTION_CACHE = 1024   # question vectors kept (1.5 KB each for MiniLM)
+
+
 class Pipeline:
     """Question answering over one configured corpus and index."""
 
@@ -51,6 +56,9 @@ class Pipeline:
         self._lock = threading.RLock()
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._qlock = threading.Lock()
+        # Told (once per load) when the index no longer matches the corpus or settings but is served anyway.
+        self.on_stale: Callable[[str], None] = lambda reason: log.warning(
+            "%s: answering from the last good build until `qa index` runs", reason)
 
     @classmethod
     def from_config(cls, config: str | Path | Config = "qa.yaml", embedder: Embedder | None = None) -> "Pipeline":
@@ -96,11 +104,16 @@ class Pipeline:
         assert self._index is not None
         return self._index
 
-    def _ensure_loaded(self) -> None:
+    @property
+    def stale(self) -> str | None:
+        """Why the loaded index no longer matches the corpus or settings (it still answers), or None."""
+        return self._index.stale if self._index is not None else None
+
+    def _ensure_loaded(self, on_stale: Callable[[str], None] | None = None) -> None:
         if self._index is None:
             with self._lock:
                 if self._index is None:
-                    self._attach(load_index(self.config))
+                    self._attach(load_index(self.config, stale=on_stale or self.on_stale))
 
     def _attach(self, index: Index) -> None:
         r = self.config.retrieval
@@ -124,12 +137,22 @@ class Pipeline:
             return report
 
     def ensure_index(self, progress: bool = True, warn: Callable[[str], None] | None = None) -> BuildReport | None:
-        """Load the index, building or updating it first when it is missing or stale."""
+        """Load the index, building or updating it first when it is missing or stale.
+
+        When an update fails (a read-only or full index folder), the last good build is served and
+        ``warn`` says why.
+        """
         try:
-            self._ensure_loaded()
-            return None
+            self._ensure_loaded(on_stale=lambda reason: None)
         except (IndexMissingError, StaleIndexError):
             return self.build_index(progress=progress, warn=warn)
+        if self.stale is None:
+            return None
+        try:
+            return self.build_index(progress=progress, warn=warn)
+        except QAError as exc:
+            (warn or log.warning)(f"{exc}; serving the last good build ({self.stale})")
+            return None
 
     # ------------------------------------------------------------ questions
 

@@ -23,12 +23,13 @@ from typing import Callable, Sequence
 import numpy as np
 
 from qa.config import Config
-from qa.errors import CorruptIndexError
+from qa.errors import CorruptIndexError, IndexWriteError
 from qa.index import vectors as vector_index
-from qa.index.files import build_lock, checksums, cleanup_builds, digest
+from qa.index.files import ReadOnlyIndexError, build_lock, checksums, cleanup_builds, digest, write_failure
 from qa.index.lexical import BM25Index
 from qa.index.store import (FORMAT_VERSION, _check_index_folder, _content_staleness, _model_folder, _model_stat,
-                            _sources_stat, _vector_staleness, index_settings, live_path, read_manifest, scan_corpus)
+                            _sources_digest, _sources_stat, _vector_staleness, index_settings, live_path, read_manifest, scan_corpus,
+                            staleness)
 from qa.index.files import CURRENT
 from qa.ingest.chunking import Chunk, chunk_document
 from qa.ingest.corpus import Document, check_corpus_folder, load_corpus
@@ -90,6 +91,7 @@ class Plan:
     model_stat: dict | None
     model_digest: str | None
     sources_stat: list[int] | None
+    sources_digest: str | None = None
 
     @property
     def todo_texts(self) -> list[str]:
@@ -169,8 +171,28 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
     """
     _check_index_folder(config.index)
     check_corpus_folder(config.corpus)  # never report "up to date" for a corpus that is not there
-    with build_lock(config.index, waiting=warn):
-        return _build(config, embedder, rebuild, progress, warn)
+    try:
+        with build_lock(config.index, waiting=warn):
+            return _build(config, embedder, rebuild, progress, warn)
+    except ReadOnlyIndexError:
+        # Nothing can be written here, which is no failure when there is nothing to write.
+        report = None if rebuild else _current_report(config)
+        if report is None:
+            raise
+        return report
+
+
+def _current_report(config: Config) -> BuildReport | None:
+    """The "up to date" report when the live build matches the corpus by content, else None (reads only)."""
+    t0 = time.perf_counter()
+    try:
+        path = live_path(config.index)
+        manifest = read_manifest(path) if path else None
+    except CorruptIndexError:
+        return None
+    if manifest is None or staleness(config, manifest, by_content=True) is not None:
+        return None
+    return _unchanged_report(config, manifest, t0, skipped=True)
 
 
 def _build(config: Config, embedder: Embedder, rebuild: bool, progress: bool,
@@ -188,6 +210,7 @@ def _build(config: Config, embedder: Embedder, rebuild: bool, progress: bool,
     # changed by the next run, not recorded as already read.
     files = scan_corpus(config.corpus)
     sources_stat = _sources_stat(config.corpus)
+    sources_digest = _sources_digest(config.corpus)
     path, old_manifest = None, None
     try:
         path = live_path(index_dir) if index_dir.is_dir() else None
@@ -200,7 +223,8 @@ def _build(config: Config, embedder: Embedder, rebuild: bool, progress: bool,
             return _unchanged_report(config, old_manifest, t0, skipped=True)
         return _rebuild_vector_index(config, path, old_manifest, t0)
 
-    plan = _plan(config, files, sources_stat, path, old_manifest, rebuild, _warn)
+    plan = dataclasses.replace(_plan(config, files, sources_stat, path, old_manifest, rebuild, _warn),
+                               sources_digest=sources_digest)
     vectors = _embed(plan, embedder, config, progress)
     manifest = _manifest(config, plan, vectors, warnings)
     _publish(index_dir, lambda tmp: _write(tmp, plan, vectors, manifest))
@@ -292,6 +316,7 @@ def _manifest(config: Config, plan: Plan, vectors: np.ndarray, warnings: list[st
         "files": {k: list(v) for k, v in plan.files.items()},
         "extractors": dict(EXTRACTORS),
         "sources_stat": plan.sources_stat,
+        "sources_digest": plan.sources_digest,
         "model_stat": plan.model_stat,
         "model_digest": plan.model_digest,
         "chunks": len(plan.table.chunk_ids),
@@ -363,19 +388,25 @@ def _link_or_copy(src, dst) -> None:
 
 def _publish(index_dir: Path, write: Callable[[Path], None]) -> Path:
     """Run ``write`` into a fresh temporary folder, then make it the live build atomically."""
-    index_dir.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     tmp = index_dir / f".tmp-build-{stamp}-{os.getpid()}"
     final = index_dir / f"build-{stamp}"
-    tmp.mkdir()
     try:
-        write(tmp)
-        _fsync_dir(tmp)
-        os.rename(tmp, final)
-        _swap_current(index_dir, final.name)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        index_dir.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        swapped = False
+        try:
+            write(tmp)
+            _fsync_dir(tmp)
+            os.rename(tmp, final)
+            _swap_current(index_dir, final.name)
+            swapped = True
+        finally:
+            if not swapped:
+                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.rmtree(final, ignore_errors=True)
+    except OSError as exc:  # a full disk, a read-only or foreign folder: CURRENT still names the last good build
+        raise IndexWriteError(write_failure(index_dir, exc)) from None
     cleanup_builds(index_dir, keep={final.name})
     return final
 

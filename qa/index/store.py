@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ class Index:
     bm25_chunks: BM25Index
     bm25_sentences: BM25Index
     pages: list[list[int]] = field(default_factory=list)  # per document: page start offsets (PDF), else []
+    stale: str | None = None  # why this build no longer matches the corpus or settings, when it was loaded anyway
     _lowercase: dict[int, frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
 
     @functools.cached_property
@@ -181,12 +183,50 @@ def _sources_stat(corpus: Path) -> list[int] | None:
     return list(_stat_key(st))
 
 
-def staleness(config: Config, manifest: dict, files: dict[str, tuple[int, int, int]] | None = None) -> str | None:
+def _sources_digest(corpus: Path) -> str | None:
+    """sha256 of the corpus's sources.yaml, or None when there is none (or it cannot be read)."""
+    try:
+        return _digest(corpus / "sources.yaml")
+    except OSError:
+        return None
+
+
+def _digest(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def staleness(config: Config, manifest: dict, files: dict[str, tuple[int, int, int]] | None = None,
+              by_content: bool = False) -> str | None:
     """Why an index no longer matches the config and corpus, or None when it does.
 
     ``files`` is a :func:`scan_corpus` result the caller already has; otherwise the corpus is scanned.
+    With ``by_content``, a document whose size, modification or change time moved is read and hashed:
+    the same bytes (a ``touch``, a copy that kept them) are no change.
     """
-    return _content_staleness(config, manifest, files) or _vector_staleness(config, manifest)
+    return _content_staleness(config, manifest, files, by_content) or _vector_staleness(config, manifest)
+
+
+def _model_staleness(config: Config, manifest: dict) -> str | None:
+    """Why the index's vectors cannot be searched with this config's model, or None: a reason to refuse."""
+    old, new = manifest.get("settings", {}).get("model"), config.model
+    if old != new:
+        return f"index was built with a different model ({old!r} -> {new!r})"
+    recorded_model = manifest.get("model_stat")
+    if recorded_model is not None and recorded_model != _model_stat(config.model):
+        return f"the files of the model {config.model!r} changed since the index was built"
+    return None
+
+
+def _same_bytes(corpus: Path, doc_id: str, fingerprints: dict[str, str]) -> bool:
+    """Whether the file ``doc_id`` still has the bytes its indexed document was read from."""
+    recorded = fingerprints.get(doc_id)
+    if recorded is None:
+        return False  # skipped when indexed (unreadable, binary...): nothing to compare with
+    try:
+        return recorded.rsplit(":", 1)[-1] == _digest(corpus / doc_id)
+    except OSError:
+        return False
 
 
 def _vector_staleness(config: Config, manifest: dict) -> str | None:
@@ -198,14 +238,15 @@ def _vector_staleness(config: Config, manifest: dict) -> str | None:
     return None
 
 
-def _content_staleness(config: Config, manifest: dict, files: dict[str, tuple[int, int, int]] | None) -> str | None:
+def _content_staleness(config: Config, manifest: dict, files: dict[str, tuple[int, int, int]] | None,
+                       by_content: bool = False) -> str | None:
+    model = _model_staleness(config, manifest)
+    if model:
+        return model
     if manifest.get("settings") != index_settings(config):
         old, new = manifest.get("settings", {}), index_settings(config)
         what = [k for k in new if old.get(k) != new.get(k)] or ["settings"]
         return f"index was built with a different {', '.join(what)} ({old.get(what[0])!r} -> {new.get(what[0])!r})"
-    recorded_model = manifest.get("model_stat")
-    if recorded_model is not None and recorded_model != _model_stat(config.model):
-        return f"the files of the model {config.model!r} changed since the index was built"
     if not config.corpus.is_dir():
         return None  # serve what was indexed; nothing to compare against
     recorded = manifest.get("files", {})
@@ -217,10 +258,16 @@ def _content_staleness(config: Config, manifest: dict, files: dict[str, tuple[in
     current = scan_corpus(config.corpus) if files is None else files
     changed = sorted(set(recorded) ^ set(current) | {d for d in set(recorded) & set(current)
                                                      if tuple(recorded[d]) != current[d]})
+    if by_content and changed:
+        fingerprints = {d["id"]: d["fingerprint"] for d in manifest.get("documents", ())}
+        changed = [d for d in changed if not (d in recorded and d in current and recorded[d][0] == current[d][0]
+                                              and _same_bytes(config.corpus, d, fingerprints))]
     if changed:
         return (f"index was built from a different corpus ({len(changed)} file(s) changed, e.g. "
                 f"{changed[0]})")
-    if manifest.get("sources_stat") != _sources_stat(config.corpus):
+    if manifest.get("sources_stat") != _sources_stat(config.corpus) and not (
+            by_content and manifest.get("sources_digest") is not None
+            and manifest["sources_digest"] == _sources_digest(config.corpus)):
         return "sources.yaml changed since the index was built"
     return None
 
@@ -232,8 +279,14 @@ def _check_index_folder(index_dir: Path) -> None:
         raise ConfigError(f"index folder {index_dir} is a file: point 'index:' in the config to a folder")
 
 
-def load_index(config: Config, check: bool = True) -> Index:
-    """Load the live index; raise a clear error when it is missing, stale or broken."""
+def load_index(config: Config, check: bool = True, stale: Callable[[str], None] | None = None) -> Index:
+    """Load the live index; raise a clear error when it is missing, stale or broken.
+
+    Staleness is decided by content: a file that was only touched is no change. With ``stale``
+    given, an index that no longer matches the corpus or settings is loaded all the same (it is the
+    last good build, consistent in itself) and ``stale(reason)`` is told; ``Index.stale`` keeps the
+    reason. An index built by another model is refused either way: its vectors cannot be searched.
+    """
     index_dir = config.index
     _check_index_folder(index_dir)
     for attempt in range(3):
@@ -242,11 +295,14 @@ def load_index(config: Config, check: bool = True) -> Index:
             raise IndexMissingError(f"no index in {index_dir}: run `qa index` to build it")
         try:
             manifest = read_manifest(path)
-            if check:
-                reason = staleness(config, manifest)
-                if reason:
-                    raise StaleIndexError(f"{reason}: run `qa index`")
-            return _read_build(path, manifest, config.vectors.ef_search)
+            reason = staleness(config, manifest, by_content=True) if check else None
+            if reason and (stale is None or _model_staleness(config, manifest)):
+                raise StaleIndexError(f"{reason}: run `qa index`")
+            index = _read_build(path, manifest, config.vectors.ef_search)
+            if reason:
+                index.stale = reason
+                stale(reason)
+            return index
         except (CorruptIndexError, OSError):
             # A build that finished meanwhile replaced this one and removed it: read the new one.
             if attempt == 2 or live_path(index_dir) == path:

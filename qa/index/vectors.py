@@ -80,9 +80,19 @@ def kind_of(index) -> str:
 
 
 def save(index, path: Path) -> None:
+    """Write ``index`` to ``path``; a failed write (a full disk) is an ``OSError`` like any other file's."""
+    import errno
+    import re
+
     import faiss
 
-    faiss.write_index(index, str(path))
+    try:
+        faiss.write_index(index, str(path))
+    except RuntimeError as exc:  # faiss reports an I/O failure as "... write error in <path>: ... (<strerror>)"
+        reason = re.search(r"\(([^()]*)\)\s*$", str(exc))
+        why = reason.group(1) if reason else str(exc).strip().splitlines()[-1]
+        code = errno.ENOSPC if "No space left" in why else errno.EIO
+        raise OSError(code, why, str(path)) from None
 
 
 def load(path: Path, ef_search: int = 128):

@@ -281,8 +281,11 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
 
     @app.get("/api/health", tags=["api"], responses={503: {"model": ErrorOut}})
     def health() -> dict:
-        """200 once the index is loaded."""
-        return {"status": "ok", "documents": len(pipeline.index.doc_ids)}
+        """200 once the index is loaded; ``stale`` says why it no longer matches the corpus, when it does not."""
+        out: dict[str, Any] = {"status": "ok", "documents": len(pipeline.index.doc_ids)}
+        if pipeline.stale:
+            out["stale"] = pipeline.stale
+        return out
 
     def api_not_found(request: Request) -> JSONResponse:
         # Keeps every /api path ours: without this, unknown ones would fall through to the Gradio mount.

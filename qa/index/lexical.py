@@ -18,12 +18,16 @@ class BM25Index:
         self._model = model
 
     @classmethod
-    def build(cls, texts: Sequence[str]) -> "BM25Index":
+    def build(cls, texts: Sequence[str], of: Sequence[int] | None = None) -> "BM25Index":
+        """BM25 over ``texts``, or over ``texts[i] for i in of`` (a text repeated there is tokenized once)."""
         import bm25s
 
         model = bm25s.BM25()
         # An empty corpus is legal for us (no documents yet); bm25s needs one token list.
-        tokens = [tokenize(t) or ["\u2205"] for t in texts] or [["\u2205"]]
+        tokens = [tokenize(t) or ["\u2205"] for t in texts]
+        if of is not None:
+            tokens = [tokens[i] for i in of]
+        tokens = tokens or [["\u2205"]]
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         model.index(tokens, show_progress=False)
         return cls(model)

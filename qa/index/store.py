@@ -61,9 +61,9 @@ class Index:
     sent_doc: np.ndarray       # (S,) int
     sent_span: np.ndarray      # (S, 2) int
     sent_chunk: np.ndarray     # (S,) int: first chunk holding the sentence
-    vectors: np.ndarray        # (S, d) float32, normalised sentence vectors
+    vectors: vector_index.RowVectors  # (S, d) float32 by row, normalised; stored once per distinct text
     chunk_vectors: np.ndarray  # (C, d) float32, normalised
-    faiss_index: object
+    faiss_index: vector_index.RowIndex  # searched by sentence row
     bm25_chunks: BM25Index
     bm25_sentences: BM25Index
     pages: list[list[int]] = field(default_factory=list)  # per document: page start offsets (PDF), else []
@@ -229,10 +229,15 @@ def _same_bytes(corpus: Path, doc_id: str, fingerprints: dict[str, str]) -> bool
         return False
 
 
+def distinct_count(manifest: dict) -> int:
+    """How many vectors a build holds: one per distinct sentence text (one per sentence in older builds)."""
+    return int(manifest.get("distinct", manifest.get("sentences", 0)))
+
+
 def _vector_staleness(config: Config, manifest: dict) -> str | None:
     """Why the FAISS structure differs from what ``vectors:`` asks for at this size, or None."""
     built = vector_index.VectorIndexSpec.from_dict(manifest.get("vectors"))
-    wanted = vector_index.plan(config.vectors, int(manifest.get("sentences", 0)))
+    wanted = vector_index.plan(config.vectors, distinct_count(manifest))
     if built != wanted:
         return f"index was built with a different vector index ({built.to_dict()} -> {wanted.to_dict()})"
     return None
@@ -317,6 +322,7 @@ def _read_build(path: Path, manifest: dict, ef_search: int) -> Index:
         chunks = json.loads((path / "chunks.json").read_text(encoding="utf-8"))
         with np.load(path / "sentences.npz") as z:
             sent_doc, sent_span, sent_chunk = z["doc"], z["span"], z["chunk"]
+            sent_vec = z["vec"] if "vec" in z.files else np.arange(len(sent_doc))  # one vector per row before
         vectors = np.load(path / "vectors.npy")
         spec = vector_index.VectorIndexSpec.from_dict(manifest.get("vectors"))
         faiss_index = vector_index.load(path / "sentences.faiss", ef_search)
@@ -327,11 +333,12 @@ def _read_build(path: Path, manifest: dict, ef_search: int) -> Index:
                                 f"{str(exc)[:80]}): run `qa index --rebuild`") from None
     docs = manifest["documents"]
     doc_ids = [d["id"] for d in docs]
-    n_chunks, n_sents = len(chunks["ids"]), len(sent_doc)
+    n_chunks, n_sents, n_vecs = len(chunks["ids"]), len(sent_doc), distinct_count(manifest)
     ok = (n_chunks == manifest.get("chunks") and n_sents == manifest.get("sentences")
-          and set(doc_ids) == set(texts_by_id) and vectors.shape == (n_sents, manifest["dimension"])
-          and faiss_index.ntotal == n_sents and vector_index.kind_of(faiss_index) == spec.kind
-          and len(sent_span) == n_sents == len(sent_chunk)
+          and set(doc_ids) == set(texts_by_id) and vectors.shape == (n_vecs, manifest["dimension"])
+          and faiss_index.ntotal == n_vecs and vector_index.kind_of(faiss_index) == spec.kind
+          and len(sent_span) == n_sents == len(sent_chunk) == len(sent_vec)
+          and (n_sents == 0 or 0 <= int(sent_vec.min()) <= int(sent_vec.max()) < n_vecs)
           and len(chunks["doc"]) == n_chunks == len(chunks["span"]) == len(chunks["sents"]))
     if not ok:
         raise CorruptIndexError(f"index at {path} is inconsistent (sizes disagree): run `qa index --rebuild`")
@@ -339,21 +346,32 @@ def _read_build(path: Path, manifest: dict, ef_search: int) -> Index:
     chunk_doc = np.asarray(chunks["doc"], dtype=np.int64)
     chunk_span = np.asarray(chunks["span"], dtype=np.int64).reshape(-1, 2)
     chunk_sents = np.asarray(chunks["sents"], dtype=np.int64).reshape(-1, 2)
+    sent_vec = sent_vec.astype(np.int64)
+    row_vectors = vector_index.RowVectors(vectors, sent_vec)
     return Index(path=path, manifest=manifest, doc_ids=doc_ids, texts=texts,
                  titles=[d["title"] for d in docs], metas=[d.get("meta", {}) for d in docs],
                  chunk_ids=chunks["ids"], chunk_doc=chunk_doc, chunk_span=chunk_span,
                  chunk_sents=chunk_sents, sent_doc=sent_doc.astype(np.int64),
                  sent_span=sent_span.astype(np.int64), sent_chunk=sent_chunk.astype(np.int64),
-                 vectors=vectors, chunk_vectors=chunk_means(vectors, chunk_sents),
-                 faiss_index=faiss_index, bm25_chunks=bm25_chunks, bm25_sentences=bm25_sentences,
+                 vectors=row_vectors, chunk_vectors=chunk_means(row_vectors, chunk_sents),
+                 faiss_index=vector_index.RowIndex(faiss_index, sent_vec), bm25_chunks=bm25_chunks, bm25_sentences=bm25_sentences,
                  pages=[list(d.get("pages", ())) for d in docs])
 
 
-def chunk_means(vectors: np.ndarray, chunk_sents: np.ndarray) -> np.ndarray:
-    """Normalised mean of each chunk's sentence vectors."""
-    if len(chunk_sents) == 0:
-        return np.zeros((0, vectors.shape[1] if vectors.ndim == 2 else 0), dtype=np.float32)
-    csum = np.vstack([np.zeros((1, vectors.shape[1]), dtype=np.float64), np.cumsum(vectors, axis=0, dtype=np.float64)])
-    means = csum[chunk_sents[:, 1]] - csum[chunk_sents[:, 0]]
-    norms = np.linalg.norm(means, axis=1, keepdims=True)
-    return (means / np.maximum(norms, 1e-12)).astype(np.float32)
+def chunk_means(vectors, chunk_sents: np.ndarray, block: int = 1024) -> np.ndarray:
+    """Normalised mean of each chunk's sentence vectors (``vectors``: an array or :class:`RowVectors`).
+
+    Chunks are summed ``block`` at a time over only the rows they span, so memory stays a few MB
+    however many sentences the index holds.
+    """
+    dim = vectors.shape[1] if len(vectors.shape) == 2 else 0
+    out = np.zeros((len(chunk_sents), dim), dtype=np.float32)
+    for a in range(0, len(chunk_sents), block):
+        part = chunk_sents[a:a + block]
+        lo, hi = int(part[:, 0].min()), int(part[:, 1].max())
+        csum = np.zeros((hi - lo + 1, dim), dtype=np.float64)
+        np.cumsum(vectors[lo:hi], axis=0, dtype=np.float64, out=csum[1:])
+        means = csum[part[:, 1] - lo] - csum[part[:, 0] - lo]
+        norms = np.linalg.norm(means, axis=1, keepdims=True)
+        out[a:a + block] = means / np.maximum(norms, 1e-12)
+    return out

@@ -152,6 +152,13 @@ def _render_verdict(v) -> str:
 
 
 def _render_quote(q) -> str:
+    text = _render_quote_result(q)
+    if not q.complete:
+        text += "\n(the search stopped at its time limit, limits.quote_seconds in qa.yaml: this is the best found by then)"
+    return text
+
+
+def _render_quote_result(q) -> str:
     if q.status == "not_found":
         return f"NOT FOUND: no passage of the sources is close to this quote (best similarity {q.score:.0%})"
     where = f"{q.title} ({q.source}, chars {q.start}-{q.end})"

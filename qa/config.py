@@ -67,6 +67,7 @@ class LimitsConfig:
     max_question_chars: int = 2000
     max_body_bytes: int = 65536
     max_file_mb: float = 50.0      # corpus files larger than this are skipped with a warning
+    quote_seconds: float = 1.5     # a quote check answers with the best it found by then (complete: false)
 
     def __post_init__(self) -> None:
         _check(self.max_question_chars >= 10, "limits.max_question_chars", "must be >= 10",
@@ -74,6 +75,7 @@ class LimitsConfig:
         _check(self.max_body_bytes >= 1024, "limits.max_body_bytes", "must be >= 1024", self.max_body_bytes)
         _check(0 < self.max_file_mb <= 10_000, "limits.max_file_mb", "must be > 0 and <= 10000",
                self.max_file_mb)
+        _check(0 < self.quote_seconds <= 600, "limits.quote_seconds", "must be > 0 and <= 600", self.quote_seconds)
 
     @property
     def max_file_bytes(self) -> int:

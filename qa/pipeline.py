@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; to
 
 log = logging.getLogger(__name__)
 
+
 QUESTION_CACHE = 1024   # question vectors kept (1.5 KB each for MiniLM)
 
 
@@ -97,11 +98,17 @@ class Pipeline:
             self._load_reader()
         if self.config.extractor:
             self._load_extractor()
+        self.index.normalised  # noqa: B018 (the quote checker's texts: read now, not on a first quote)
 
     @property
     def index(self) -> Index:
         self._ensure_loaded()
         assert self._index is not None
+        return self._index
+
+    @property
+    def loaded_index(self) -> Index | None:
+        """The index when it is loaded already, else None (never loads: for callers that must not wait)."""
         return self._index
 
     @property
@@ -222,11 +229,10 @@ class Pipeline:
                                  f"no document with id {source!r}: the index is empty")
             positions = [idx.doc_position[source]]
         else:
-            positions = list(range(len(idx.doc_ids)))
-        docs = [(idx.doc_ids[i], idx.titles[i], idx.texts[i]) for i in positions]
-        from qa.check.quotes import check_quote
+            positions = None  # every document
+        from qa.check.quotes import QuoteSearch
 
-        return check_quote(q, docs)
+        return QuoteSearch(idx).check(q, positions, seconds=self.config.limits.quote_seconds)
 
     def source(self, doc_id: str) -> dict:
         """Title, text, metadata (and a PDF's page start offsets) of an indexed document (only ids in the index exist)."""

@@ -27,6 +27,7 @@ from qa.errors import CorruptIndexError, IndexWriteError
 from qa.index import vectors as vector_index
 from qa.index.files import ReadOnlyIndexError, build_lock, checksums, cleanup_builds, digest, write_failure
 from qa.index.lexical import BM25Index
+from qa.index.normalised import NormalisedTexts
 from qa.index.store import (FORMAT_VERSION, _check_index_folder, _content_staleness, _model_folder, _model_stat,
                             _sources_digest, _sources_stat, _vector_staleness, distinct_count, index_settings, live_path, read_manifest, scan_corpus,
                             staleness)
@@ -369,6 +370,7 @@ def _write(tmp: Path, plan: Plan, vectors: np.ndarray, manifest: dict) -> None:
     BM25Index.build([d.text[c.start:c.end] for d, cs in zip(docs, plan.chunks_by_doc) for c in cs]
                     ).save(tmp / "bm25-chunks")
     BM25Index.build(t.texts, of=t.sent_vec).save(tmp / "bm25-sentences")
+    NormalisedTexts.build([d.text for d in docs]).save(tmp)  # for quote checks: normalised once, here
     manifest["checksums"] = checksums(tmp)
     _write_json(tmp / "manifest.json", manifest)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Sequence
@@ -40,6 +41,16 @@ class BM25Index:
         import bm25s
 
         return cls(bm25s.BM25.load(str(path)))
+
+    @property
+    def vocabulary(self) -> dict[str, int]:
+        """Every indexed token (term -> id)."""
+        return self._model.vocab_dict
+
+    @functools.cached_property
+    def terms(self) -> list[str]:
+        """Every indexed token, as a list (for fuzzy lookups of a misspelt word)."""
+        return list(self._model.vocab_dict)
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every indexed text for the query (0 where no term matches)."""

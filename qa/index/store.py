@@ -39,6 +39,7 @@ from qa.ingest.formats import EXTRACTORS
 from qa.models.base import resolve_model
 from qa.errors import ConfigError, CorruptIndexError, IndexMissingError, StaleIndexError
 from qa.index.lexical import BM25Index
+from qa.index.normalised import NormalisedTexts
 from qa.index import vectors as vector_index
 
 FORMAT_VERSION = 1
@@ -74,6 +75,12 @@ class Index:
     def doc_position(self) -> dict[str, int]:
         """doc id -> position in ``doc_ids``/``texts``; built once per loaded index."""
         return {d: i for i, d in enumerate(self.doc_ids)}
+
+    @functools.cached_property
+    def normalised(self) -> NormalisedTexts:
+        """Every document as quotes are compared, with checkpoints back to the original offsets (read
+        from the build; a build from before they were kept is normalised once, now)."""
+        return NormalisedTexts.load(self.path, len(self.doc_ids)) or NormalisedTexts.build(self.texts)
 
     def lowercase_words(self, doc: int) -> frozenset[str]:
         """The words document ``doc`` uses in lower case (for telling names from sentence-initial capitals)."""

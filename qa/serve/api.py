@@ -22,6 +22,7 @@ from typing import Any
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
+import anyio  # noqa: E402
 from fastapi import FastAPI, Query, Request  # noqa: E402
 from fastapi_offline import FastAPIOffline  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
@@ -199,6 +200,31 @@ def _json_type(value: Any) -> str:
 
 # ------------------------------------------------------------------ the app
 
+QUOTE_SLOTS = 2    # quote checks computing at once (CPU-bound Python: more would only share the same cores)
+QUOTE_QUEUE = 32   # more waiting their turn; beyond that, 503
+
+
+class Slots:
+    """At most ``running`` calls of CPU-heavy work in worker threads at once and ``waiting`` more in line
+    (waiting holds no thread); beyond that a 503 that says to try again."""
+
+    def __init__(self, running: int, waiting: int, what: str):
+        self._running = anyio.Semaphore(running)
+        self._limit = running + waiting
+        self._inside = 0
+        self.what = what
+
+    async def run(self, fn, *args):
+        if self._inside >= self._limit:
+            raise ApiError(503, f"too many {self.what} at once ({self._limit}); try again in a few seconds")
+        self._inside += 1
+        try:
+            async with self._running:
+                return await run_in_threadpool(fn, *args)
+        finally:
+            self._inside -= 1
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -206,6 +232,7 @@ def _error(status: int, message: str) -> JSONResponse:
 def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
     """The FastAPI app: JSON API, widget, source view and (unless ``ui=False``) the Gradio UI at ``/``."""
     config = pipeline.config
+    quote_slots = Slots(QUOTE_SLOTS, QUOTE_QUEUE, "quote checks")
     # FastAPIOffline serves the Swagger/ReDoc assets of /docs from the package, not from a CDN.
     app = FastAPIOffline(title="qa", version="0.1.0",
                   description="Source-grounded extractive question answering: every answer is a verbatim "
@@ -268,7 +295,7 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
         check_json_content_type(request.headers.get("content-type"))
         data = parse_check(await request.body())
         if "quote" in data:
-            result = await run_in_threadpool(pipeline.check_quote, data["quote"], data.get("source"))
+            result = await quote_slots.run(pipeline.check_quote, data["quote"], data.get("source"))
             return JSONResponse({"quote": result.to_dict()})
         verdicts = await run_in_threadpool(pipeline.check_text, data["claim"])
         return JSONResponse({"verdicts": [v.to_dict() for v in verdicts]})
@@ -280,9 +307,11 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
         return JSONResponse(document(doc_id))
 
     @app.get("/api/health", tags=["api"], responses={503: {"model": ErrorOut}})
-    def health() -> dict:
+    async def health() -> dict:
         """200 once the index is loaded; ``stale`` says why it no longer matches the corpus, when it does not."""
-        out: dict[str, Any] = {"status": "ok", "documents": len(pipeline.index.doc_ids)}
+        # On the event loop, not the threadpool: busy worker threads cannot delay it.
+        index = pipeline.loaded_index or await run_in_threadpool(lambda: pipeline.index)
+        out: dict[str, Any] = {"status": "ok", "documents": len(index.doc_ids)}
         if pipeline.stale:
             out["stale"] = pipeline.stale
         return out
@@ -354,4 +383,7 @@ def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860) -> None
 
     pipeline.warm_up()  # the model and reader load now, not on a visitor's first question
     one_thread_per_request()
+    # A thread waiting for the interpreter (the event loop, a health check) gets it after at most 1 ms of
+    # a CPU-bound one (quote checks are Python), not 5: a request never waits long behind them.
+    sys.setswitchinterval(0.001)
     uvicorn.run(create_app(pipeline), host=host, port=port, log_level="info")

@@ -22,6 +22,7 @@ from qa.config import Config, load_config
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
 from qa.errors import InputError, QAError, StaleIndexError, IndexMissingError
 from qa.text.chars import blank, clean_text
+from qa.text.words import tokenize
 from qa.retrieval.retriever import Retriever
 from qa.ingest.sentences import split_sentences
 from qa.index.build import BuildReport, build_index
@@ -35,6 +36,14 @@ if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; to
 
 log = logging.getLogger(__name__)
 
+
+def echoes(question: str, answer: str) -> bool:
+    """Whether ``answer`` says nothing the question does not: every word of it is one of the question's.
+
+    A heading that repeats the question ("<img src=x onerror=alert(1)>" asked, the same markup found as
+    a heading) matches it best of all, and answers nothing.
+    """
+    return set(tokenize(answer)) <= set(tokenize(question))
 
 QUESTION_CACHE = 1024   # question vectors kept (1.5 KB each for MiniLM)
 
@@ -197,6 +206,9 @@ class Pipeline:
         qvec = self.embed_question(q)
         retrieval = self._retriever.retrieve(q, qvec, top_k=top_k)
         result = self._answerer.answer(retrieval)
+        if not result.abstained and echoes(q, result.answer):
+            result = dataclasses.replace(result, answer=None, abstained=True, confidence=0.0, citations=(), note=None,
+                                         reason="the only match repeats the question's own words; it answers nothing")
         if q != question:  # report the question as asked, offsets are unaffected
             result = dataclasses.replace(result, question=question)
         return result

@@ -30,10 +30,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.exceptions import HTTPException  # noqa: E402
 from starlette.middleware.cors import CORSMiddleware  # noqa: E402
+from starlette.requests import ClientDisconnect  # noqa: E402
 from starlette.routing import Match  # noqa: E402
 
 from qa.errors import InputError, QAError  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
+from qa.serve.guards import MethodGuard, SecurityHeaders, http_protocol  # noqa: E402
 from qa.serve.pages import render_source, source_link  # noqa: E402,F401 (source_link: public here too)
 from qa.serve.schemas import (AskRequest, AnswerOut, CheckRequest, CheckOut, SourceOut, ErrorOut)  # noqa: E402
 
@@ -187,6 +189,8 @@ def _json_object(body: bytes, example: str) -> dict:
         raise ApiError(400, f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise ApiError(400, "request body is not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits (Python's guard against slow conversions)
+        raise ApiError(400, f"request body holds a number that cannot be read ({str(exc).split(';')[0]})") from None
     if not isinstance(data, dict):
         raise ApiError(400, f"request body must be a JSON object like {example}, got {type(data).__name__}")
     return data
@@ -239,6 +243,8 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
                               "span of a document, with offsets; or an abstention.")
     # Outermost but for CORS, so even a 413 carries the CORS headers an allowed page needs to read it.
     app.add_middleware(BodyLimit, limit=config.limits.max_body_bytes)
+    app.add_middleware(MethodGuard)
+    app.add_middleware(SecurityHeaders, frame_origins=tuple(config.cors_origins))
     # Always installed: with no configured origin this refuses every cross-origin request, and its
     # presence also stops Gradio from adding its own, more permissive, CORS headers.
     app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
@@ -258,6 +264,11 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
         first = errs[0] if errs else {}
         where = ".".join(str(x) for x in first.get("loc", ()) if x not in ("query", "path", "body"))
         return _error(422, f"{where or 'request'}: {first.get('msg', 'invalid request')}")
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client left before sending its whole body: nobody reads the answer, nothing to log.
+        return Response(status_code=400)
 
     @app.exception_handler(QAError)
     async def _qa_error(request: Request, exc: QAError) -> JSONResponse:
@@ -346,8 +357,8 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
     @app.get("/source/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def source_page(doc_id: str, start: int | None = Query(None, ge=0), end: int | None = Query(None, ge=0),
                     answer_start: int | None = Query(None, ge=0),
-                    answer_end: int | None = Query(None, ge=0)) -> HTMLResponse:
-        page = render_source(document(doc_id), start, end, answer_start, answer_end)
+                    answer_end: int | None = Query(None, ge=0), at: int | None = Query(None, ge=0)) -> HTMLResponse:
+        page = render_source(document(doc_id), start, end, answer_start, answer_end, at)
         return HTMLResponse(page, headers={
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'",
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
@@ -386,4 +397,14 @@ def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860) -> None
     # A thread waiting for the interpreter (the event loop, a health check) gets it after at most 1 ms of
     # a CPU-bound one (quote checks are Python), not 5: a request never waits long behind them.
     sys.setswitchinterval(0.001)
-    uvicorn.run(create_app(pipeline), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(pipeline), host=host, port=port, log_level="info", **server_limits(pipeline.config))
+
+
+CLIENT_SECONDS = 10  # a request head or body not complete this long after the last one: the connection is closed
+KEEP_ALIVE_SECONDS = 5
+
+
+def server_limits(config) -> dict:
+    """uvicorn settings that bound what clients can hold: see :mod:`qa.serve.guards` and docs/web.md."""
+    return {"http": http_protocol(CLIENT_SECONDS), "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+            "limit_concurrency": config.limits.max_connections, "h11_max_incomplete_event_size": 16 * 1024}

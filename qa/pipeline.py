@@ -37,13 +37,15 @@ if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; to
 log = logging.getLogger(__name__)
 
 
-def echoes(question: str, answer: str) -> bool:
-    """Whether ``answer`` says nothing the question does not: every word of it is one of the question's.
+def echoes(question: str, sentence: str) -> bool:
+    """Whether the cited ``sentence`` says nothing the question does not: every word of it is the question's.
 
     A heading that repeats the question ("<img src=x onerror=alert(1)>" asked, the same markup found as
-    a heading) matches it best of all, and answers nothing.
+    a heading) matches it best of all, and answers nothing. The whole sentence is looked at, not the
+    span an answer was narrowed to: a span of question words in a sentence that says more is the
+    reader's choice to make.
     """
-    return set(tokenize(answer)) <= set(tokenize(question))
+    return set(tokenize(sentence)) <= set(tokenize(question))
 
 QUESTION_CACHE = 1024   # question vectors kept (1.5 KB each for MiniLM)
 
@@ -206,7 +208,7 @@ class Pipeline:
         qvec = self.embed_question(q)
         retrieval = self._retriever.retrieve(q, qvec, top_k=top_k)
         result = self._answerer.answer(retrieval)
-        if not result.abstained and echoes(q, result.answer):
+        if not result.abstained and echoes(q, result.citations[0].quote):
             result = dataclasses.replace(result, answer=None, abstained=True, confidence=0.0, citations=(), note=None,
                                          reason="the only match repeats the question's own words; it answers nothing")
         if q != question:  # report the question as asked, offsets are unaffected

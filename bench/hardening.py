@@ -5,7 +5,7 @@
     python bench/hardening.py --skip-index        # reuse the index in --workdir
 
 1. Writes ``--workdir``/corpus/big.txt: ``--distinct`` sentences ("The canal museum of Railway
-   listed 11109 crates of tea in 1894.") drawn at random, eight to a paragraph, up to ``--mb`` MB.
+   listed 11109 tea crates in 1894.") drawn at random, eight to a paragraph, up to ``--mb`` MB.
 2. ``qa index --json`` on it in a child process (the real model): seconds, the peak RSS it reports and
    the child's ru_maxrss, the index folder's size on disk. Targets: peak RSS <= 2 GB, disk <= 500 MB.
 3. ``qa serve`` on a free loopback port (the real model and reader, as shipped): RSS once it answers,
@@ -54,7 +54,7 @@ def sentences(n: int, seed: int = 0) -> list[str]:
     out: set[str] = set()
     while len(out) < n:
         out.add(f"The {rng.choice(WORDS)} {rng.choice(WORDS)} of {rng.choice(WORDS).title()} "
-                f"{rng.choice(VERBS)} {rng.randrange(10, 99999)} crates of tea in {rng.randrange(1800, 2025)}.")
+                f"{rng.choice(VERBS)} {rng.randrange(10, 99999)} tea crates in {rng.randrange(1800, 2025)}.")
     return sorted(out)
 
 

@@ -4,7 +4,8 @@ Layout of the index folder::
 
     index/CURRENT            name of the live build folder (replaced atomically)
     index/build-<stamp>/     manifest.json, texts.json, chunks.json, sentences.npz,
-                             vectors.npy, sentences.faiss, bm25-chunks/, bm25-sentences/
+                             vectors.npy, sentences.faiss, bm25-chunks/, bm25-sentences/,
+                             normalised.json, normalised.npz (quote checks: qa.index.normalised)
 
 A build is written to a fresh ``build-*`` folder and only becomes live when
 ``CURRENT`` is swapped with ``os.replace``; a crash at any point leaves the
@@ -14,7 +15,8 @@ by corpus size (:mod:`qa.index.vectors`); when only that choice changes, it is r
 from ``vectors.npy`` and everything else is carried over. Sentences are the unit that is
 embedded: a chunk's vector is the normalised mean of its sentences' vectors, and
 a sentence whose text is already in the previous build keeps its vector, so
-nothing is encoded twice.
+nothing is encoded twice. A text repeated in the corpus has one vector (``vectors.npy`` and FAISS
+hold one per distinct text; ``sentences.npz`` says which is each sentence's).
 """
 
 from __future__ import annotations

@@ -228,6 +228,13 @@ def _render_verdict(v) -> str:
 
 
 def _render_quote(q) -> str:
+    text = _render_quote_result(q)
+    if not q.complete:
+        text += "\n(the search stopped at its time limit, limits.quote_seconds in qa.yaml: this is the best found by then)"
+    return text
+
+
+def _render_quote_result(q) -> str:
     if q.status == "not_found":
         return f"NOT FOUND: no passage of the sources is close to this quote (best similarity {q.score:.0%})"
     where = f"{q.title} ({q.source}, chars {q.start}-{q.end})"
@@ -428,6 +435,11 @@ def _check_args(args) -> None:
         raise QAError("claim is empty: qa check \"a sentence to check\" (or --quote \"...\")")
 
 
+def _qa(args) -> str:
+    """``qa`` as this run was called, with its ``--config``: the start of a command to suggest."""
+    return f"qa --config {shlex.quote(args.config)}" if args.config else "qa"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -445,13 +457,15 @@ def main(argv: list[str] | None = None) -> int:
         from qa.pipeline import Pipeline
 
         pipeline = Pipeline.from_config(_config_path(args.config))
+        pipeline.on_stale = lambda reason: _warn(f"{reason}; answering from the last good build until "
+                                                 f"`{_qa(args)} index` runs")
         handler = {"index": _cmd_index, "ask": _cmd_ask, "chat": _cmd_chat, "check": _cmd_check, "serve": _cmd_serve,
                    "eval": _cmd_eval}[args.command]
         return handler(pipeline, args)
     except QAError as exc:
         message = str(exc)
-        if args.config and isinstance(exc, IndexMissingError):  # the command to run needs the same config
-            message = message.replace("run `qa index`", f"run `qa --config {shlex.quote(args.config)} index`")
+        if isinstance(exc, IndexMissingError):  # the command to run needs the same config
+            message = message.replace("run `qa index`", f"run `{_qa(args)} index`")
         print(f"qa: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

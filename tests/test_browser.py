@@ -103,6 +103,8 @@ def stack(tmp_path_factory):
         root.mkdir()
         (root / "index.html").write_text(host_page(served.url), encoding="utf-8")
         (root / "target.html").write_text(host_page(served.url, target=True), encoding="utf-8")
+        (root / "frame.html").write_text(f'<!doctype html><iframe src="{served.url}/" style="width:100%;height:720px;'
+                                         'border:0"></iframe>', encoding="utf-8")  # docs/web.md, step 3
         sites.append(StaticSite(root, port))
     yield {"app": served, "allowed": sites[0], "refused": sites[1], "pipeline": pipeline}
     for s in sites:
@@ -529,3 +531,17 @@ def test_widget_sends_its_conversation_and_clearing_forgets_it(stack, page):
     box.press("Enter")
     page.locator(".qa-widget .out .answer").wait_for(timeout=20_000)
     assert "history" not in sent[-1] and page.locator(".qa-widget .understood").count() == 0
+
+
+def test_the_chat_can_be_framed_by_a_listed_site_only(stack, page):
+    """frame-ancestors names the cors_origins: the iframe of docs/web.md works there, and nowhere else."""
+    page.goto(stack["allowed"].url + "/frame.html")
+    frame = page.frame_locator("iframe")
+    box = frame.locator("#qa-question textarea, #qa-question input").first
+    box.wait_for(timeout=20_000)
+    box.fill(EXPORT_Q)
+    box.press("Enter")
+    assert frame.locator("#qa-chat .qa-msg mark").first.inner_text(timeout=20_000) == "$51.1 billion"
+    page.goto(stack["refused"].url + "/frame.html")
+    page.wait_for_timeout(2_000)
+    assert page.frame_locator("iframe").locator("#qa-question").count() == 0

@@ -349,8 +349,10 @@ def test_examples_are_drawn_from_your_own_corpus(tmp_path):
     labels = _button_labels(build_ui(own))
     assert "What is the Zorblax?" in labels and not own.ask("What is the Zorblax?").abstained
     assert not (set(EXAMPLES) | set(CHECK_EXAMPLES)) & labels  # never a question about another corpus
-    # "How do I join the parade?" is answered by its own heading, not by the section under it: not offered
-    assert own.ask("How do I join the parade?").citations[0].quote == "How to join the parade"
+    # "How do I join the parade?" is answered by its own heading (or, since the heading only repeats the
+    # question, not at all), not by the section under it: not offered
+    parade = own.ask("How do I join the parade?")
+    assert parade.abstained or parade.citations[0].quote == "How to join the parade"
     assert "How do I join the parade?" not in labels
 
 

@@ -188,11 +188,13 @@ def _chat_lines(pipeline, args) -> int:
     return status
 
 
-def _each_stdin_line(args, key: str, run, render) -> int:
+def _each_stdin_line(args, key: str, run, render, numbered: bool = False) -> int:
     """One input per stdin line (model loaded once), one output per result of ``run(line)``.
 
     With --json a line that can't be taken becomes ``{key: line, "error": ...}`` and the exit
     code is 2 while the other lines are still answered; without --json the error ends the run.
+    ``numbered``: each JSON object also carries ``"line"``, its 1-based input line (one line can
+    hold several claims).
     """
     status = EXIT_OK
     for number, text, bad in _stdin_lines():
@@ -205,11 +207,13 @@ def _each_stdin_line(args, key: str, run, render) -> int:
         except QAError as exc:
             if not args.json:
                 raise
-            print(json.dumps({key: text, "error": str(exc)}, ensure_ascii=False), flush=True)
+            line = {"line": number} if numbered else {}
+            print(json.dumps({key: text, "error": str(exc), **line}, ensure_ascii=False), flush=True)
             status = EXIT_USAGE
             continue
         for r in results:
-            print(json.dumps(r.to_dict(), ensure_ascii=False) if args.json else render(r) + "\n", flush=True)
+            line = {"line": number} if numbered else {}
+            print(json.dumps({**r.to_dict(), **line}, ensure_ascii=False) if args.json else render(r) + "\n", flush=True)
     return status
 
 
@@ -217,7 +221,11 @@ def _render_verdict(v) -> str:
     head = {"supported": "SUPPORTED", "contradicted": "CONTRADICTED", "not_found": "NOT FOUND"}[v.verdict]
     lines = [f"{head} (confidence {percent(v.confidence)}): {v.claim}"]
     if v.verdict == "not_found":
-        lines.append("  nothing in the sources is about this closely enough")
+        lines.append("  nothing in the sources is about this closely enough"
+                     + ("; the closest passages:" if v.related else ""))
+        for i, e in enumerate(v.related, 1):
+            lines.append(f"  related [{i}] {e.title} ({e.source}, chars {e.start}-{e.end})")
+            lines.append(f"      \"{e.quote}\"")
     for m in v.mismatches:
         lines.append(f"  the claim says \"{m.claim_text}\", the source says \"{m.evidence_text}\" "
                      f"(chars {m.evidence_start}-{m.evidence_end})")
@@ -258,7 +266,7 @@ def _cmd_check(pipeline, args) -> int:
         for v in pipeline.check_text(args.claim):
             print(json.dumps(v.to_dict(), ensure_ascii=False) if args.json else _render_verdict(v))
         return EXIT_OK
-    return _each_stdin_line(args, "claim", pipeline.check_text, _render_verdict)
+    return _each_stdin_line(args, "claim", pipeline.check_text, _render_verdict, numbered=True)
 
 
 def _stdin_lines():

@@ -19,6 +19,7 @@ import numpy as np
 from qa.answer.answerer import Answer, Answerer, AnswerModel
 from qa.answer.conversation import Reading, about_the_conversation, favour, read_history, understand
 from qa.check.claims import CheckSettings, ClaimChecker, Verdict
+from qa.check.split import split_claims
 from qa.config import Config, load_config
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
 from qa.errors import InputError, QAError, StaleIndexError, IndexMissingError
@@ -276,7 +277,7 @@ class Pipeline:
         """Split ``text`` into sentences and check each as a claim; one :class:`Verdict` per claim."""
         clean_text(text, "claim", self.config.limits.max_question_chars)  # refuses empty or over-long input
         # A "sentence" of nothing but control characters (a stray line) is no claim: skipped, not refused.
-        return [self.check(text[s:e]) for s, e in split_sentences(text) if not blank(text[s:e])]
+        return [self.check(text[s:e]) for s, e in split_claims(text) if not blank(text[s:e])]
 
     def check_quote(self, quote: str, source: str | None = None) -> QuoteCheck:
         """Is ``quote`` verbatim in the sources (or in document ``source``)? Else the closest passage, diffed."""

@@ -26,6 +26,7 @@ from qa.text.links import cite_url, link_fields, safe_url
 from qa.text.markup import percent
 from qa.retrieval.retriever import FEATURES, Passage, Retrieval
 from qa.answer.spans import SpanModel
+from qa.answer.directions import demote_reversed
 from qa.models.calibration import sigmoid, weights_by_name
 from qa.index.store import Index
 
@@ -188,7 +189,9 @@ class Answerer:
         self._w = np.asarray(self.model.ranker, dtype=np.float32)
 
     def sentence_scores(self, r: Retrieval) -> np.ndarray:
-        return r.features @ self._w + self.model.ranker_bias
+        scores = r.features @ self._w + self.model.ranker_bias
+        # Roles hook (qa/answer/directions.py): a sentence stating the asked direction reversed is no answer.
+        return demote_reversed(r.question, scores, lambda i: self.index.sentence_text(int(r.sentence_rows[i])))
 
     def reread(self, r: Retrieval, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Scores after the reader re-reads the closest candidates, and its logits (None if it did not run).

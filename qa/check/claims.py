@@ -31,13 +31,15 @@ from typing import Sequence
 import numpy as np
 
 from qa.models.calibration import sigmoid
-from qa.text.details import NAME, ORDINAL, Detail, details
+from qa.text.details import COMMON, NAME, ORDINAL, Detail, details
 from qa.text.types import DATE, NUMBER
-from qa.text.words import STOPWORDS, tokenize
+from qa.text.words import tokenize
+from qa.text.roles import NEGATION as NEGATION_CUES, negated, negation_conflict, role_conflict  # noqa: F401 (negated: public here too)
 from qa.text.links import cite_url
+from qa.text.names import _name_words, name_in, same_role  # noqa: F401 (name_in: public here too)
 from qa.retrieval.retriever import Retrieval, Retriever
 from qa.index.store import Index
-from qa.check.verdicts import CONTRADICTED, NOT_FOUND, SUPPORTED, VERDICTS, Evidence, Mismatch, Verdict  # noqa: F401 (VERDICTS: public here too)
+from qa.check.verdicts import CONTRADICTED, NEGATION, NOT_FOUND, SUPPORTED, VERDICTS, Evidence, Mismatch, Verdict  # noqa: F401 (VERDICTS: public here too)
 
 @dataclass(frozen=True)
 class CheckSettings:
@@ -60,69 +62,6 @@ class CheckSettings:
 
 
 # ------------------------------------------------------------------ detail comparison (pure)
-
-def _name_words(text: str) -> list[str]:
-    words = [re.sub(r"['’]s$", "", w).strip("'’").lower() for w in re.findall(r"[\w'’.-]+", text)]
-    return [w for part in words for w in re.split(r"[-.]", part) if w and w not in STOPWORDS]
-
-
-def _same_word(a: str, b: str) -> bool:
-    """Equal, or a short inflection of each other ("Japan"/"Japanese", "Korea"/"Korean")."""
-    if a == b:
-        return True
-    short, long_ = sorted((a, b), key=len)
-    return len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= 3
-
-
-_GENERIC = frozenset("sea ocean river island islands mountain house university party ministry council "
-                     "assembly general national republic state states united government committee "
-                     "prime minister president emperor king queen chairman secretary foreign chief "
-                     "mr mrs ms dr sir lord".split())
-
-
-def name_in(name: str, words: list[str], names: Sequence[list[str]] = ()) -> bool:
-    """True when a name is stated among ``words``: every distinctive word of it is there, or some are
-    and none of the other side's ``names`` (their words) that holds them adds a distinctive word of its
-    own ("Biden" confirms "Joe Biden", "Korea" confirms "South Korea"; "South Korea" does not confirm
-    "North Korea", nor "Joe Biden" "Hunter Biden"); or an acronym matches."""
-    mine = _name_words(name)
-    if not mine:
-        return True
-    distinctive = [w for w in mine if w not in _GENERIC] or mine
-    shared = [w for w in distinctive if any(_same_word(w, o) for o in words)]
-    if len(shared) == len(distinctive):
-        return True
-    # A conflicting name shares the very word ("Korea" in "South Korea"), not an inflection of it
-    # ("Korea" in "North Korea" is no rival of "Korean War").
-    if shared and not any(_rival(other, shared, mine) for other in names):
-        return True
-    # Acronyms either way: "WTO" / "World Trade Organization", "U.S." / "United States".
-    initials = "".join(w[0] for w in mine)
-    if len(initials) >= 2 and (initials in words or initials in _acronyms(words)):
-        return True
-    return any(any("".join(w[0] for w in words[i:i + len(a)]) == a for i in range(len(words) - len(a) + 1))
-               for a in _acronyms(mine))
-
-
-def _rival(other: list[str], shared: list[str], mine: list[str]) -> bool:
-    """``other`` (a name's words) holds one of the ``shared`` words itself, not an inflection of it, and adds
-    a distinctive word of its own: "South Korea" against "North Korea", not "North Korea" against "Korean War"."""
-    return (any(w in other for w in shared)
-            and any(x not in _GENERIC and not any(_same_word(x, m) for m in mine) for x in other))
-
-
-def _acronyms(words: list[str]) -> set[str]:
-    """Runs of single letters joined: ["u", "s", "house"] -> {"us"}."""
-    out, run = set(), ""
-    for w in words + [""]:
-        if len(w) == 1:
-            run += w
-        else:
-            if len(run) >= 2:
-                out.add(run)
-            run = ""
-    return out
-
 
 def same_value(a: Detail, b: Detail) -> bool:
     """``b`` states what ``a`` states: ``a`` may be less precise ("June 1950" by "June 25, 1950"), not more
@@ -191,14 +130,19 @@ def compare(claim: str, claim_details: list[Detail], evidence: str, evidence_det
             return not name_in(evidence[e.start:e.end], claim_words, claim_names)
         return not any(same_value(e, d) for d in claim_details)
 
-    free = [e for e in evidence_details if unstated(e)]
+    free = [e for e in evidence_details if unstated(e) and e.unit != COMMON]
     pairs, unconfirmed = [], []
     for d in open_:
+        ctx = _context(claim, d)
         options = [e for e in free if comparable(d, e)]
+        if d.kind == NAME:
+            # A rival name fills the same role: not a word capitalised by its place, no other office, and
+            # at least one neighbouring word in common ("Bananas" is no rival of "METI").
+            options = [e for e in options if d.unit != COMMON and same_role(claim[d.start:d.end], evidence[e.start:e.end])
+                       and ctx & _context(evidence, e)]
         if not options:
             unconfirmed.append(d)
             continue
-        ctx = _context(claim, d)
         rel = d.start / max(len(claim), 1)
         ev0, ev1 = span or (0, len(evidence))
         # Most shared neighbouring words first; ties go to the detail at the same relative position.
@@ -207,16 +151,6 @@ def compare(claim: str, claim_details: list[Detail], evidence: str, evidence_det
         pairs.append((d, best))
         free.remove(best)
     return pairs, unconfirmed, confirmed
-
-
-_NEGATION = re.compile(r"\b(?:not(?!\s+only\b)|never|no(?!\s+(?:longer|less|more|one|doubt)\b)|cannot|neither|nor|"
-                       r"none|without)\b|n[’']t\b", re.IGNORECASE)
-
-
-def negated(text: str) -> bool:
-    """Whether ``text`` says something is not so ("did not", "never", "no longer" aside): a claim and
-    its evidence must agree on this, or the evidence does not support the claim."""
-    return _NEGATION.search(text) is not None
 
 
 # Text between two details that only joins them: "Japan and Korea", "Japan, Korea", "Japan/Korea".
@@ -255,13 +189,21 @@ def swapped(claim: str, claim_details: list[Detail], evidence: str,
     return False
 
 
+def root(stem: str) -> str:
+    """A stem without the d/s/t that tells a verb from its noun ("invad"/"invas", "decid"/"decis"), so that
+    "invaded" and "an invasion" count as the same word of the topic."""
+    return stem[:-1] if len(stem) >= 5 and stem[-1] in "dst" else stem
+
+
 def content_words(text: str, skip: list[Detail]) -> list[str]:
-    """The claim's content words (stemmed) outside its details."""
+    """The claim's content words (stemmed, :func:`root`) outside its details and its negations, which
+    are compared on their own (:func:`qa.text.roles.negation_conflict`)."""
     out, pos = [], 0
+    text = NEGATION_CUES.sub(lambda m: " " * len(m.group()), text)
     for d in sorted(skip, key=lambda d: d.start):
         out += tokenize(text[pos:d.start])
         pos = max(pos, d.end)
-    return out + tokenize(text[pos:])
+    return [root(w) for w in out + tokenize(text[pos:])]
 
 
 # ------------------------------------------------------------------ the stage
@@ -316,7 +258,7 @@ class ClaimChecker:
         if got is None:
             s = int(self.index.sent_span[row][0])
             text = self.index.sentence_text(row)
-            got = self._cache[row] = (frozenset(tokenize(text)), tuple(
+            got = self._cache[row] = (frozenset(root(w) for w in tokenize(text)), tuple(
                 Detail(d.start + s, d.end + s, d.kind, d.value, d.unit) for d in details(text)))
         return got
 
@@ -378,24 +320,55 @@ class ClaimChecker:
         return Evidence(idx.doc_ids[u.doc], idx.titles[u.doc], u.start, u.end, quote, min(1.0, max(0.0, u.about)),
                         cite_url(idx.metas[u.doc].get("url"), quote, page, idx.texts[u.doc], u.start), page)
 
+    def _conflicts(self, claim: str, claim_details: list[Detail], u: _Unit) -> list[tuple[int, int, int, int, str]]:
+        """What a unit that holds every detail of the claim still says otherwise: the names' roles reversed
+        (:func:`qa.text.roles.role_conflict`) or the statement negated on one side only. Each as
+        ``(claim_start, claim_end, evidence_start, evidence_end, kind)``."""
+        text = self.index.texts[u.doc]
+        ev = [e for e in u.details if u.start <= e.start < u.end]
+
+        def same(c: Detail, e: Detail) -> bool:
+            return name_in(claim[c.start:c.end], _name_words(text[e.start:e.end]))
+
+        pairs = role_conflict(claim, claim_details, text, ev, same)
+        if pairs:
+            return [(c.start, c.end, e.start, e.end, c.kind) for c, e in pairs]
+        neg = negation_conflict(claim, text, u.start, u.end)
+        return [(neg[0][0], neg[0][1], neg[1][0], neg[1][1], NEGATION)] if neg else []
+
+    def related(self, units: list[_Unit], n: int = 3) -> tuple[Evidence, ...]:
+        """Where to look when nothing is close enough: the closest unit of each of the ``n`` closest documents."""
+        out: list[_Unit] = []
+        for u in units:
+            if len(out) < n and all(o.doc != u.doc for o in out):
+                out.append(u)
+        return tuple(self._evidence(u) for u in out)
+
     def check(self, claim: str, qvec: np.ndarray, r: Retrieval) -> Verdict:
-        """Supported if a close unit confirms every detail; contradicted if a close unit that confirms
-        all other details disagrees on one or more (and is clearly closer than any supporting unit);
-        else not found."""
+        """Supported if a close unit confirms every detail, in the same roles and with the same polarity;
+        contradicted if a close unit that confirms all other details disagrees on one or more, or states
+        them in reversed roles or negated (and is clearly closer than any supporting unit); else not
+        found, with the closest passages as ``related``."""
         s = self.settings
         claim_details = details(claim)
-        units = self.units(claim, claim_details, qvec, r)[:s.units]
+        ranked = self.units(claim, claim_details, qvec, r)
+        units = ranked[:s.units]
         explain: dict = {"details": [{"text": claim[d.start:d.end], "kind": d.kind} for d in claim_details],
                          "units": [{"source": self.index.doc_ids[u.doc], "start": u.start, "end": u.end,
                                     "about": round(u.about, 4), "dense": round(u.dense, 4),
                                     "coverage": round(u.coverage, 4), "mismatches": len(u.pairs),
                                     "unconfirmed": len(u.unconfirmed)} for u in units]}
         polarity = negated(claim)
+        floor = min(s.support, s.contradict)
+        conflicts = {id(u): self._conflicts(claim, claim_details, u) for u in units
+                     if not u.pairs and not u.unconfirmed and u.about >= floor}
         supporting = [u for u in units if not u.pairs and not u.unconfirmed and u.about >= s.support
+                      and not conflicts.get(id(u))
                       and negated(self.index.texts[u.doc][u.start:u.end]) == polarity
                       and not swapped(claim, claim_details, self.index.texts[u.doc], u.details)]
-        contradicting = [u for u in units if u.pairs and not u.unconfirmed and u.about >= s.contradict
-                         and _changed_detail(u)]
+        contradicting = [u for u in units if (u.pairs and not u.unconfirmed and u.about >= s.contradict
+                                              and _changed_detail(u))
+                         or (conflicts.get(id(u)) and u.about >= s.contradict)]
         best = units[0].about if units else 0.0
         explain["support_about"] = round(supporting[0].about, 4) if supporting else None
         explain["contradict_about"] = round(contradicting[0].about, 4) if contradicting else None
@@ -413,7 +386,8 @@ class ClaimChecker:
             u = contradicting[0]
             ev = self._evidence(u)
             text = self.index.texts[u.doc]
-            mm = tuple(Mismatch(claim[d.start:d.end], d.start, d.end, text[e.start:e.end], e.start, e.end,
-                                d.kind, ev.source) for d, e in u.pairs)
+            spans = conflicts.get(id(u)) or [(d.start, d.end, e.start, e.end, d.kind) for d, e in u.pairs]
+            mm = tuple(Mismatch(claim[cs:ce], cs, ce, text[es:ee], es, ee, kind, ev.source)
+                       for cs, ce, es, ee, kind in spans)
             return Verdict(claim, CONTRADICTED, sigmoid(12 * (u.about - s.contradict) + 1), (ev,), mm, explain)
-        return Verdict(claim, NOT_FOUND, sigmoid(12 * (min(s.support, s.contradict) - best) + 1), (), (), explain)
+        return Verdict(claim, NOT_FOUND, sigmoid(12 * (floor - best) + 1), (), (), explain, self.related(ranked))

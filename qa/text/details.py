@@ -9,9 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.text.types import COUNTED, DATE, MONTH_NAMES, NUMBER, STOP_CAPS, name_spans
+from qa.text.types import COUNTED, DATE, MONTH_NAMES, NUMBER, STOP_CAPS, common_words, name_spans
 
 ORDINAL, NAME = "ORDINAL", "NAME"
+# The unit of a NAME that is only a common word capitalised by its place ("Bananas are ...", "Web servers
+# ..."): it must still be found to support a claim, but it names nothing another name could rival.
+COMMON = "common"
 
 _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 _MONTH_FULL = (rf"(?:{'|'.join(MONTH_NAMES)}|"
@@ -159,6 +162,15 @@ _STOP_WORDS = frozenset(w.lower() for w in STOP_CAPS) | frozenset(
     "about around approximately nearly roughly almost some there here all each every no not one".split())
 
 
+def _by_position(text: str, s: int, e: int) -> bool:
+    """A single word opening a sentence that English writes in lower case."""
+    word = text[s:e]
+    if not word.isalpha() or word.lower() not in common_words():
+        return False
+    before = text[:s].rstrip(" \t\"'“‘(")
+    return not before or before.endswith((".", "!", "?", ":", "\n"))
+
+
 def details(text: str) -> list[Detail]:
     """Dates, numbers (amounts, percentages, counts), ordinals and names in ``text``, in order.
 
@@ -175,5 +187,5 @@ def details(text: str) -> list[Detail]:
             continue
         if re.fullmatch(_MONTH_FULL, text[s:e], re.IGNORECASE):
             continue
-        found.append(Detail(s, e, NAME, text[s:e].lower()))
+        found.append(Detail(s, e, NAME, text[s:e].lower(), COMMON if _by_position(text, s, e) else None))
     return sorted(found, key=lambda d: d.start)

@@ -99,6 +99,17 @@ def _context(text: str, d: Detail, width: int = 4) -> set[str]:
     return set(tokenize(text[max(0, d.start - 60):d.start])[-width:] + tokenize(text[d.end:d.end + 60])[:width])
 
 
+_PREPOSITION = re.compile(r"\b(in|on|at|to|from|by|with|of|for|into|near|under|against|over|through|toward|towards|"
+                          r"between|across|within)\s+(?:the\s+)?$", re.IGNORECASE)
+
+
+def _lead(text: str, d: Detail) -> str:
+    """The preposition right before a name ("" for none): a name's role in its sentence. A subject is no
+    rival of a place after "on" ("Squid runs ..." against "... run as user www-data on Debian")."""
+    m = _PREPOSITION.search(text, max(0, d.start - 20), d.start)
+    return m.group(1).lower() if m else ""
+
+
 def compare(claim: str, claim_details: list[Detail], evidence: str, evidence_details: list[Detail],
             span: tuple[int, int] | None = None) -> tuple[list[tuple[Detail, Detail]], list[Detail], int]:
     """Align the claim's details with the evidence's: ``(mismatched pairs, unconfirmed, confirmed count)``.
@@ -138,8 +149,9 @@ def compare(claim: str, claim_details: list[Detail], evidence: str, evidence_det
         if d.kind == NAME:
             # A rival name fills the same role: not a word capitalised by its place, no other office, and
             # at least one neighbouring word in common ("Bananas" is no rival of "METI").
+            lead = _lead(claim, d)
             options = [e for e in options if d.unit != COMMON and same_role(claim[d.start:d.end], evidence[e.start:e.end])
-                       and ctx & _context(evidence, e)]
+                       and ctx & _context(evidence, e) and _lead(evidence, e) == lead]
         if not options:
             unconfirmed.append(d)
             continue
@@ -336,6 +348,18 @@ class ClaimChecker:
         neg = negation_conflict(claim, text, u.start, u.end)
         return [(neg[0][0], neg[0][1], neg[1][0], neg[1][1], NEGATION)] if neg else []
 
+    def _names_together(self, claim: str, claim_details: list[Detail], u: _Unit) -> bool:
+        """In a pair of sentences, the claim's names stand in the one that holds most of its words: the
+        neighbour may lend a date or a number, never the subject ("squid" from the next sentence does not
+        make "Web servers run as user www-data" a statement about squid)."""
+        if len(u.members) == 1:
+            return True
+        start, end, _ = max(u.members, key=lambda m: m[2])
+        text = self.index.texts[u.doc]
+        words = _name_words(text[start:end])
+        names = [_name_words(text[e.start:e.end]) for e in u.details if e.kind == NAME and start <= e.start < end]
+        return all(name_in(claim[d.start:d.end], words, names) for d in claim_details if d.kind == NAME)
+
     def related(self, units: list[_Unit], n: int = 3) -> tuple[Evidence, ...]:
         """Where to look when nothing is close enough: the closest unit of each of the ``n`` closest documents."""
         out: list[_Unit] = []
@@ -363,11 +387,19 @@ class ClaimChecker:
         conflicts = {id(u): self._conflicts(claim, claim_details, u) for u in units
                      if not u.pairs and not u.unconfirmed and u.about >= floor}
         supporting = [u for u in units if not u.pairs and not u.unconfirmed and u.about >= s.support
-                      and not conflicts.get(id(u))
+                      and not conflicts.get(id(u)) and self._names_together(claim, claim_details, u)
                       and negated(self.index.texts[u.doc][u.start:u.end]) == polarity
                       and not swapped(claim, claim_details, self.index.texts[u.doc], u.details)]
+        def named_elsewhere(u: _Unit) -> bool:
+            """A name the unit rivals is itself stated by another close unit: the sources speak of it, and
+            the rival is another thing doing the same ("Apache runs as www-data", "squid runs as proxy")."""
+            names = [d for d, _ in u.pairs if d.kind == NAME]
+            return bool(names) and any(
+                o is not u and o.about >= s.contradict - s.prefer_contradiction
+                and all(d not in o.unconfirmed and all(d != p for p, _ in o.pairs) for d in names) for o in units)
+
         contradicting = [u for u in units if (u.pairs and not u.unconfirmed and u.about >= s.contradict
-                                              and _changed_detail(u))
+                                              and _changed_detail(u) and not named_elsewhere(u))
                          or (conflicts.get(id(u)) and u.about >= s.contradict)]
         best = units[0].about if units else 0.0
         explain["support_about"] = round(supporting[0].about, 4) if supporting else None

@@ -32,7 +32,7 @@ from qa.text.words import tokenize
 
 NEGATION = re.compile(r"\b(?:no\s+longer|not(?!\s+only\b)|never|no(?!\s+(?:less|more|one|doubt)\b)|cannot|neither|"
                       r"nor|none|without|fail(?:s|ed)?\s+to)\b|n[’']t\b", re.IGNORECASE)
-_CLAUSE_END = re.compile(r"[,;:()]|\b(?:but|while|whereas|although|though|which|who)\b", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[,;:()\n]|[.!?](?:\s|$)|\b(?:but|while|whereas|although|though|which|who)\b", re.IGNORECASE)
 _SCOPE_WORDS = 4
 
 
@@ -89,7 +89,7 @@ def negation_conflict(claim: str, evidence: str, lo: int = 0, hi: int | None = N
     c_cues, e_cues = _cues(claim), _cues(evidence, lo, hi)
     relevant_e = [c for c in e_cues if set(c.scope) & claim_words]
     relevant_c = [c for c in c_cues if set(c.scope) & ev_words]
-    if relevant_c and not e_cues:
+    if relevant_c and not relevant_e:
         cue = relevant_c[0]
         where = _find_word(evidence, lo, hi, cue.scope)
         if where is not None:

@@ -171,12 +171,19 @@ _JOINED = re.compile(r"^[\s,;/&()\-–—]*(?:(?:and|or|as well as|with|vs\.?|ve
 
 def swapped(claim: str, claim_details: list[Detail], evidence: str,
             evidence_details: Sequence[Detail] | None = None) -> bool:
+    """Whether the evidence states two of the claim's details the other way round (:func:`swapped_pairs`)."""
+    return bool(swapped_pairs(claim, claim_details, evidence, evidence_details))
+
+
+def swapped_pairs(claim: str, claim_details: list[Detail], evidence: str,
+                  evidence_details: Sequence[Detail] | None = None) -> list[tuple[Detail, tuple[int, int]]]:
     """Whether two of the claim's names (or two numbers or dates of one kind) stand in the evidence in
     the opposite order with the same words between them: "Brazil defeated Germany" against "Germany
     defeated Brazil", "from $12 billion to $10 billion" against "from $10 billion to $12 billion". Then
     the evidence says the reverse, and it does not support the claim. Only the same connecting words
     count, and not words that merely list ("Japan and Korea"): a reordered sentence is no swap.
-    ``evidence_details``: the evidence's details when already known (offsets into ``evidence``)."""
+    ``evidence_details``: the evidence's details when already known (offsets into ``evidence``). Returns
+    the two claim details, each with the evidence span in its place."""
     ev_details = details(evidence) if evidence_details is None else evidence_details
     ev_names = [_name_words(evidence[e.start:e.end]) for e in ev_details if e.kind == NAME]
 
@@ -197,8 +204,10 @@ def swapped(claim: str, claim_details: list[Detail], evidence: str,
             between_claim, between_evidence = claim[a.end:b.start], evidence[pb[1]:pa[0]]
             words = re.findall(r"\w+", between_claim.lower())
             if words and not _JOINED.match(between_claim) and words == re.findall(r"\w+", between_evidence.lower()):
-                return True  # the same words, reversed around them ("was defeated by" is not "defeated")
-    return False
+                # the same words, reversed around them ("was defeated by" is not "defeated"): each claim
+                # detail against what stands in its place in the evidence
+                return [(a, pb), (b, pa)]
+    return []
 
 
 def root(stem: str) -> str:
@@ -340,11 +349,15 @@ class ClaimChecker:
         ev = [e for e in u.details if u.start <= e.start < u.end]
 
         def same(c: Detail, e: Detail) -> bool:
-            return name_in(claim[c.start:c.end], _name_words(text[e.start:e.end]))
+            words = _name_words(text[e.start:e.end])
+            return name_in(claim[c.start:c.end], words, [words])  # "South Korea" is not "North Korea"
 
         pairs = role_conflict(claim, claim_details, text, ev, same)
         if pairs:
             return [(c.start, c.end, e.start, e.end, c.kind) for c, e in pairs]
+        located = swapped_pairs(claim, claim_details, text, ev)
+        if located:
+            return [(c.start, c.end, es, ee, c.kind) for c, (es, ee) in located]
         neg = negation_conflict(claim, text, u.start, u.end)
         return [(neg[0][0], neg[0][1], neg[1][0], neg[1][1], NEGATION)] if neg else []
 

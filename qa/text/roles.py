@@ -189,6 +189,32 @@ def actions(text: str, ds: Sequence[Detail] | None = None) -> list[Action]:
     return out
 
 
+_SKIP_AFTER_NAME = re.compile(r"[’']s?\s+|\s+(?:(?:has|have|had|also|then|later|first|once|quickly|finally)\s+)*")
+
+
+def subjects(text: str, ds: Sequence[Detail] | None = None) -> list[tuple[Detail, str]]:
+    """Names directly followed by what they do: ("South Korea", "withdr") for "South Korea withdrawing its
+    complaint", ("Japan", "dropp") for "Japan dropped ...". Lets "Japan withdrew ... and South Korea dropped"
+    be told from "South Korea withdrew ... and Japan dropped"."""
+    out: list[tuple[Detail, str]] = []
+    names = [d for d in (details(text) if ds is None else ds) if d.kind == NAME]
+    for i, d in enumerate(names):
+        m = _SKIP_AFTER_NAME.match(text, d.end)
+        if not m or text[d.end:m.end()].strip().startswith(("’", "'")):
+            continue
+        # a past tense or a participle: "forces" after "UN" is a noun, "forced" a verb
+        w = re.match(r"([a-z]{3,}(?:ed|ing)|withdrew|withdrawn|met|won|led|took|gave|sent|sold|bought|made|beat|"
+                     r"overthrew|fought|struck|began|ran|rose|fell|left)\b", text[m.end():m.end() + 20])
+        if w:
+            verb = _stem(w.group(1))[:4]
+            out.append((d, verb))
+            j = i  # "Japan and South Korea signed": both signed
+            while j > 0 and re.fullmatch(r"\s*(?:,|and|or|,\s*and)\s*", text[names[j - 1].end:names[j].start]):
+                j -= 1
+                out.append((names[j], verb))
+    return out
+
+
 def _stem(verb: str) -> str:
     t = tokenize(verb)
     return t[0][:5] if t else verb[:5]
@@ -211,6 +237,14 @@ def role_conflict(claim: str, claim_details: Sequence[Detail], evidence: str, ev
             out += [(f.source, rev[0].source), (f.target, rev[0].target)]
     if out:
         return out
+    c_subj, e_subj = subjects(claim, claim_details), subjects(evidence, ev_details)
+    for a, verb in c_subj:
+        if any(v == verb and same_name(a, b) for b, v in e_subj):
+            continue
+        others = [b for b, v in e_subj if v == verb and not same_name(a, b)
+                  and any(same_name(c, b) for c in claim_details if c.kind == NAME and c != a)]
+        if others:
+            return [(a, others[0])]
     c_acts, e_acts = actions(claim, claim_details), actions(evidence, ev_details)
     for a in c_acts:
         same = any(a.verb == b.verb and same_name(a.agent, b.agent) and same_name(a.patient, b.patient) for b in e_acts)

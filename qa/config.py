@@ -128,6 +128,7 @@ class Config:
     claim_examples: tuple[str, ...] = ()  # claims the UI's "Check a claim" tab offers likewise
     reader: bool = True  # let the cross-encoder re-read close candidate sentences (qa/models/reader.py)
     extractor: bool = False  # narrow other answers to the words that answer (qa/models/extractor.py; opt-in, see docs/how-it-works.md)
+    verifier: bool = False  # let the trained claim verifier judge claims no detail rule decides (qa/models/verifier.py; opt-in, see docs/claims.md)
     runtime: str = "onnx"  # run the bundled transformers through ONNX Runtime ("onnx") or torch ("torch")
 
     def __post_init__(self) -> None:

@@ -62,6 +62,7 @@ class Pipeline:
         self._embedder = embedder
         self._reader = reader  # the shipped reader is loaded on first use when none is given
         self._extractor = extractor  # likewise the shipped span extractor
+        self._verifier = None  # likewise the claim verifier (only with ``verifier: true``)
         self._answer_model = answer_model
         self._index: Index | None = None
         self._retriever: Retriever | None = None
@@ -97,6 +98,13 @@ class Pipeline:
             self._reader = shared(self._embedder, self.config.runtime)
         return self._reader
 
+    def _load_verifier(self):
+        if self._verifier is None:
+            from qa.models.verifier import shared
+
+            self._verifier = shared(runtime=self.config.runtime)
+        return self._verifier
+
     def _load_extractor(self) -> "Extractor | OnnxExtractor | None":
         if self._extractor is None:
             from qa.models.extractor import shared
@@ -110,6 +118,8 @@ class Pipeline:
         self.embedder.embed(["warm-up question"])
         if self.config.reader:
             self._load_reader()
+        if self.config.verifier:
+            self._load_verifier()
         if self.config.extractor:
             self._load_extractor()
         self.index.normalised  # noqa: B018 (the quote checker's texts: read now, not on a first quote)
@@ -142,7 +152,8 @@ class Pipeline:
         self._answerer = Answerer(index, self._answer_model, self.config.abstain_threshold,
                                   reader=self._load_reader if self.config.reader else None,
                                   extractor=self._load_extractor if self.config.extractor else None)
-        self._checker = ClaimChecker(index, self._retriever, self.check_settings)
+        self._checker = ClaimChecker(index, self._retriever, self.check_settings,
+                                     verifier=self._load_verifier if self.config.verifier else None)
         with self._qlock:
             self._qcache.clear()
         self._index = index

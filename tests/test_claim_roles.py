@@ -134,3 +134,53 @@ def test_not_found_carries_the_closest_passages_with_offsets(seeds):
     d = v.to_dict()
     assert [r["start"] for r in d["related"]] == [e.start for e in v.related]
     assert "related" not in seeds.check("Japan exported $51.1 billion to South Korea in 2021.").to_dict()
+
+
+# ------------------------------------------------------------------ the verifier decides only what the rules leave
+
+class _SureVerifier:
+    """Says ``label`` with certainty for every passage."""
+
+    def __init__(self, label: int):
+        self.label = label
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def probabilities(self, claim, passages):
+        import numpy as np
+
+        self.calls.append((claim, list(passages)))
+        p = np.full((len(passages), 3), 0.0, dtype=np.float32)
+        p[:, self.label] = 1.0
+        return p
+
+
+def _with_verifier(p, label: int) -> _SureVerifier:
+    fake = _SureVerifier(label)
+    p._checker._verifier = lambda: fake
+    return fake
+
+
+def test_the_verifier_decides_a_paraphrase_the_rules_leave_open(tmp_path):
+    p = fake_pipeline(tmp_path, corpus=make_corpus(tmp_path, {
+        "bridge.txt": "The Quibbit Bridge carries trains across the Tagus river since 1966.\n\nIt was painted red.\n"}))
+    claim = "Since 1966 rail traffic has crossed the Tagus on the Quibbit Bridge."
+    assert p.check(claim).verdict == NOT_FOUND  # in other words: the rules alone cannot tell
+    fake = _with_verifier(p, 0)
+    v = p.check(claim)
+    assert v.verdict == SUPPORTED and fake.calls and v.evidence[0].source == "bridge.txt"
+    _with_verifier(p, 1)
+    r = p.check(claim)
+    assert r.verdict == CONTRADICTED and r.mismatches[0].kind == "STATEMENT" and r.mismatches[0].claim_text == claim
+    _with_verifier(p, 2)
+    assert p.check(claim).verdict == NOT_FOUND
+
+
+def test_the_verifier_never_supports_a_claim_whose_detail_differs_or_is_missing(seeds):
+    _with_verifier(seeds, 0)
+    try:
+        assert seeds.check("Japan exported $15.1 billion to South Korea in 2021.").verdict == CONTRADICTED
+        assert seeds.check("In March 2023, South Korean President Yoon met Japanese Prime Minister Shinzo Abe.").verdict != SUPPORTED
+        assert seeds.check("South Korea's exports to Japan reached $51.1 billion in 2021.").verdict == CONTRADICTED
+        assert seeds.check("North Korea never invaded South Korea.").verdict == CONTRADICTED
+    finally:
+        seeds._checker._verifier = None

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -39,7 +39,12 @@ from qa.text.links import cite_url
 from qa.text.names import _name_words, name_in, same_role  # noqa: F401 (name_in: public here too)
 from qa.retrieval.retriever import Retrieval, Retriever
 from qa.index.store import Index
+from qa.check.verify import STATEMENT, VerifierSettings, judge
 from qa.check.verdicts import CONTRADICTED, NEGATION, NOT_FOUND, SUPPORTED, VERDICTS, Evidence, Mismatch, Verdict  # noqa: F401 (VERDICTS: public here too)
+
+if TYPE_CHECKING:  # torch and the verifier's weights load only when it is switched on
+    from qa.models.verifier import ClaimVerifier
+
 
 @dataclass(frozen=True)
 class CheckSettings:
@@ -267,10 +272,14 @@ def _changed_detail(u: _Unit) -> bool:
 class ClaimChecker:
     """Decides a :class:`Verdict` for one claim from its :class:`Retrieval` over an :class:`Index`."""
 
-    def __init__(self, index: Index, retriever: Retriever, settings: CheckSettings | None = None):
+    def __init__(self, index: Index, retriever: Retriever, settings: CheckSettings | None = None,
+                 verifier: Callable[[], "ClaimVerifier | None"] | None = None,
+                 verifier_settings: VerifierSettings | None = None):
         self.index = index
         self.retriever = retriever
         self.settings = settings or CheckSettings()
+        self._verifier = verifier  # called on first need (None: the detail rules alone decide)
+        self.verifier_settings = verifier_settings or VerifierSettings()
         self._cache: dict[int, tuple[frozenset[str], tuple[Detail, ...]]] = {}
 
     def _sentence(self, row: int) -> tuple[frozenset[str], tuple[Detail, ...]]:
@@ -435,4 +444,32 @@ class ClaimChecker:
             mm = tuple(Mismatch(claim[cs:ce], cs, ce, text[es:ee], es, ee, kind, ev.source)
                        for cs, ce, es, ee, kind in spans)
             return Verdict(claim, CONTRADICTED, sigmoid(12 * (u.about - s.contradict) + 1), (ev,), mm, explain)
+        verified = self._verified(claim, claim_details, units, conflicts, explain)
+        if verified is not None:
+            return verified
         return Verdict(claim, NOT_FOUND, sigmoid(12 * (floor - best) + 1), (), (), explain, self.related(ranked))
+
+    def _verified(self, claim: str, claim_details: list[Detail], units: list[_Unit], conflicts: dict,
+                  explain: dict) -> Verdict | None:
+        """The verifier's verdict on the closest units that hold every detail of the claim, same roles, same
+        polarity (:mod:`qa.check.verify`); None when it is off, not sure, or no unit is eligible."""
+        verifier = self._verifier() if self._verifier is not None else None
+        if verifier is None:
+            return None
+        vs = self.verifier_settings
+        polarity = negated(claim)
+        eligible = [u for u in units if not u.pairs and not u.unconfirmed and u.about >= vs.floor
+                    and not conflicts.get(id(u), self._conflicts(claim, claim_details, u))
+                    and negated(self.index.texts[u.doc][u.start:u.end]) == polarity
+                    and self._names_together(claim, claim_details, u)
+                    and not swapped(claim, claim_details, self.index.texts[u.doc], u.details)][:vs.units]
+        got = judge(verifier.probabilities, claim, [self.index.texts[u.doc][u.start:u.end] for u in eligible], vs)
+        explain["verifier"] = None if got is None else {"verdict": got[0], "probability": round(got[2], 4)}
+        if got is None:
+            return None
+        verdict, i, p = got
+        ev = self._evidence(eligible[i])
+        if verdict == SUPPORTED:
+            return Verdict(claim, SUPPORTED, p, (ev,), (), explain)
+        mm = (Mismatch(claim, 0, len(claim), ev.quote, ev.start, ev.end, STATEMENT, ev.source),)
+        return Verdict(claim, CONTRADICTED, p, (ev,), mm, explain)

@@ -149,6 +149,16 @@ def test_api_check_returns_the_pipeline_verdicts(client, pipeline):
     assert client.get(f"/api/sources/{e['source']}").json()["text"][e["start"]:e["end"]] == e["quote"]
 
 
+def test_api_and_ui_show_related_passages_on_not_found(client, pipeline):
+    claim = "Japanese whalers sailed to Antarctica in the winter."
+    v, = client.post("/api/check", json={"claim": claim}).json()["verdicts"]
+    assert v["verdict"] == "not_found" and v["related"]
+    r = v["related"][0]
+    assert client.get(f"/api/sources/{r['source']}").json()["text"][r["start"]:r["end"]] == r["quote"]
+    out = verdicts_html([v], lambda d: pipeline.source(d)["text"])
+    assert "The closest passages" in out and 'class="related"' in out
+
+
 def test_api_check_quote(client):
     r = client.post("/api/check", json={"quote": "Japan shipped $51.1 billion to South Korea", "source": SEED})
     assert r.status_code == 200

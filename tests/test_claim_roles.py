@@ -184,3 +184,19 @@ def test_the_verifier_never_supports_a_claim_whose_detail_differs_or_is_missing(
         assert seeds.check("North Korea never invaded South Korea.").verdict == CONTRADICTED
     finally:
         seeds._checker._verifier = None
+
+
+# ------------------------------------------------------------------ direction: up or down, for or against
+
+def test_the_opposite_direction_contradicts_and_none_does_not_support(tmp_path):
+    p = fake_pipeline(tmp_path, corpus=make_corpus(tmp_path, {
+        "bile.txt": "The bile acid chenodeoxycholic acid increases human brown adipose tissue activity.\n\n"
+                    "Association between infection with Helicobacter pylori and gastric cancer in a prospective cohort.\n"}))
+    v = p.check("Chenodeoxycholic acid increases brown adipose tissue activity in humans.")
+    assert v.verdict == SUPPORTED
+    v = p.check("Chenodeoxycholic acid decreases brown adipose tissue activity in humans.")
+    assert v.verdict == CONTRADICTED and [(m.claim_text, m.evidence_text, m.kind) for m in v.mismatches] == [
+        ("decreases", "increases", "DIRECTION")]
+    # a title naming the topic states no direction: it cannot support "decreases the risk"
+    assert p.check("Infection with Helicobacter pylori decreases gastric cancer in a prospective cohort.").verdict != SUPPORTED
+    assert p.check("Chenodeoxycholic acid does not decrease brown adipose tissue activity in humans.").verdict != SUPPORTED

@@ -34,13 +34,14 @@ from qa.models.calibration import sigmoid
 from qa.text.details import COMMON, NAME, ORDINAL, Detail, details
 from qa.text.types import DATE, NUMBER
 from qa.text.words import tokenize
+from qa.text.directions import direction_conflict
 from qa.text.roles import NEGATION as NEGATION_CUES, negated, negation_conflict, role_conflict  # noqa: F401 (negated: public here too)
 from qa.text.links import cite_url
 from qa.text.names import _name_words, name_in, same_role  # noqa: F401 (name_in: public here too)
 from qa.retrieval.retriever import Retrieval, Retriever
 from qa.index.store import Index
 from qa.check.verify import STATEMENT, VerifierSettings, judge
-from qa.check.verdicts import CONTRADICTED, NEGATION, NOT_FOUND, SUPPORTED, VERDICTS, Evidence, Mismatch, Verdict  # noqa: F401 (VERDICTS: public here too)
+from qa.check.verdicts import CONTRADICTED, DIRECTION, NEGATION, NOT_FOUND, SUPPORTED, VERDICTS, Evidence, Mismatch, Verdict  # noqa: F401 (VERDICTS: public here too)
 
 if TYPE_CHECKING:  # torch and the verifier's weights load only when it is switched on
     from qa.models.verifier import ClaimVerifier
@@ -368,7 +369,10 @@ class ClaimChecker:
         if located:
             return [(c.start, c.end, es, ee, c.kind) for c, (es, ee) in located]
         neg = negation_conflict(claim, text, u.start, u.end)
-        return [(neg[0][0], neg[0][1], neg[1][0], neg[1][1], NEGATION)] if neg else []
+        if neg:
+            return [(neg[0][0], neg[0][1], neg[1][0], neg[1][1], NEGATION)]
+        _, way = direction_conflict(claim, text, u.start, u.end)
+        return [(way[0][0], way[0][1], way[1][0], way[1][1], DIRECTION)] if way else []
 
     def _names_together(self, claim: str, claim_details: list[Detail], u: _Unit) -> bool:
         """In a pair of sentences, the claim's names stand in the one that holds most of its words: the
@@ -410,6 +414,7 @@ class ClaimChecker:
                      if not u.pairs and not u.unconfirmed and u.about >= floor}
         supporting = [u for u in units if not u.pairs and not u.unconfirmed and u.about >= s.support
                       and not conflicts.get(id(u)) and self._names_together(claim, claim_details, u)
+                      and direction_conflict(claim, self.index.texts[u.doc], u.start, u.end)[0]
                       and negated(self.index.texts[u.doc][u.start:u.end]) == polarity
                       and not swapped(claim, claim_details, self.index.texts[u.doc], u.details)]
         def named_elsewhere(u: _Unit) -> bool:

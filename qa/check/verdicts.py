@@ -14,6 +14,8 @@ SUPPORTED, CONTRADICTED, NOT_FOUND = "supported", "contradicted", "not_found"
 VERDICTS = (SUPPORTED, CONTRADICTED, NOT_FOUND)
 # The kind of a mismatch where one side negates what the other states ("never" against "invaded").
 NEGATION = "NEGATION"
+# ... where one side goes the other way ("decreases" against "increases", "inhibits" against "promotes").
+DIRECTION = "DIRECTION"
 
 
 @dataclass(frozen=True)

@@ -68,12 +68,20 @@ def _word_spans(text: str, lo: int, hi: int) -> list[tuple[int, int, str]]:
     return out
 
 
+def _same_stem(t: str, stem: str) -> bool:
+    return t == stem or (len(stem) >= 5 and len(t) >= 5 and (t[:5] == stem[:5] or t[:-1] == stem[:-1]))
+
+
+def _has(words: set[str], stem: str) -> bool:
+    return stem in words or any(_same_stem(t, stem) for t in words)
+
+
 def _find_word(text: str, lo: int, hi: int, stems: Sequence[str]) -> tuple[int, int] | None:
     """The first word of ``text[lo:hi]`` that is one of ``stems`` (or shares its first five letters)."""
     spans = _word_spans(text, lo, hi)
     for stem in stems:
         for s, e, t in spans:
-            if t == stem or (len(stem) >= 5 and len(t) >= 5 and (t[:5] == stem[:5] or t[:-1] == stem[:-1])):
+            if _same_stem(t, stem):
                 return s, e
     return None
 
@@ -87,8 +95,10 @@ def negation_conflict(claim: str, evidence: str, lo: int = 0, hi: int | None = N
     hi = len(evidence) if hi is None else hi
     claim_words, ev_words = set(tokenize(claim)), set(tokenize(evidence[lo:hi]))
     c_cues, e_cues = _cues(claim), _cues(evidence, lo, hi)
-    relevant_e = [c for c in e_cues if set(c.scope) & claim_words]
-    relevant_c = [c for c in c_cues if set(c.scope) & ev_words]
+    # A negation bears on the other side when the word it negates (its first) is there: "never invaded"
+    # on "launched an invasion"; not "does not increase Y" on "decreases Y", which merely shares the Y.
+    relevant_e = [c for c in e_cues if c.scope and _has(claim_words, c.scope[0])]
+    relevant_c = [c for c in c_cues if c.scope and _has(ev_words, c.scope[0])]
     if relevant_c and not relevant_e:
         cue = relevant_c[0]
         where = _find_word(evidence, lo, hi, cue.scope)

@@ -270,6 +270,12 @@ def _changed_detail(u: _Unit) -> bool:
     return True
 
 
+def _main(u: _Unit) -> tuple[int, int]:
+    """The sentence of a unit that holds most of the claim's words: where its direction is read."""
+    start, end, _ = max(u.members, key=lambda m: m[2])
+    return start, end
+
+
 class ClaimChecker:
     """Decides a :class:`Verdict` for one claim from its :class:`Retrieval` over an :class:`Index`."""
 
@@ -371,7 +377,7 @@ class ClaimChecker:
         neg = negation_conflict(claim, text, u.start, u.end)
         if neg:
             return [(neg[0][0], neg[0][1], neg[1][0], neg[1][1], NEGATION)]
-        _, way = direction_conflict(claim, text, u.start, u.end)
+        _, way = direction_conflict(claim, text, *_main(u))
         return [(way[0][0], way[0][1], way[1][0], way[1][1], DIRECTION)] if way else []
 
     def _names_together(self, claim: str, claim_details: list[Detail], u: _Unit) -> bool:
@@ -380,7 +386,7 @@ class ClaimChecker:
         make "Web servers run as user www-data" a statement about squid)."""
         if len(u.members) == 1:
             return True
-        start, end, _ = max(u.members, key=lambda m: m[2])
+        start, end = _main(u)
         text = self.index.texts[u.doc]
         words = _name_words(text[start:end])
         names = [_name_words(text[e.start:e.end]) for e in u.details if e.kind == NAME and start <= e.start < end]
@@ -414,7 +420,7 @@ class ClaimChecker:
                      if not u.pairs and not u.unconfirmed and u.about >= floor}
         supporting = [u for u in units if not u.pairs and not u.unconfirmed and u.about >= s.support
                       and not conflicts.get(id(u)) and self._names_together(claim, claim_details, u)
-                      and direction_conflict(claim, self.index.texts[u.doc], u.start, u.end)[0]
+                      and direction_conflict(claim, self.index.texts[u.doc], *_main(u))[0]
                       and negated(self.index.texts[u.doc][u.start:u.end]) == polarity
                       and not swapped(claim, claim_details, self.index.texts[u.doc], u.details)]
         def named_elsewhere(u: _Unit) -> bool:

@@ -26,7 +26,6 @@ from qa.errors import InputError, QAError, StaleIndexError, IndexMissingError
 from qa.text.chars import blank, clean_text
 from qa.text.words import tokenize
 from qa.retrieval.retriever import Retriever
-from qa.ingest.sentences import split_sentences
 from qa.index.build import BuildReport, build_index
 from qa.index.store import Index, live_path, load_index
 

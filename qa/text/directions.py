@@ -48,12 +48,27 @@ def _pole(word: str, axis: str) -> int:
     return best[1]
 
 
+# Words that look like a direction and are not one here: a measure named ("effectiveness"), an idiom
+# ("gives rise to"), a sign that qualifies no relation ("positive cultures").
+_IDIOM_BEFORE = re.compile(r"\b(?:give|gives|gave|given|giving)\s+$", re.IGNORECASE)
+_SIGNED = re.compile(r"\s+(?:correlat|associat|relat|effect|impact|regulat|feedback|predict|link)", re.IGNORECASE)
+
+
+def _not_a_direction(text: str, m: re.Match) -> bool:
+    word = m.group().lower()
+    if word.endswith("ness") or (word.startswith("rise") and _IDIOM_BEFORE.search(text, 0, m.start())):
+        return True
+    return word in ("positive", "negative") and not _SIGNED.match(text, m.end())
+
+
 def directions(text: str, lo: int = 0, hi: int | None = None) -> dict[str, list[tuple[int, int, int]]]:
     """``axis -> [(pole, start, end), ...]`` for the direction words of ``text[lo:hi]`` (offsets into ``text``),
     a pole turned round by a negation right before its word."""
     hi = len(text) if hi is None else hi
     out: dict[str, list[tuple[int, int, int]]] = {}
     for m in _WORD.finditer(text, lo, hi):
+        if _not_a_direction(text, m):
+            continue
         for axis in _AXES:
             pole = _pole(m.group(), axis)
             if pole:

@@ -4,6 +4,7 @@
     python bench/claims_heldout.py climate      # Climate-FEVER claims with id % 10 == 9, over all evidence sentences
     python bench/claims_heldout.py speed        # p50 / p95 ms per claim of eval/seed_claims.yaml (all splits)
     python bench/claims_heldout.py scifact --verifier   # the same with the trained verifier switched on
+    python bench/claims_heldout.py sweep        # the verifier's thresholds, on SciFact's other four fifths
 
 The splits are those bench/train_verifier.py holds out: nothing reported here was trained or tuned on.
 SciFact's own development claims are held out by the project owners; its training claims with
@@ -102,6 +103,59 @@ def scifact(verifier: bool, limit: int, full: bool = False, tune: bool = False, 
     print("  gold -> predicted:", dict(sorted(confusion.items())))
 
 
+def sweep(limit: int) -> None:
+    """Choose the verifier's thresholds on SciFact's tuning claims (id % 5 != 4): each claim is checked once
+    with the verifier recording its probabilities (and never deciding), then every threshold pair is scored
+    offline: right verdicts of claims with evidence, and claims refuted or without evidence made supported."""
+    import numpy as np
+
+    from qa.check.verify import VerifierSettings
+    from qa.models.verifier import shared
+
+    p = pipeline("scifact", lambda folder: None, True)
+    real = shared(runtime=p.config.runtime)
+    if real is None:
+        sys.exit("no trained verifier (qa/data/verifier.safetensors): run bench/train_verifier.py first")
+    seen: list = []
+
+    class Recorder:
+        def probabilities(self, claim, passages):
+            out = real.probabilities(claim, passages)
+            seen.append(out)
+            return np.zeros_like(out)  # never sure: the rules' verdict stands
+
+    p.warm_up()
+    p._checker._verifier = lambda: Recorder()
+    p._checker.verifier_settings = VerifierSettings(floor=0.3, units=3, support=1.0, refute=1.0)
+    claims = [json.loads(x) for x in (CLAIMS / "scifact-claims-train.jsonl").read_text(encoding="utf-8").splitlines()]
+    claims = [c for c in claims if int(c["id"]) % 5 != 4][:limit or None]
+    rows = []
+    for c in claims:
+        labels = {s["label"] for sets in c["evidence"].values() for s in sets}
+        gold = ("supported" if labels == {"SUPPORT"} else "contradicted" if labels == {"CONTRADICT"} else
+                "not_found" if not labels else None)
+        if gold is None:
+            continue
+        seen.clear()
+        v = p.check(c["claim"])
+        rows.append((gold, v.verdict, seen[0] if seen else None, [u["about"] for u in v.explain["units"]]))
+    print(f"{len(rows)} SciFact tuning claims; rules alone: "
+          f"{sum(g == r for g, r, _, _ in rows if g != 'not_found')} right of {sum(g != 'not_found' for g, *_ in rows)} with evidence")
+    for support in (0.6, 0.7, 0.8, 0.9, 0.95):
+        for refute in (0.6, 0.7, 0.8, 0.9, 0.95, 1.01):
+            right = bad = nf = 0
+            for gold, rule, probs, _ in rows:
+                verdict = rule
+                if rule == "not_found" and probs is not None and len(probs):
+                    s_, r_ = probs[:, 0].max(), probs[:, 1].max()
+                    verdict = ("supported" if s_ >= support and s_ >= r_ else "contradicted" if r_ >= refute else rule)
+                right += gold != "not_found" and verdict == gold
+                bad += verdict == "supported" and gold != "supported"
+                nf += gold == "not_found" and verdict == "not_found"
+            print(f"support {support:.2f} refute {refute:.2f}: right {right}, wrongly supported {bad}, "
+                  f"no-evidence not_found {nf}/{sum(g == 'not_found' for g, *_ in rows)}")
+
+
 def climate(verifier: bool, limit: int) -> None:
     claims = [json.loads(x) for x in (CLAIMS / "climate-fever.jsonl").read_text(encoding="utf-8").splitlines()]
 
@@ -154,7 +208,7 @@ def speed(verifier: bool, limit: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("set", choices=("scifact", "climate", "speed"))
+    ap.add_argument("set", choices=("scifact", "climate", "speed", "sweep"))
     ap.add_argument("--verifier", action="store_true", help="switch the trained claim verifier on")
     ap.add_argument("--limit", type=int, default=0, help="only this many claims (smoke tests)")
     ap.add_argument("--full", action="store_true", help="SciFact: index all 5,183 abstracts (about 50k sentences)")
@@ -163,6 +217,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.set == "scifact":
         scifact(args.verifier, args.limit, args.full, args.tune, args.show)
+    elif args.set == "sweep":
+        sweep(args.limit)
     else:
         {"climate": climate, "speed": speed}[args.set](args.verifier, args.limit)
 

@@ -27,6 +27,7 @@ from qa.text.words import tokenize
 from qa.retrieval.retriever import Retriever
 from qa.ingest.sentences import split_sentences
 from qa.index.build import BuildReport, build_index
+from qa.index.faiss_store import FaissStore
 from qa.index.store import Index, live_path, load_index
 
 if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; torch when the reader runs
@@ -137,8 +138,9 @@ class Pipeline:
 
     def _attach(self, index: Index) -> None:
         r = self.config.retrieval
-        self._retriever = Retriever(index, r.dense_weight, r.candidates, r.sentence_weight)
-        self._answerer = Answerer(index, self._answer_model, self.config.abstain_threshold,
+        store = FaissStore(index)
+        self._retriever = Retriever(store, r.dense_weight, r.candidates, r.sentence_weight)
+        self._answerer = Answerer(store, self._answer_model, self.config.abstain_threshold,
                                   reader=self._load_reader if self.config.reader else None,
                                   extractor=self._load_extractor if self.config.extractor else None)
         self._checker = ClaimChecker(index, self._retriever, self.check_settings)

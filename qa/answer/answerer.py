@@ -27,6 +27,8 @@ from qa.text.markup import percent
 from qa.retrieval.retriever import FEATURES, Passage, Retrieval
 from qa.answer.spans import SpanModel
 from qa.models.calibration import sigmoid, weights_by_name
+from qa.index.faiss_store import as_store
+from qa.index.interface import Store
 from qa.index.store import Index
 
 if TYPE_CHECKING:  # the reader and the extractor load only when first used
@@ -176,10 +178,10 @@ def narrow(qtype: str | None, question: str, sentence: str,
 class Answerer:
     """Turns a :class:`Retrieval` into an :class:`Answer`."""
 
-    def __init__(self, index: Index, model: AnswerModel | None = None, threshold: float = 0.5,
+    def __init__(self, index: Store | Index, model: AnswerModel | None = None, threshold: float = 0.5,
                  reader: Callable[[], "Reader | None"] | None = None, spans: SpanModel | None = None,
                  extractor: Callable[[], "Extractor | OnnxExtractor | None"] | None = None):
-        self.index = index
+        self.store = as_store(index)
         self.model = model or AnswerModel.load()
         self.threshold = threshold
         self._reader = reader  # called on first need: the reader loads only if it is ever used
@@ -208,7 +210,7 @@ class Answerer:
         if reader is None:
             return scores, None
         top = order[:m.reader_candidates]
-        logits = reader.score(r.question, [self.index.sentence_text(int(r.sentence_rows[i])) for i in top])
+        logits = reader.score(r.question, self.store.sentence_texts([int(r.sentence_rows[i]) for i in top]))
         combined = scores[top] + m.reader_weight * logits
         out = scores.copy()
         out[top] = combined + (scores[order[0]] - combined.max())
@@ -254,7 +256,7 @@ class Answerer:
         citations = self._citations(r, scores, order)
         first = citations[0]
         note = None
-        sentence = tuple(int(x) for x in self.index.sent_span[int(r.sentence_rows[int(order[0])])])
+        sentence = tuple(int(x) for x in self.store.sentences(r.sentence_rows[order[:1]]).span[0])
         if r.qtype in _WANTED and (first.answer_start, first.answer_end) == sentence:
             note = f"No {_WANTED[r.qtype]} in this passage fits the question, so the whole sentence is shown."
         return Answer(r.question, first.quote[first.answer_start - first.start:first.answer_end - first.start],
@@ -271,47 +273,51 @@ class Answerer:
         return span.start, span.end
 
     def _explain_row(self, r: Retrieval, scores: np.ndarray, i: int) -> dict:
-        row = int(r.sentence_rows[i])
-        d = int(self.index.sent_doc[row])
-        s, e = (int(x) for x in self.index.sent_span[row])
-        return {"source": self.index.doc_ids[d], "start": s, "end": e, "score": float(scores[i]),
+        row = self.store.sentences(r.sentence_rows[i:i + 1])
+        d = int(row.doc[0])
+        s, e = (int(x) for x in row.span[0])
+        return {"source": self.store.document(d).id, "start": s, "end": e, "score": float(scores[i]),
                 "features": {k: round(float(v), 4) for k, v in zip(FEATURES, r.features[i])}}
 
     def _citations(self, r: Retrieval, scores: np.ndarray, order: np.ndarray) -> list[Citation]:
-        idx = self.index
+        st = self.store
         best = int(order[0])
         row = int(r.sentence_rows[best])
-        d = int(idx.sent_doc[row])
-        text = idx.texts[d]
-        s, e = (int(x) for x in idx.sent_span[row])
+        info = st.sentences(r.sentence_rows)  # doc and span of every candidate, in one call
+        d = int(info.doc[best])
+        doc = st.document(d)
+        text = doc.text
+        s, e = (int(x) for x in info.span[best])
         if r.qtype is None:  # no date, number or name asked for: typed narrowing has nothing to pick
             a0, a1 = self._extract(r.question, text[s:e])
         else:
-            a0, a1 = narrow(r.qtype, r.question, text[s:e], functools.partial(idx.lowercase_words, d), self.spans)
+            a0, a1 = narrow(r.qtype, r.question, text[s:e], functools.partial(st.lowercase_words, d), self.spans)
         qs, qe = s, e
         # Join an adjacent sentence of the same passage when it is nearly as likely to hold the answer.
         pos = {int(x): i for i, x in enumerate(r.sentence_rows)}
-        near = [(scores[j], nb) for nb in (row - 1, row + 1) for j in [pos.get(nb)]
-                if j is not None and idx.sent_doc[nb] == d and scores[best] - scores[j] < self.model.join_margin]
-        if near:  # the likelier of the two neighbours
-            ns, ne = (int(x) for x in idx.sent_span[max(near)[1]])
+        prev, nxt = st.neighbours(np.array([row]))
+        near = [(scores[j], j) for nb in (int(prev[0]), int(nxt[0])) for j in [pos.get(nb)]
+                if nb >= 0 and j is not None and scores[best] - scores[j] < self.model.join_margin]
+        if near:  # the likelier of the two neighbours (on a tie, the later one)
+            j = max(near, key=lambda x: (x[0], int(r.sentence_rows[x[1]])))[1]
+            ns, ne = (int(x) for x in info.span[j])
             qs, qe = min(qs, ns), max(qe, ne)
-        page = idx.page(d, qs)
-        cites = [Citation(idx.doc_ids[d], idx.titles[d], qs, qe, text[qs:qe], s + a0, s + a1,
-                          sigmoid(float(scores[best])), cite_url(idx.metas[d].get("url"), text[qs:qe], page, text, qs), page)]
+        page = doc.page(qs)
+        cites = [Citation(doc.id, doc.title, qs, qe, text[qs:qe], s + a0, s + a1,
+                          sigmoid(float(scores[best])), cite_url(doc.meta.get("url"), text[qs:qe], page, text, qs), page)]
         # Supporting citations: the best sentence of other passages that score close to the answer.
         used = {(d, qs, qe)}
         for i in order[1:]:
             if len(cites) >= 3 or scores[best] - scores[i] > 1.0:
                 break
-            rrow = int(r.sentence_rows[i])
-            rd = int(idx.sent_doc[rrow])
-            rs, re_ = (int(x) for x in idx.sent_span[rrow])
+            rd = int(info.doc[i])
+            rs, re_ = (int(x) for x in info.span[i])
             if any(ud == rd and min(re_, ue) > max(rs, us) for ud, us, ue in used):
                 continue
             used.add((rd, rs, re_))
-            rpage = idx.page(rd, rs)
-            cites.append(Citation(idx.doc_ids[rd], idx.titles[rd], rs, re_, idx.texts[rd][rs:re_], None, None,
-                                  sigmoid(float(scores[i])), cite_url(idx.metas[rd].get("url"), idx.texts[rd][rs:re_],
-                                                                       rpage, idx.texts[rd], rs), rpage))
+            other = st.document(rd)
+            rpage = other.page(rs)
+            cites.append(Citation(other.id, other.title, rs, re_, other.text[rs:re_], None, None,
+                                  sigmoid(float(scores[i])), cite_url(other.meta.get("url"), other.text[rs:re_],
+                                                                       rpage, other.text, rs), rpage))
         return cites

@@ -28,6 +28,7 @@ from qa.retrieval.retriever import Retriever
 from qa.ingest.sentences import split_sentences
 from qa.index.build import BuildReport, build_index
 from qa.index.faiss_store import FaissStore
+from qa.index.interface import Store
 from qa.index.store import Index, live_path, load_index
 
 if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; torch when the reader runs
@@ -64,6 +65,7 @@ class Pipeline:
         self._extractor = extractor  # likewise the shipped span extractor
         self._answer_model = answer_model
         self._index: Index | None = None
+        self._store: Store | None = None
         self._retriever: Retriever | None = None
         self._answerer: Answerer | None = None
         self._checker: ClaimChecker | None = None
@@ -121,6 +123,13 @@ class Pipeline:
         return self._index
 
     @property
+    def store(self) -> Store:
+        """The loaded index seen through the store interface (what retrieval and answering read)."""
+        self._ensure_loaded()
+        assert self._store is not None
+        return self._store
+
+    @property
     def loaded_index(self) -> Index | None:
         """The index when it is loaded already, else None (never loads: for callers that must not wait)."""
         return self._index
@@ -139,6 +148,7 @@ class Pipeline:
     def _attach(self, index: Index) -> None:
         r = self.config.retrieval
         store = FaissStore(index)
+        self._store = store
         self._retriever = Retriever(store, r.dense_weight, r.candidates, r.sentence_weight)
         self._answerer = Answerer(store, self._answer_model, self.config.abstain_threshold,
                                   reader=self._load_reader if self.config.reader else None,
@@ -190,10 +200,10 @@ class Pipeline:
                 self._qcache.move_to_end(question)
                 return vec
         vec = self.embedder.embed([question])[0]
-        index = self._index
-        if index is not None and vec.shape[-1] != index.vectors.shape[1]:
+        store = self._store
+        if store is not None and vec.shape[-1] != store.dimension:
             # same model name, other weights: never search with mismatched vectors
-            raise StaleIndexError(f"the index holds {index.vectors.shape[1]}-dimensional vectors but the model "
+            raise StaleIndexError(f"the index holds {store.dimension}-dimensional vectors but the model "
                                   f"{self.config.model!r} gives {vec.shape[-1]}: run `qa index --rebuild`")
         with self._qlock:
             self._qcache[question] = vec
@@ -245,9 +255,9 @@ class Pipeline:
         alone), and the passages retrieval should favour."""
         if not reading.followup:
             return reading, None
-        index = self.index
-        prefer = favour(index, reading.turn)
-        if not about_the_conversation(index, reading, prefer):
+        store = self.store
+        prefer = favour(store, reading.turn)
+        if not about_the_conversation(store, reading, prefer):
             return Reading(reading.question, reading.question, False), None
         return reading, prefer
 
@@ -298,11 +308,12 @@ class Pipeline:
 
     def source(self, doc_id: str) -> dict:
         """Title, text, metadata (and a PDF's page start offsets) of an indexed document (only ids in the index exist)."""
-        idx = self.index
-        pos = idx.doc_position.get(doc_id)
+        store = self.store
+        pos = store.document_key(doc_id)
         if pos is None:
             raise KeyError(doc_id)
-        out = {"id": doc_id, "title": idx.titles[pos], "text": idx.texts[pos], "meta": idx.metas[pos]}
-        if idx.pages and idx.pages[pos]:
-            out["pages"] = list(idx.pages[pos])
+        doc = store.document(pos)
+        out = {"id": doc_id, "title": doc.title, "text": doc.text, "meta": doc.meta}
+        if doc.pages:
+            out["pages"] = list(doc.pages)
         return out

@@ -105,6 +105,9 @@ class FaissStore(Store):
         ids = np.asarray(ids, dtype=np.int64)
         return Rows(ids, idx.chunk_doc[ids], idx.chunk_span[ids].reshape(-1, 2))
 
+    def document_chunks(self, key: int) -> Rows:
+        return self.chunks(np.nonzero(self.index.chunk_doc == key)[0])
+
     def chunk_sentences(self, ids: np.ndarray) -> list[np.ndarray]:
         return [np.arange(a, b) for a, b in self.index.chunk_sents[np.asarray(ids, dtype=np.int64)]]
 

@@ -129,6 +129,10 @@ class Store(ABC):
         """Document and span of chunks ``ids``."""
 
     @abstractmethod
+    def document_chunks(self, key: int) -> Rows:
+        """The chunks of document ``key``, in text order."""
+
+    @abstractmethod
     def chunk_sentences(self, ids: np.ndarray) -> list[np.ndarray]:
         """The sentence ids of each chunk, in text order."""
 

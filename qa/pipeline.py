@@ -21,7 +21,7 @@ from qa.answer.conversation import Reading, about_the_conversation, favour, read
 from qa.check.claims import CheckSettings, ClaimChecker, Verdict
 from qa.config import Config, load_config
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
-from qa.errors import InputError, QAError, StaleIndexError, IndexMissingError
+from qa.errors import ConfigError, InputError, QAError, StaleIndexError, IndexMissingError
 from qa.text.chars import blank, clean_text
 from qa.text.words import tokenize
 from qa.retrieval.retriever import Retriever
@@ -114,12 +114,15 @@ class Pipeline:
             self._load_reader()
         if self.config.extractor:
             self._load_extractor()
-        self.index.normalised  # noqa: B018 (the quote checker's texts: read now, not on a first quote)
+        if self._index is not None:
+            self._index.normalised  # noqa: B018 (the quote checker's texts: read now, not on a first quote)
 
     @property
     def index(self) -> Index:
+        """The in-process index of the faiss backend (claim and quote checks, the UI's word list read it)."""
         self._ensure_loaded()
-        assert self._index is not None
+        if self._index is None:
+            raise ConfigError(f"this needs the faiss backend's in-process index; store.kind is {self.config.store.kind!r}")
         return self._index
 
     @property
@@ -137,31 +140,47 @@ class Pipeline:
     @property
     def stale(self) -> str | None:
         """Why the loaded index no longer matches the corpus or settings (it still answers), or None."""
-        return self._index.stale if self._index is not None else None
+        return self._store.stale if self._store is not None else None
 
     def _ensure_loaded(self, on_stale: Callable[[str], None] | None = None) -> None:
-        if self._index is None:
+        if self._store is None:
             with self._lock:
-                if self._index is None:
-                    self._attach(load_index(self.config, stale=on_stale or self.on_stale))
+                if self._store is None:
+                    if self.config.store.kind == "milvus":
+                        from qa.index.milvus import MilvusStore
+
+                        self._attach_store(MilvusStore(self.config))
+                    else:
+                        self._attach(load_index(self.config, stale=on_stale or self.on_stale))
 
     def _attach(self, index: Index) -> None:
+        self._attach_store(FaissStore(index), index)
+
+    def _attach_store(self, store: Store, index: Index | None = None) -> None:
         r = self.config.retrieval
-        store = FaissStore(index)
-        self._store = store
-        self._retriever = Retriever(store, r.dense_weight, r.candidates, r.sentence_weight)
+        retriever = Retriever(store, r.dense_weight, r.candidates, r.sentence_weight)
         self._answerer = Answerer(store, self._answer_model, self.config.abstain_threshold,
                                   reader=self._load_reader if self.config.reader else None,
                                   extractor=self._load_extractor if self.config.extractor else None)
-        self._checker = ClaimChecker(index, self._retriever, self.check_settings)
+        self._checker = ClaimChecker(index, retriever, self.check_settings) if index is not None else None
+        self._retriever = retriever
         with self._qlock:
             self._qcache.clear()
-        self._index = index
+        old, self._store, self._index = self._store, store, index
+        if old is not None and old is not store:
+            old.close()
 
     def build_index(self, rebuild: bool = False, progress: bool = True,
                     warn: Callable[[str], None] | None = None) -> BuildReport:
         """Build or update the index for the configured corpus, then use it."""
         with self._lock:
+            if self.config.store.kind == "milvus":
+                from qa.index.milvus import MilvusStore
+                from qa.index.milvus_build import build_milvus
+
+                report = build_milvus(self.config, self.embedder, rebuild=rebuild, progress=progress, warn=warn)
+                self._attach_store(MilvusStore(self.config))
+                return report
             report = build_index(self.config, self.embedder, rebuild=rebuild, progress=progress, warn=warn)
             # Reload unless nothing changed and the live build is the one already in memory.
             if not (report.skipped and self._index is not None and self._index.path == live_path(self.config.index)):
@@ -227,7 +246,7 @@ class Pipeline:
         if history is not None:
             reading = understand(q, self._read_history(history))
         self._ensure_loaded()
-        assert self._retriever is not None and self._answerer is not None and self._index is not None
+        assert self._retriever is not None and self._answerer is not None and self._store is not None
         if reading is not None:
             return self._ask_in_conversation(question, reading, top_k)
         qvec = self.embed_question(q)
@@ -262,7 +281,7 @@ class Pipeline:
         return reading, prefer
 
     def _ask_in_conversation(self, question: str, reading: Reading, top_k: int) -> Answer:
-        assert self._retriever is not None and self._answerer is not None and self._index is not None
+        assert self._retriever is not None and self._answerer is not None and self._store is not None
         reading, prefer = self._in_context(reading)
         standalone = reading.standalone
         # The standalone question must fit the limit too: a pronoun can stand for a long phrase.
@@ -279,7 +298,9 @@ class Pipeline:
         """Check one claim against the sources: supported, contradicted (with mismatches) or not found."""
         c = clean_text(claim, "claim", self.config.limits.max_question_chars)
         self._ensure_loaded()
-        assert self._retriever is not None and self._checker is not None
+        assert self._retriever is not None
+        if self._checker is None:
+            raise ConfigError("claim checks need the faiss backend for now (store.kind: faiss)")
         qvec = self.embed_question(c)
         retrieval = self._retriever.retrieve(c, qvec, top_k=max(self.config.top_k, 5))
         return self._checker.check(c, qvec, retrieval)

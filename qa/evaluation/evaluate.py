@@ -49,14 +49,18 @@ def load_question_set(path: Path, split: str | None = None) -> QuestionSet:
 
 def citations_exact(pipeline: Pipeline, ans: Answer) -> bool:
     """Every quote equals the document text at its offsets, and the answer sits at its offsets."""
-    idx = pipeline.index
+    store = pipeline.store
+
+    def text_of(source: str) -> str:
+        return store.document(store.document_key(source)).text
+
     for c in ans.citations:
-        text = idx.texts[idx.doc_position[c.source]]
+        text = text_of(c.source)
         if text[c.start:c.end] != c.quote:
             return False
     if ans.citations:
         first = ans.citations[0]
-        text = idx.texts[idx.doc_position[first.source]]
+        text = text_of(first.source)
         if text[first.answer_start:first.answer_end] != ans.answer:
             return False
     return True

@@ -166,9 +166,8 @@ class Pipeline:
         self._retriever = retriever
         with self._qlock:
             self._qcache.clear()
-        old, self._store, self._index = self._store, store, index
-        if old is not None and old is not store:
-            old.close()
+        # The previous store is not closed: clients of one Milvus URI share a connection.
+        self._store, self._index = store, index
 
     def build_index(self, rebuild: bool = False, progress: bool = True,
                     warn: Callable[[str], None] | None = None) -> BuildReport:

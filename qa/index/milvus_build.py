@@ -251,8 +251,8 @@ def build_milvus(config: Config, embedder: Embedder, rebuild: bool = False, prog
     except Exception as exc:
         raise ConfigError(_why(exc, config.store.uri)) from None
     docs = load_corpus(config.corpus, warn=_warn, max_bytes=config.limits.max_file_bytes)
+    dim = int(getattr(embedder, "dimension", 0) or 0) or int((embed or embedder.embed)(["dimension probe"]).shape[1])
     embed = embed or embedder.embed
-    dim = int(embed(["dimension probe"]).shape[1])
     full = rebuild or live is None or live.get("model") != config.model or live.get("settings") != index_settings(config)
     if not full:
         check_model(config, live, dim)
@@ -262,7 +262,6 @@ def build_milvus(config: Config, embedder: Embedder, rebuild: bool = False, prog
     removed = sorted(set(old) - set(now))
     added = sum(1 for d in changed if d.id not in old)
     if not full and not changed and not removed:
-        client.close()
         return _report(config, live["stats"], 0, 0, 0, len(docs), 0, t0, True, warnings)
     version = (int(live["version"]) + 1 if live else 1) if full else int(live["version"])
     writer = MilvusWriter(client, config, version, live, dim, fresh=full)
@@ -276,7 +275,6 @@ def build_milvus(config: Config, embedder: Embedder, rebuild: bool = False, prog
     if not full:
         writer.delete(removed)
     writer.publish()
-    client.close()
     return _report(config, writer.stats, added, len(changed) - added, len(removed), len(docs), embedded, t0, False,
                    warnings)
 

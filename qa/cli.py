@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build or update the index (only changed documents are embedded)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="embed on Ray Data actors (a local Ray, or the cluster at ADDRESS, e.g. auto); needs .[ray]")
 
     p = sub.add_parser("ask", help="answer a question ('-' reads one question per line from stdin)")
     p.add_argument("question")
@@ -100,6 +102,10 @@ def _render(ans) -> str:
 
 
 def _cmd_index(pipeline, args) -> int:
+    if args.ray is not None:
+        e = pipeline.config.embedding
+        pipeline.config = dataclasses.replace(pipeline.config, embedding=dataclasses.replace(
+            e, engine="ray", address=args.ray or e.address))
     report = pipeline.build_index(rebuild=args.rebuild, progress=not args.json and sys.stderr.isatty(),
                                   warn=_warn)
     if args.json:

@@ -177,14 +177,24 @@ class Pipeline:
                 from qa.index.milvus import MilvusStore
                 from qa.index.milvus_build import build_milvus
 
-                report = build_milvus(self.config, self.embedder, rebuild=rebuild, progress=progress, warn=warn)
+                report = build_milvus(self.config, self._bulk_embedder(), rebuild=rebuild, progress=progress, warn=warn)
                 self._attach_store(MilvusStore(self.config))
                 return report
-            report = build_index(self.config, self.embedder, rebuild=rebuild, progress=progress, warn=warn)
+            report = build_index(self.config, self._bulk_embedder(), rebuild=rebuild, progress=progress, warn=warn)
             # Reload unless nothing changed and the live build is the one already in memory.
             if not (report.skipped and self._index is not None and self._index.path == live_path(self.config.index)):
                 self._attach(load_index(self.config, check=False))
             return report
+
+    def _bulk_embedder(self) -> Embedder:
+        """What embeds an index build: the model here, or Ray actors (``embedding: {engine: ray}``)."""
+        e = self.config.embedding
+        if e.engine != "ray":
+            return self.embedder
+        from qa.models.ray_embedding import RayEmbedder
+
+        return RayEmbedder(self.embedder, self.config.model, self.config.runtime, e.address, e.workers, e.batch,
+                           work_dir=self.config.index)
 
     def ensure_index(self, progress: bool = True, warn: Callable[[str], None] | None = None) -> BuildReport | None:
         """Load the index, building or updating it first when it is missing or stale.

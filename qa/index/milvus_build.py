@@ -252,7 +252,6 @@ def build_milvus(config: Config, embedder: Embedder, rebuild: bool = False, prog
         raise ConfigError(_why(exc, config.store.uri)) from None
     docs = load_corpus(config.corpus, warn=_warn, max_bytes=config.limits.max_file_bytes)
     dim = int(getattr(embedder, "dimension", 0) or 0) or int((embed or embedder.embed)(["dimension probe"]).shape[1])
-    embed = embed or embedder.embed
     full = rebuild or live is None or live.get("model") != config.model or live.get("settings") != index_settings(config)
     if not full:
         check_model(config, live, dim)
@@ -271,12 +270,28 @@ def build_milvus(config: Config, embedder: Embedder, rebuild: bool = False, prog
         s_len = [len(_tokens(d.text[s:e])) for d, cs in zip(changed, chunks_by_doc)
                  for s, e in sentence_table([d], [cs]).sent_span.tolist()]
         writer.set_averages(float(np.mean(c_len)) if c_len else 1.0, float(np.mean(s_len)) if s_len else 1.0)
-    embedded = _write_changed(writer, changed, chunks_by_doc, embed, old, full, progress)
+    if embed is None and hasattr(embedder, "embed_all"):  # Ray: every new sentence in one pass, then written
+        embed = _embedded_in_one_pass(embedder, changed, chunks_by_doc, progress)
+    embedded = _write_changed(writer, changed, chunks_by_doc, embed or embedder.embed, old, full, progress)
     if not full:
         writer.delete(removed)
     writer.publish()
+    if hasattr(embedder, "finish"):
+        embedder.finish()
     return _report(config, writer.stats, added, len(changed) - added, len(removed), len(docs), embedded, t0, False,
                    warnings)
+
+
+def _embedded_in_one_pass(embedder, docs: list[Document], chunks_by_doc: list, progress: bool):
+    """Embed the distinct sentence texts of ``docs`` with ``embedder.embed_all``; a lookup for the writer."""
+    from tqdm.auto import tqdm
+
+    texts = sorted({d.text[s:e] for d, cs in zip(docs, chunks_by_doc)
+                    for s, e in sentence_table([d], [cs]).sent_span.tolist()}, key=len, reverse=True)
+    with tqdm(total=len(texts), desc="Embedding", unit="sent", disable=not progress or not texts) as bar:
+        vectors = embedder.embed_all(texts, bar.update)
+    found = dict(zip(texts, vectors))
+    return lambda batch: np.array([found[t] if t in found else embedder.embed([t])[0] for t in batch], np.float32)
 
 
 def _write_changed(writer: MilvusWriter, docs: list[Document], chunks_by_doc: list, embed, old: dict, full: bool,

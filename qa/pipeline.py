@@ -133,6 +133,11 @@ class Pipeline:
         return self._store
 
     @property
+    def loaded_store(self) -> Store | None:
+        """The store when it is loaded already, else None (never loads)."""
+        return self._store
+
+    @property
     def loaded_index(self) -> Index | None:
         """The index when it is loaded already, else None (never loads: for callers that must not wait)."""
         return self._index

@@ -131,6 +131,13 @@ class FaissStore(Store):
     def document_ids(self, limit: int | None = None) -> list[str]:
         return list(self.index.doc_ids[:limit])
 
+    def catalogue(self, limit: int | None = None) -> list[tuple[int, str, str, int]]:
+        idx = self.index
+        return [(i, d, idx.titles[i], len(idx.pages[i]) if idx.pages else 0) for i, d in enumerate(idx.doc_ids[:limit])]
+
+    def document_sentences(self, key: int) -> Rows:
+        return self.sentences(np.nonzero(self.index.sent_doc == key)[0])
+
     def lowercase_words(self, key: int) -> frozenset[str]:
         return self.index.lowercase_words(key)
 

@@ -159,6 +159,21 @@ class Store(ABC):
     def document_ids(self, limit: int | None = None) -> list[str]:
         """Ids of the indexed documents, in key order (the first ``limit``)."""
 
+    def catalogue(self, limit: int | None = None) -> list[tuple[int, str, str, int]]:
+        """(key, id, title, number of pages) of the indexed documents, in key order (the first ``limit``)."""
+        out = []
+        for doc_id in self.document_ids(limit):
+            key = self.document_key(doc_id)
+            doc = self.document(key)
+            out.append((key, doc.id, doc.title, len(doc.pages)))
+        return out
+
+    def document_sentences(self, key: int) -> Rows:
+        """The sentences of document ``key``, in text order."""
+        chunks = self.document_chunks(key)
+        ids = np.unique(np.concatenate(self.chunk_sentences(chunks.ids))) if len(chunks.ids) else np.zeros(0, np.int64)
+        return self.sentences(ids.astype(np.int64))
+
     def lowercase_words(self, key: int) -> frozenset[str]:
         """The words document ``key`` uses in lower case (for telling names from sentence-initial capitals)."""
         return _lowercase_words(self.document(key).text)

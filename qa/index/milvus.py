@@ -323,6 +323,11 @@ class MilvusStore(Store):
                                 limit=limit or 16384)
         return [g["doc_id"] for g in sorted(got, key=lambda g: g["doc"])][:limit]
 
+    def catalogue(self, limit: int | None = None) -> list[tuple[int, str, str, int]]:
+        got = self.client.query(self.names["documents"], filter="part == 0", output_fields=["doc", "doc_id", "title", "pages"],
+                                limit=limit or 16384)
+        return [(int(g["doc"]), g["doc_id"], g["title"], len(g.get("pages") or ())) for g in sorted(got, key=lambda g: g["doc"])][:limit]
+
     def sentence_texts(self, ids: Sequence[int]) -> list[str]:
         rows = self._rows(SENTENCES, ids)
         return [self.document(int(r["doc"])).text[r["start"]:r["end"]] for r in rows]

@@ -167,7 +167,7 @@ class Pipeline:
         self._answerer = Answerer(store, self._answer_model, self.config.abstain_threshold,
                                   reader=self._load_reader if self.config.reader else None,
                                   extractor=self._load_extractor if self.config.extractor else None)
-        self._checker = ClaimChecker(index, retriever, self.check_settings) if index is not None else None
+        self._checker = ClaimChecker(store, retriever, self.check_settings)
         self._retriever = retriever
         with self._qlock:
             self._qcache.clear()
@@ -312,9 +312,7 @@ class Pipeline:
         """Check one claim against the sources: supported, contradicted (with mismatches) or not found."""
         c = clean_text(claim, "claim", self.config.limits.max_question_chars)
         self._ensure_loaded()
-        assert self._retriever is not None
-        if self._checker is None:
-            raise ConfigError("claim checks need the faiss backend for now (store.kind: faiss)")
+        assert self._retriever is not None and self._checker is not None
         qvec = self.embed_question(c)
         retrieval = self._retriever.retrieve(c, qvec, top_k=max(self.config.top_k, 5))
         return self._checker.check(c, qvec, retrieval)

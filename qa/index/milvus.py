@@ -58,6 +58,13 @@ def connect(config: Config):
         kwargs["token"] = st.token
     if "://" in uri:
         kwargs["timeout"] = st.timeout
+    else:  # a milvus-lite file: its folder is made like the index folder is
+        from pathlib import Path
+
+        try:
+            Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the folder of the milvus-lite file {uri} ({exc.strerror})") from None
     try:
         return MilvusClient(**kwargs)
     except Exception as exc:  # pymilvus raises MilvusException subclasses, grpc errors or plain ones

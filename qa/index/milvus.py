@@ -129,7 +129,8 @@ class _Sparse(Lexical):
     def __init__(self, store: "MilvusStore", kind: str, weights: dict[int, float]):
         self._store, self._kind, self._weights = store, kind, weights
         self._top: tuple[np.ndarray, np.ndarray] | None = None
-        self.max = float(self.top(1)[1][0]) if weights and self.top(1)[1].size else 0.0
+        best = self.top(64)[1] if weights else np.zeros(0, np.float32)  # one search serves max and retrieval's top-k
+        self.max = float(best[0]) if best.size else 0.0
 
     def top(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         if self._top is None or len(self._top[0]) < k:

@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="all", choices=["all", "dev", "test"], help="subset of a YAML set")
     p.add_argument("--workdir", metavar="DIR",
                    help="SQuAD only: keep the corpus and index in DIR, so a rerun embeds nothing")
+    p.add_argument("--exclude", metavar="FILE",
+                   help="SQuAD only: leave out the articles of this SQuAD-format file (e.g. ones tuned on)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     p = sub.add_parser("serve", help="start the web UI and HTTP API (builds the index if needed)")
@@ -255,6 +257,7 @@ def _cmd_eval(pipeline, args) -> int:
 
     from qa.evaluation.evaluate import (eval_claim_set, eval_question_set, eval_squad, is_claim_set, load_claim_set,
                              load_question_set)
+    from qa.evaluation.squad import titles
     from qa.pipeline import Pipeline
 
     path = Path(args.file)
@@ -267,14 +270,17 @@ def _cmd_eval(pipeline, args) -> int:
             return Pipeline(cfg, embedder=pipeline.embedder)
 
         workdir = Path(args.workdir) if args.workdir else None
-        result = eval_squad(path, args.limit, args.seed, make, workdir=workdir, progress=bar)
+        if args.exclude and not Path(args.exclude).is_file():
+            raise QAError(f"--exclude file not found: {args.exclude}")
+        exclude = titles(args.exclude) if args.exclude else set()
+        result = eval_squad(path, args.limit, args.seed, make, workdir=workdir, progress=bar, exclude=exclude)
     elif is_claim_set(path):
         claims = load_claim_set(path, args.split)
         result = eval_claim_set(pipeline, claims[:args.limit] if args.limit is not None else claims, progress=bar)
     else:
         qs = load_question_set(path, args.split)
         if args.limit is not None:
-            qs = type(qs)(qs.answerable[:args.limit], qs.off_topic[:args.limit])
+            qs = type(qs)(qs.answerable[:args.limit], qs.off_topic[:args.limit], qs.unanswerable[:args.limit])
         result = eval_question_set(pipeline, qs, progress=bar)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))

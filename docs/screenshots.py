@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from qa import Pipeline  # noqa: E402
-from qa.api import create_app  # noqa: E402
+from qa.serve.api import create_app  # noqa: E402
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, Served, StaticSite, free_port, host_page  # noqa: E402
 
 QUESTIONS = ("When did Japan rule Korea as a colony?", "How much did Japan export to South Korea in 2021?",

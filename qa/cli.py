@@ -231,6 +231,45 @@ def _port_free(host: str, port: int) -> None:
                           "choose another port with --port, e.g. --port 7861") from None
 
 
+def _reachable(host: str) -> str:
+    """The host to connect to for a server bound to ``host`` (every interface: this machine's own)."""
+    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+
+
+def browser_url(host: str, port: int) -> str:
+    """The address to open in a browser for a server listening on ``host``:``port``."""
+    host = _reachable(host)
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+
+
+def announce_when_listening(host: str, port: int, timeout: float = 600.0):
+    """Print the address to open as soon as the server accepts connections (a background thread).
+
+    The server starts listening only after the index, the model and the reader have loaded, so the
+    line comes when the page can actually be opened.
+    """
+    import socket
+    import threading
+    import time
+
+    url = browser_url(host, port)
+    target = _reachable(host)
+
+    def wait() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((target, port), timeout=1):
+                    print(f"qa is serving its web UI: open {url} in a browser (Ctrl+C stops it)", flush=True)
+                    return
+            except OSError:
+                time.sleep(0.2)
+
+    thread = threading.Thread(target=wait, name="qa-announce", daemon=True)
+    thread.start()
+    return thread
+
+
 def _cmd_serve(pipeline, args) -> int:
     _port_free(args.host, args.port)
     report = pipeline.ensure_index(progress=sys.stderr.isatty(), warn=_warn)
@@ -238,6 +277,8 @@ def _cmd_serve(pipeline, args) -> int:
         print(f"index built: {report.documents} documents, {report.chunks} passages", file=sys.stderr)
     from qa.serve.api import serve
 
+    if args.port:  # port 0: the system picks one, and uvicorn's log names it
+        announce_when_listening(args.host, args.port)
     serve(pipeline, host=args.host, port=args.port)
     return EXIT_OK
 

@@ -279,6 +279,48 @@ def test_gradio_ui_is_mounted_at_root(client):
     assert client.get("/gradio_api/info").status_code == 200
 
 
+HEAD_PATHS = ["/", "/widget.js", "/api/health", f"/source/{SEED}?start=0&end=40", f"/api/sources/{SEED}", "/docs"]
+
+
+@pytest.mark.parametrize("path", HEAD_PATHS)
+def test_head_is_answered_as_get_without_a_body(client, path):
+    """Uptime monitors and link checkers send HEAD: the GET's status and headers, no body."""
+    get, head = client.get(path), client.head(path)
+    assert get.status_code == head.status_code == 200, (path, head.status_code, head.text[:200])
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == str(len(get.content))
+
+
+def test_head_on_what_get_refuses_is_refused_alike(client):
+    assert client.head("/api/nothing/here").status_code == 404
+    r = client.head("/api/ask")
+    assert r.status_code == 405 and r.headers["allow"] == "POST" and r.content == b""
+    assert client.head("/source/no-such-doc.txt").status_code == 404
+
+
+def test_head_over_a_real_socket_sends_no_body(pipeline):
+    """uvicorn writes exactly the headers: a following request on the same connection is read cleanly."""
+    import socket
+
+    from .live import Served, free_port
+
+    served = Served(create_app(pipeline, ui=False), free_port())
+    try:
+        with socket.create_connection(("127.0.0.1", served.port), timeout=10) as s:
+            s.sendall(b"HEAD /widget.js HTTP/1.1\r\nHost: x\r\n\r\nGET /api/health HTTP/1.1\r\nHost: x\r\n"
+                      b"Connection: close\r\n\r\n")
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200") and b"content-length: " in head.lower()
+        assert rest.startswith(b"HTTP/1.1 200")  # the HEAD sent no body before the next answer
+        assert rest.endswith(b'{"status":"ok","documents":3}')
+    finally:
+        served.close()
+
+
 def test_internal_errors_are_json_500_without_traceback(pipeline, monkeypatch):
     app = create_app(pipeline, ui=False)
 

@@ -408,3 +408,77 @@ def test_a_range_link_whose_opening_words_occur_earlier_still_scrolls_to_the_quo
     finally:
         context.close()
         site.close()
+
+
+# ------------------------------------------------------------------ your own documents (issue 22)
+
+OWN_DOCS = {
+    "festival.html": ("<!doctype html><html><head><title>The Zorblax festival</title></head><body><main>"
+                      "<h1>Zorblax festival</h1><p>The Zorblax is a lantern festival held in Osaka every spring. "
+                      "Thousands of lanterns float on the river.</p></main></body></html>"),
+    "parade.md": ("# Parade notes\n\nHow to join the parade\n\nWrite to the parade office before March and wear a "
+                  "blue scarf on the day.\n"),
+    "kites.txt": "Kite flying\n\nKites are flown on the beach in August when the wind comes from the sea.\n",
+}
+SENTENCE_Q = "What is the Zorblax?"
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory):
+    """The UI over a small corpus of someone's own documents: no seeds, no examples configured."""
+    from qa.serve.api import create_app
+
+    from .conftest import make_corpus
+
+    tmp = tmp_path_factory.mktemp("own")
+    pipeline = fake_pipeline(tmp, corpus=make_corpus(tmp, OWN_DOCS), abstain_threshold=0.0)
+    served = Served(create_app(pipeline), free_port())
+    yield served
+    served.close()
+
+
+def test_own_corpus_lists_its_documents(own, page):
+    page.goto(own.url + "/")
+    docs = page.locator("#qa-documents")
+    docs.locator("li").first.wait_for(timeout=20_000)
+    assert "Searching 3 documents" in docs.inner_text()
+    assert sorted(docs.locator("li a").all_inner_texts()) == ["Parade notes", "The Zorblax festival", "kites.txt"]
+    href = docs.get_by_role("link", name="The Zorblax festival").get_attribute("href")
+    doc = page.context.new_page()
+    doc.goto(own.url + href)
+    assert "lantern festival" in doc.inner_text("body")
+    assert "Japan" not in page.locator("body").inner_text()  # nothing about the seed corpus
+
+
+def test_own_corpus_offers_its_own_examples_and_says_a_sentence_answer_once(own, page, tmp_path):
+    page.goto(own.url + "/")
+    example = page.get_by_role("button", name=SENTENCE_Q)
+    example.wait_for(timeout=20_000)
+    assert page.locator(".qa-examples button").all_inner_texts() == [SENTENCE_Q]  # only what is answered well
+    example.click()
+    message = page.locator("#qa-chat .qa-msg").first
+    message.wait_for(timeout=20_000)
+    shown = message.inner_text()  # what the reader sees; the citations' context stays folded
+    assert shown.count("lantern festival held in Osaka") == 1, shown
+    assert "confident" in shown and "[1]" in shown
+    page.get_by_text("Explain").click()
+    why = page.locator("#qa-explain .qa-why")
+    why.wait_for(timeout=10_000)
+    assert "Why this sentence:" in why.inner_text() and "“Zorblax”" in why.inner_text()
+    assert not page.locator("#qa-explain table").is_visible()  # the numbers: one click away
+    page.locator("#qa-explain .qa-numbers summary").click()
+    assert page.locator("#qa-explain table").is_visible()
+    page.screenshot(path=str(tmp_path / "own.png"), full_page=True)
+
+
+def test_chat_buttons_do_not_cover_the_messages(stack, page):
+    """Gradio's trash and copy-all buttons sit above the scrolling messages, not over the first one."""
+    page.goto(stack["app"].url + "/")
+    for n, q in enumerate((EXPORT_Q, "When did Japan rule Korea as a colony?", ZORBLAX_Q)):
+        ask_ui(page, q)
+        page.locator("#qa-chat .qa-msg").nth(n).wait_for(timeout=20_000)
+    page.wait_for_timeout(300)
+    icons = page.locator("#qa-chat .icon-button-wrapper.top-panel").bounding_box()
+    messages = page.locator("#qa-chat .bubble-wrap").bounding_box()  # the scrolling area messages are shown in
+    assert icons is not None and messages is not None
+    assert icons["y"] + icons["height"] <= messages["y"] + 1, (icons, messages)

@@ -111,6 +111,36 @@ def test_serve_on_a_taken_port_exits_2_before_loading_anything(config_file, caps
     assert code == 2 and err.count("\n") == 1 and f"127.0.0.1:{port}" in err and "--port" in err
 
 
+@pytest.mark.parametrize("host, url", [("127.0.0.1", "http://127.0.0.1:{port}/"), ("0.0.0.0", "http://127.0.0.1:{port}/"),
+                                       ("localhost", "http://localhost:{port}/"), ("::1", "http://[::1]:{port}/")])
+def test_browser_url(host, url):
+    assert cli.browser_url(host, 7860) == url.format(port=7860)
+
+
+def test_serve_prints_the_address_to_open_once_it_listens(config_file, capsys, monkeypatch):
+    """`qa serve` says which URL to open, when the server is up (not before the model has loaded)."""
+    import socket
+    import threading
+
+    import qa.serve.api
+
+    def fake_serve(pipeline, host, port):
+        assert "open http" not in capsys.readouterr().out  # nothing listens yet: nothing announced
+        with socket.socket() as server:
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            server.bind((host, port))
+            server.listen()
+            announcer = next(t for t in threading.enumerate() if t.name == "qa-announce")
+            announcer.join(10)
+
+    monkeypatch.setattr(qa.serve.api, "serve", fake_serve)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code, out, _ = run(["--config", str(config_file), "serve", "--port", str(port)], capsys)
+    assert code == 0 and f"open http://127.0.0.1:{port}/ in a browser" in out
+
+
 def test_abstention_text_lists_passages_on_one_line_each(tmp_path, capsys, monkeypatch):
     cfg = fake_config_file(fake_pipeline(tmp_path), tmp_path, monkeypatch, "abstain_threshold: 1.0\n")
     code, out, _ = run(["--config", str(cfg), "ask", "When did Japan colonize Korea?"], capsys)

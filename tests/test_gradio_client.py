@@ -57,3 +57,25 @@ def test_gradio_routes_have_the_body_limit(served):
     for path in ("/gradio_api/queue/join", "/gradio_api/call/ask", "/gradio_api/run/ask", "/gradio_api/upload"):
         r = httpx.post(server.url + path, content=body, headers={"Content-Type": "application/json"})
         assert r.status_code == 413 and "limits.max_body_bytes" in r.json()["error"], (path, r.text[:200])
+
+
+def test_chat_events_log_no_pandas_warnings(tmp_path):
+    """Gradio summarised its event analytics with pandas after every event (for a monitoring page this
+    app never enables), and pandas 3 warned each time."""
+    import warnings
+
+    from gradio_client import Client
+
+    from qa.serve.api import create_app
+
+    pipeline = fake_pipeline(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        server = Served(create_app(pipeline), free_port())
+        try:
+            client = Client(server.url + "/", verbose=False)
+            for q in ("When did Japan colonize Korea?", "What is Dokdo?", "Who is Fumio Kishida?"):
+                client.predict(q, None, api_name="/ask")
+        finally:
+            server.close()  # the server thread has finished every event's bookkeeping
+    assert [str(w.message) for w in caught if "pandas" in type(w.message).__module__.lower()] == []

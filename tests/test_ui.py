@@ -94,7 +94,8 @@ def test_answer_html_for_an_abstention(seed_pipeline):
     out = answer_html(r, lambda d: seed_pipeline.source(d)["text"])
     assert esc(NO_ANSWER) in out and "Related, but not an answer" in out and "<mark>" not in out
     ex = explain_html(a, lambda d: seed_pipeline.source(d)["text"], lambda d: seed_pipeline.source(d)["title"])
-    assert "Why no answer" in ex and esc(a.reason) in ex and "<table>" in ex
+    words, numbers = ex.split('<details class="qa-numbers">')
+    assert "Why no answer:</strong> no passage found mentions “Mars”." in words and "<table>" in numbers
 
 
 def test_sources_panel_lists_passages_with_scores(seed_pipeline):
@@ -198,3 +199,165 @@ def test_configured_examples_are_offered(tmp_path):
                         claim_examples=["The head of department approves remote days."])
     labels = _button_labels(build_ui(own))
     assert {"Who approves remote days?", "The head of department approves remote days."} <= labels
+
+
+# ------------------------------------------------------------------ what a newcomer sees (issue 22)
+
+EXPORT_Q = "How much did Japan export to South Korea in 2021?"
+FEATURE_NAMES = ("dense_gap", "chunk_best_dense", "missing_rare", "idf_coverage")
+
+
+def _explain(pipeline, question):
+    from qa.serve.explain import explain_html
+
+    idx = pipeline.index
+    answer = pipeline.ask(question)
+    return answer, explain_html(answer, lambda d: pipeline.source(d)["text"], lambda d: pipeline.source(d)["title"],
+                                idx.bm25_sentences.has)
+
+
+def test_explain_says_in_words_why_the_sentence_won(seed_pipeline):
+    answer, ex = _explain(seed_pipeline, EXPORT_Q)
+    assert not answer.abstained
+    words, numbers = ex.split('<details class="qa-numbers">')
+    assert "Why this sentence:</strong> it mentions “Japan”, “export”, “South Korea” and “2021”" in words
+    assert "next best sentence" in words and "answers need at least 30%" in words
+    assert not any(name in words for name in FEATURE_NAMES)  # the raw numbers are one click away
+    assert all(name in numbers for name in FEATURE_NAMES) and "<summary>The scores behind this</summary>" in numbers
+
+
+def test_explain_says_what_an_abstention_missed(seed_pipeline):
+    answer, ex = _explain(seed_pipeline, "Who was the first president of Mars?")
+    assert answer.abstained
+    words = ex.split('<details class="qa-numbers">')[0]
+    assert "Why no answer:</strong> no document mentions “Mars”." in words
+    assert "below the 30% needed to answer" in words and "The closest sentence: “" in words
+    assert not any(name in words for name in FEATURE_NAMES)
+
+
+def test_explain_when_the_words_are_there_but_not_together(tmp_path):
+    from .conftest import make_corpus
+
+    corpus = make_corpus(tmp_path, {"a.txt": "The lighthouse keeper lived alone.\n\nThe harbour was built of granite.\n"})
+    p = fake_pipeline(tmp_path, corpus=corpus, abstain_threshold=1.0)
+    answer, ex = _explain(p, "What granite lighthouse keeper?")
+    assert answer.abstained and "the passages mention every word of the question, but not together" in ex
+
+
+def test_the_chat_explains_with_the_corpus_vocabulary(seed_pipeline):
+    respond = next(fn for fn in build_ui(seed_pipeline).fns.values() if getattr(fn, "name", "") == "respond").fn
+    *_, explain = respond("Who was the first president of Mars?", [])
+    assert "no document mentions “Mars”" in explain
+
+
+SENTENCE = "Delegates signed the treaty in Seoul after long talks."
+BEFORE = "The talks began in May. "
+
+
+def _cited(answer_start, answer_end, start=0, text=SENTENCE):
+    quote = text[start:]
+    return {"abstained": False, "answer": text[answer_start:answer_end], "confidence": 0.8,
+            "citations": [{"source": "a.txt", "title": "A", "start": start, "end": len(text), "quote": quote,
+                           "answer_start": answer_start, "answer_end": answer_end, "score": 0.8}], "passages": []}
+
+
+def _shown_part(html_out: str) -> str:
+    """What a message shows before its citations are opened (their <details> start closed)."""
+    return html_out.split("<details")[0]
+
+
+def test_a_sentence_answer_is_shown_once():
+    out = answer_html(_cited(0, len(SENTENCE)), lambda d: SENTENCE)
+    shown = _shown_part(out)
+    assert shown.count(esc(SENTENCE)) == 1 and "<mark>" not in shown
+    assert 'class="qa-answer qa-sentence"' in shown and "80% confident" in shown and "[1]" in shown
+    # a two-sentence quote whose answer is one whole sentence: the quote once, the answer marked in it
+    text = BEFORE + SENTENCE
+    out = answer_html(_cited(len(BEFORE), len(text), 0, text), lambda d: text)
+    shown = _shown_part(out)
+    assert shown.count("Delegates signed") == 1 and f"<mark>{esc(SENTENCE)}</mark>" in shown
+    # a shorter answer: the answer in bold, then the quote with it marked
+    a0 = SENTENCE.index("Seoul")
+    shown = _shown_part(answer_html(_cited(a0, a0 + 5), lambda d: SENTENCE))
+    assert '<p class="qa-answer">Seoul<span' in shown and "<mark>Seoul</mark>" in shown
+
+
+def _html_block(demo, elem_id):
+    import gradio as gr
+
+    return next(b for b in demo.blocks.values() if isinstance(b, gr.HTML) and b.elem_id == elem_id)
+
+
+def test_the_page_lists_the_indexed_documents(tmp_path, seed_pipeline):
+    from .conftest import make_corpus
+
+    corpus = make_corpus(tmp_path / "own", {"policy.txt": "Remote days need the head of department's approval.",
+                                            "guide/<b>.md": "# Onboarding <guide>\n\nNew staff get a laptop."})
+    own = fake_pipeline(tmp_path / "own", corpus=corpus)
+    listed = _html_block(build_ui(own), "qa-documents").value
+    assert "Searching 2 documents" in listed
+    assert 'href="/source/policy.txt"' in listed and 'href="/source/guide%2F%3Cb%3E.md"' in listed
+    assert "Onboarding &lt;guide&gt;" in listed and "<guide>" not in listed  # titles escaped
+    seeds = _html_block(build_ui(seed_pipeline), "qa-documents").value
+    assert "Searching 3 documents" in seeds and seeds.count("<li>") == 3
+
+
+OWN_DOCS = {
+    "festival.txt": "Zorblax festival\n\nThe Zorblax is a lantern festival held in Osaka every spring. "
+                    "Thousands of lanterns float on the river.\n",
+    "parade.md": "# Parade notes\n\nHow to join the parade\n\nWrite to the parade office before March and wear "
+                 "a blue scarf on the day.\n",
+}
+
+
+def test_examples_are_drawn_from_your_own_corpus(tmp_path):
+    from qa.serve.examples import CHECK_EXAMPLES, EXAMPLES
+
+    from .conftest import make_corpus
+
+    own = fake_pipeline(tmp_path, corpus=make_corpus(tmp_path, OWN_DOCS), abstain_threshold=0.0)
+    labels = _button_labels(build_ui(own))
+    assert "What is the Zorblax?" in labels and not own.ask("What is the Zorblax?").abstained
+    assert not (set(EXAMPLES) | set(CHECK_EXAMPLES)) & labels  # never a question about another corpus
+    # "How do I join the parade?" is answered by its own heading, not by the section under it: not offered
+    assert own.ask("How do I join the parade?").citations[0].quote == "How to join the parade"
+    assert "How do I join the parade?" not in labels
+
+
+def test_drawn_questions_come_from_definitions_and_asking_headings():
+    from qa.serve.examples import definition_question, heading_question
+
+    assert definition_question("Ninja is a small build system with a focus on speed.") == "What is Ninja?"
+    assert definition_question("A glob is a pattern that matches file names.") == "What is a glob?"
+    assert definition_question("Return values are the codes bzip2 exits with.") == "What are return values?"
+    assert definition_question("The default weight is 50.") is None  # no a/an/the: no definition
+    assert definition_question("It is a library for fonts.") is None and definition_question("This is the end.") is None
+    assert definition_question("since this reservation is the only one left.") is None
+    assert heading_question("2.1 How to use bzip2") == "How do I use bzip2?"
+    assert heading_question("Why is my build slow?") == "Why is my build slow?"
+    assert heading_question("Return values") is None and heading_question("Options.") is None
+    assert heading_question("where nk ∈{0, 1}. Then") is None  # a line of a formula, not a heading
+
+
+def test_a_drawn_question_is_offered_only_when_it_is_answered_from_its_document(tmp_path):
+    from qa.serve.examples import draw_questions
+
+    from .conftest import make_corpus
+
+    own = fake_pipeline(tmp_path, corpus=make_corpus(tmp_path, OWN_DOCS), abstain_threshold=0.0)
+    asked = []
+
+    def refuse(q):
+        asked.append(q)
+        return own.ask(q).__class__(q, None, True, 0.0)
+
+    assert draw_questions(own.index, refuse) == () and len(asked) <= 12
+
+
+def test_the_chat_trash_button_also_forgets_the_history(seed_pipeline):
+    import gradio as gr
+
+    demo = build_ui(seed_pipeline)
+    chat = next(b for b in demo.blocks.values() if isinstance(b, gr.Chatbot))
+    (clear,) = [fn for fn in demo.fns.values() if (chat._id, "clear") in getattr(fn, "targets", [])]
+    assert type(clear.outputs[0]).__name__ == "State" and clear.fn()[0] == []

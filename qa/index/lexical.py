@@ -41,6 +41,10 @@ class BM25Index:
         """BM25 score of every indexed text for the query (0 where no term matches)."""
         return np.asarray(self._model.get_scores(query_tokens), dtype=np.float32)
 
+    def has(self, token: str) -> bool:
+        """Whether any indexed text holds ``token`` (a :func:`~qa.text.words.tokenize` stem)."""
+        return token in self._model.vocab_dict
+
     def idf(self, tokens: Sequence[str]) -> np.ndarray:
         """Inverse document frequency of each token over the indexed texts (BM25's idf;
         a token no text contains gets the largest value)."""

@@ -4,18 +4,20 @@
 keep only the main text (BeautifulSoup, ``html.parser``): page chrome such as
 scripts, navigation and footers is dropped, block elements end a line and
 paragraph-like elements end a paragraph (a blank line), so chunking sees the
-same structure a reader does. ``.pdf`` is the text of each page (pypdf), pages
-joined by a blank line, with the start offset of each page recorded so any
-offset maps to a page. A file that yields no usable text gives None after a
+same structure a reader does. ``.pdf`` is the text of each page (pypdf), as
+read by :mod:`qa.ingest.pdf` (wrapped lines joined, running headers and page
+numbers dropped), with the start offset of each page recorded so any offset
+maps to a page. A file that yields no usable text gives None after a
 warning that names it and says why.
 """
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
 from typing import Callable
+
+from qa.ingest import pdf
 
 Warn = Callable[[str], None]
 
@@ -23,14 +25,16 @@ TEXT_SUFFIXES = (".txt", ".md")
 HTML_SUFFIXES = (".html", ".htm")
 PDF_SUFFIXES = (".pdf",)
 SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + PDF_SUFFIXES
-PAGE_SEPARATOR = "\n\n"
+PAGE_SEPARATOR = pdf.PAGE_SEPARATOR
 
 # Version of each extractor, part of every document's fingerprint: bump one when its output
 # changes, and the next `qa index` re-extracts files of that format (unchanged sentences keep
 # their vectors) instead of serving text the current code would no longer produce.
-EXTRACTORS = {".txt": "text-2", ".md": "text-2", ".html": "html-2", ".htm": "html-2", ".pdf": "pdf-1"}
+EXTRACTORS = {".txt": "text-2", ".md": "text-2", ".html": "html-2", ".htm": "html-2", ".pdf": "pdf-2"}
 # text-2: a byte-order mark is no part of the text, and UTF-16/32 files (with one) are read.
 # html-2: every <article> of a page without <main>, not only the first; an empty <main> falls back to the body.
+# pdf-2: wrapped lines joined (and words split by a hyphen), running headers, footers and page numbers dropped,
+#        ligatures as letters, paragraphs as blank lines; the title is the first page's largest text.
 
 _UTF_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
              (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"), (b"\xef\xbb\xbf", "utf-8-sig"))
@@ -173,29 +177,10 @@ def html_text(root) -> str:
 
 
 def extract_pdf(doc_id: str, data: bytes, warn: Warn) -> Extracted | None:
-    """Text of each page joined by a blank line; ``pages`` holds each page's start offset."""
-    from pypdf import PdfReader
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            try:
-                ok = reader.decrypt("")
-            except Exception:  # e.g. an AES PDF without the crypto package: still unreadable to us
-                ok = 0
-            if not ok:
-                warn(f"{doc_id}: skipped, the PDF is encrypted and needs a password; "
-                     "save an unprotected copy")
-                return None
-        page_texts = [(page.extract_text() or "").replace("\x00", "").strip() for page in reader.pages]
-    except Exception as exc:  # pypdf raises many types for damaged files; all mean "unreadable"
-        warn(f"{doc_id}: skipped, not a readable PDF ({type(exc).__name__}: {str(exc)[:80]})")
+    """A PDF's text with wrapped lines joined and page furniture dropped (:mod:`qa.ingest.pdf`);
+    ``pages`` holds each page's start offset."""
+    got = pdf.extract(data, doc_id, warn)
+    if got is None:
         return None
-    if not any(page_texts):
-        warn(f"{doc_id}: skipped, the PDF has no extractable text (a scanned image? run OCR first)")
-        return None
-    starts, pos = [], 0
-    for t in page_texts:
-        starts.append(pos)
-        pos += len(t) + len(PAGE_SEPARATOR)
-    return Extracted(PAGE_SEPARATOR.join(page_texts), pages=tuple(starts))
+    text, pages, title = got
+    return Extracted(text, title=title, pages=pages)

@@ -2,7 +2,8 @@
 
 Routes: ``POST /api/ask``, ``POST /api/check`` (claims and quotes), ``GET /api/sources/{id}``, ``GET /api/health``,
 ``GET /widget.js`` (the embeddable ask box), ``GET /source/{id}`` (a document
-with the cited span highlighted) and FastAPI's ``/docs``. Every error under
+with the cited span highlighted) and FastAPI's ``/docs``; ``HEAD`` on any of them (and on ``/``) is
+answered as ``GET`` without a body. Every error under
 ``/api/`` is a 4xx JSON ``{"error": "..."}`` that says what to fix. Every request
 body, Gradio's included, is capped by :class:`BodyLimit`; the ask body must be
 declared as JSON and is parsed by hand, so malformed, oversized or non-UTF-8
@@ -33,6 +34,7 @@ from starlette.routing import Match  # noqa: E402
 
 from qa.errors import InputError, QAError  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
+from qa.serve.head import HeadAsGet  # noqa: E402
 from qa.serve.pages import render_source, source_link  # noqa: E402,F401 (source_link: public here too)
 from qa.serve.schemas import (AskRequest, AnswerOut, CheckRequest, CheckOut, SourceOut, ErrorOut)  # noqa: E402
 
@@ -210,6 +212,8 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
     app = FastAPIOffline(title="qa", version="0.1.0",
                   description="Source-grounded extractive question answering: every answer is a verbatim "
                               "span of a document, with offsets; or an abstention.")
+    # HEAD on any page or GET route (/, /widget.js, /api/health, /source/{id}) is answered as GET, bodiless.
+    app.add_middleware(HeadAsGet)
     # Outermost but for CORS, so even a 413 carries the CORS headers an allowed page needs to read it.
     app.add_middleware(BodyLimit, limit=config.limits.max_body_bytes)
     # Always installed: with no configured origin this refuses every cross-origin request, and its

@@ -2,38 +2,35 @@
 
 Everything shown comes from :meth:`Pipeline.ask` (the "Ask" tab) and
 :meth:`Pipeline.check_text` / :meth:`Pipeline.check_quote` (the "Check a claim" tab), rendered as
-HTML: document text and questions are escaped with :func:`html.escape`, and
-spans are highlighted by their offsets (``text[answer_start:answer_end]``),
-never by searching for the answer string again. The chat renders no Markdown,
-so Markdown syntax in a document or question stays text too. :func:`build_ui` returns the
+escaped HTML by :mod:`qa.serve.render` (spans highlighted by their offsets, never by searching for
+the answer string again) and explained in words by :mod:`qa.serve.explain`. The chat renders no
+Markdown, so Markdown syntax in a document or question stays text too. The page lists the indexed
+documents and offers example questions (:mod:`qa.serve.examples`). :func:`build_ui` returns the
 Blocks; :mod:`qa.serve.api` mounts it at ``/`` next to the JSON API.
 """
 
 from __future__ import annotations
 
-import html
 import os
-import re
-from typing import Any
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+# Gradio's queue summarises its per-event analytics with pandas after every event, for a monitoring
+# page this app never enables; pandas 3 warns about the options Gradio uses (32 Pandas4Warnings a
+# test run). Summarise never: no pandas work per question, no warnings.
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(2**62))
 
 import gradio as gr  # noqa: E402
 
 from qa.errors import QAError  # noqa: E402
-from qa.text.markup import marked, percent  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
-from qa.serve.pages import source_link  # noqa: E402
+from qa.text.markup import percent  # noqa: E402,F401 (public here too)
+from qa.serve.examples import CHECK_EXAMPLES, EXAMPLES, draw_questions, examples_for  # noqa: E402,F401
+from qa.serve.explain import explain_html  # noqa: E402
+from qa.serve.render import (NO_ANSWER, SNIPPET_CHARS, answer_html, documents_html, esc,  # noqa: E402,F401
+                             highlight_html, marked_html, quote_html, sources_html, verdicts_html)
 
-EXAMPLES = (
-    "When did Japan rule Korea as a colony?",
-    "How much did Japan export to South Korea in 2021?",
-    "Who met Yoon Suk Yeol in Tokyo in March 2023?",
-)
-NO_ANSWER = "The sources don't answer this."
-CONTEXT_CHARS = 160      # characters of document shown either side of a cited quote
-SNIPPET_CHARS = 300      # characters of a retrieved passage shown in lists
 MAX_TURNS = 50           # questions kept in a chat's history
+EXPLAIN_PLACEHOLDER = '<p class="qa-note">Why an answer was chosen, or what was missing, appears here.</p>'
 
 # System fonts only: the page must not fetch anything from a CDN.
 THEME = gr.themes.Soft(primary_hue="amber", secondary_hue="slate", neutral_hue="slate",
@@ -72,93 +69,18 @@ CSS = """
 .qa-badge.not_found, .qa-badge.differs { background: #e5e7eb; color: #1f2937; }
 .qa-verdict mark.qa-diff { background: #fca5a5; color: #111827; }
 .qa-verdict .qa-ins { background: #bbf7d0; color: #111827; }
+.qa-msg .qa-sentence { font-weight: 400; font-size: 1.05em; }
+.qa-why { margin: 0 0 .4em; }
+.qa-numbers summary { font-weight: 400; color: #6b7280; font-size: .9em; }
+.qa-docs summary { cursor: pointer; font-weight: 600; }
+.qa-docs ul { margin: .3em 0 0; padding: 0; list-style: none; max-height: 24em; overflow-y: auto; }
+.qa-docs li { margin-bottom: .25em; overflow-wrap: anywhere; }
+/* Gradio floats the chat's clear/copy-all buttons over the messages (the first one, or whichever is scrolled
+   to the top): give them a row of their own above the scrolling messages. */
+#qa-chat .icon-button-wrapper.top-panel { position: static; align-self: flex-end; width: fit-content;
+                                          margin: 4px 4px 0 auto; }
 footer { display: none !important; }
 """
-CHECK_EXAMPLES = (
-    "Japan is the second-largest economy in the world.",
-    "North Korea invaded South Korea in June 1950. The armistice was signed in 1953.",
-)
-VERDICT_LABEL = {"supported": "Supported", "contradicted": "Contradicted", "not_found": "Not found"}
-# The built-in examples are about the seed documents: offered only when the corpus holds them.
-SEED_DOCUMENTS = frozenset({"000_c6a6f3801ffa9646.txt", "002_8a6a162120bf64fe.txt", "004_34ba08f7c481c79f.txt"})
-
-
-def examples_for(config, doc_ids) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(questions, claims) to offer as buttons: ``examples``/``claim_examples`` from the config, else the
-    built-in ones over the seed corpus, else none (a question about Korea over someone's own documents
-    would only abstain)."""
-    seeds = SEED_DOCUMENTS <= set(doc_ids)
-    return (config.examples or (EXAMPLES if seeds else ()), config.claim_examples or (CHECK_EXAMPLES if seeds else ()))
-
-
-# ------------------------------------------------------------------ HTML helpers (pure, tested)
-
-_BREAKS = re.compile(r"[ \t]*(?:\r\n|\r|\n)(?:[ \t\r\n]*(?:\r\n|\r|\n))?[ \t]*")
-
-def esc(text: Any) -> str:
-    """HTML-escape ``text`` (quotes included); a run of line breaks becomes one ``<br>``.
-
-    The result never holds a blank line, so the chat's Markdown renderer passes it through as HTML.
-    """
-    return _BREAKS.sub("<br>", html.escape(str(text), quote=True))
-
-
-def highlight_html(text: str, start: int, end: int, answer_start: int | None = None,
-                   answer_end: int | None = None, context: int = 0) -> str:
-    """Escaped HTML of ``text[start:end]``, the answer ``text[answer_start:answer_end]`` in ``<mark>``.
-
-    With ``context`` > 0, up to that many characters either side (cut at a space) are shown too and
-    the quote is wrapped in ``<span class="qa-quote">``. Offsets are trusted, never re-searched.
-    """
-    if not 0 <= start <= end <= len(text):
-        raise ValueError(f"span {start}:{end} is outside a text of {len(text)} characters")
-    has_answer = answer_start is not None and answer_end is not None
-    if has_answer and not start <= answer_start <= answer_end <= end:  # type: ignore[operator]
-        raise ValueError(f"answer span {answer_start}:{answer_end} is outside the quote {start}:{end}")
-    quote = marked(text, start, end, [(answer_start, answer_end)] if has_answer else [], "<mark>", esc)
-    if context <= 0:
-        return quote
-    left = max(0, start - context)
-    if left > 0:
-        cut = text.find(" ", left, start)
-        left = cut + 1 if cut != -1 else left
-    right = min(len(text), end + context)
-    if right < len(text):
-        cut = text.rfind(" ", end, right)
-        right = cut if cut != -1 else right
-    return ("…" if left > 0 else "") + esc(text[left:start]) + f'<span class="qa-quote">{quote}</span>' \
-        + esc(text[end:right]) + ("…" if right < len(text) else "")
-
-
-def source_href(doc_id: str, start: int | None = None, end: int | None = None,
-                answer_start: int | None = None, answer_end: int | None = None) -> str:
-    """Escaped link to the whole-document view (see :func:`qa.serve.pages.source_link`)."""
-
-    return html.escape(source_link(doc_id, start, end, answer_start, answer_end), quote=True)
-
-
-def page_label(item: dict) -> str:
-    """`` · p. N`` for a citation or passage of a PDF, else empty."""
-    page = item.get("page")
-    return f" · p. {int(page)}" if isinstance(page, int) and not isinstance(page, bool) else ""
-
-
-def original_link(citation: dict) -> str:
-    """A link to the original document (scrolled to the quote), only for a plain http(s) url."""
-    from qa.text.links import safe_url
-
-    url = safe_url(citation.get("url"))
-    if url is None:
-        return ""
-    return (f' · <a class="qa-open qa-original" href="{html.escape(url, quote=True)}" target="_blank" '
-            f'rel="noopener noreferrer">Open the original</a>')
-
-
-def _snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
-    if len(text) <= limit:
-        return esc(text)
-    cut = text.rfind(" ", 0, limit)
-    return esc(text[:cut if cut > limit // 2 else limit]) + "…"
 
 
 def _shown(question: str, limit: int = SNIPPET_CHARS) -> str:
@@ -172,175 +94,32 @@ def _bounded(history: list) -> list:
     return history[-MAX_TURNS * 2:]
 
 
-def answer_html(result: dict, text_of) -> str:
-    """The chat message for ``Answer.to_dict()``; ``text_of(doc_id)`` gives a document's text."""
-    if result["abstained"]:
-        return abstention_html(result)
-    conf = result["confidence"]
-    parts = ['<div class="qa-msg">',
-             f'<p class="qa-answer">{esc(result["answer"])}'
-             f'<span class="qa-conf" title="calibrated confidence">{percent(conf)} confident</span></p>']
-    if result.get("note"):
-        parts.append(f'<p class="qa-note">{esc(result["note"])}</p>')
-    first = result["citations"][0]
-    quote = highlight_html(text_of(first["source"]), first["start"], first["end"], first["answer_start"],
-                           first["answer_end"])
-    parts.append(f'<p class="qa-said">“{quote}” <span class="qa-ref">[1]</span></p>')
-    for n, c in enumerate(result["citations"], 1):
-        text = text_of(c["source"])
-        ctx = highlight_html(text, c["start"], c["end"], c["answer_start"], c["answer_end"], CONTEXT_CHARS)
-        href = source_href(c["source"], c["start"], c["end"], c["answer_start"], c["answer_end"])
-        role = "answer" if n == 1 else "supporting"
-        parts.append(f'<details class="qa-cite"><summary>[{n}] {esc(c["title"])}{page_label(c)}'
-                     f'</summary><div class="qa-ctx">{ctx}</div>'
-                     f'<a class="qa-open" href="{href}" target="_blank" rel="noopener noreferrer">'
-                     f'Open the whole document ({role})</a>{original_link(c)}</details>')
-    parts.append("</div>")
-    return "".join(parts)
-
-
-def abstention_html(result: dict, related: int = 3) -> str:
-    parts = ['<div class="qa-msg">', f'<p class="qa-abstain">{esc(NO_ANSWER)}'
-             f'<span class="qa-conf low" title="calibrated confidence">{percent(result["confidence"])}</span></p>']
-    passages = result.get("passages", [])[:related]
-    if passages:
-        parts.append('<p class="qa-note">Related, but not an answer:</p>')
-    for n, p in enumerate(passages, 1):
-        href = source_href(p["source"], p["start"], p["end"])
-        parts.append(f'<details class="related"><summary>[{n}] {esc(p["title"])}{page_label(p)}</summary>'
-                     f'<div class="qa-ctx">{_snippet(p["text"])}</div>'
-                     f'<a class="qa-open" href="{href}" target="_blank" rel="noopener noreferrer">'
-                     f'Open the whole document</a></details>')
-    parts.append("</div>")
-    return "".join(parts)
-
-
-def sources_html(result: dict | None) -> str:
-    """The sources panel: every retrieved passage with its fused, dense and lexical scores."""
-    if not result:
-        return '<div class="qa-list"><p class="qa-note">Retrieved passages appear here.</p></div>'
-    cited = {(c["source"], c["start"], c["end"]) for c in result["citations"]}
-    parts = ['<div class="qa-list"><ol>']
-    for p in result["passages"]:
-        holds = any(s == p["source"] and p["start"] <= a and b <= p["end"] for s, a, b in cited)
-        href = source_href(p["source"], p["start"], p["end"])
-        parts.append(f'<li><a href="{href}" target="_blank" rel="noopener noreferrer"><strong>{esc(p["title"])}'
-                     f'</strong></a>{" · cited" if holds else ""}<br><span class="qa-score">score {p["score"]:.3f}'
-                     f' · dense {p["dense"]:.3f} · lexical {p["lexical"]:.3f} · chars {p["start"]}–{p["end"]}{page_label(p)}'
-                     f'</span><div class="qa-ctx">{_snippet(p["text"])}</div></li>')
-    if not result["passages"]:
-        parts.append('<li class="qa-note">No passage was retrieved.</li>')
-    parts.append("</ol></div>")
-    return "".join(parts)
-
-
-def explain_html(answer, text_of, title_of) -> str:
-    """Per-sentence ranker scores, the calibration features and, for an abstention, the reason."""
-    ex = answer.explain or {}
-    parts = ['<div class="qa-explain">']
-    if answer.abstained:
-        parts.append(f'<p><strong>Why no answer:</strong> {esc(answer.reason or "no passage holds an answer")}</p>')
-    parts.append(f'<p>Confidence {percent(answer.confidence)} (threshold {percent(ex.get("threshold", 0))}); '
-                 f'question type: {esc(ex.get("question_type") or "any sentence")}.</p>')
-    rows = ex.get("top_sentences") or []
-    if rows:
-        parts.append("<table><thead><tr><th>#</th><th>score</th><th>sentence</th><th>features</th></tr></thead><tbody>")
-        for n, r in enumerate(rows, 1):
-            text = text_of(r["source"])
-            feats = ", ".join(f"{k} {v:.2f}" for k, v in r.get("features", {}).items())
-            parts.append(f'<tr><td>{n}</td><td class="qa-score">{r["score"]:.2f}</td>'
-                         f'<td>{esc(text[r["start"]:r["end"]])}<br><span class="qa-note">{esc(title_of(r["source"]))}'
-                         f'</span></td><td class="qa-score">{esc(feats)}</td></tr>')
-        parts.append("</tbody></table>")
-    calib = ex.get("calibration") or {}
-    if calib:
-        parts.append('<p class="qa-score">calibration: ' + esc(", ".join(f"{k} {v:.3f}" for k, v in calib.items()))
-                     + "</p>")
-    parts.append("</div>")
-    return "".join(parts)
-
-
-def marked_html(text: str, start: int, end: int, spans, cls: str = "qa-diff") -> str:
-    """Escaped ``text[start:end]`` with each ``(s, e)`` of ``spans`` (offsets into ``text``) in a ``<mark>``.
-
-    Spans outside the window or overlapping an earlier one are refused, never re-searched.
-    """
-    return marked(text, start, end, spans, f'<mark class="{cls}">', esc)
-
-
-def verdicts_html(verdicts: list[dict], text_of) -> str:
-    """One block per claim (``Verdict.to_dict()``): the verdict, the claim with its differing details
-    marked, and each evidence passage with the source's differing details marked by their offsets."""
-    parts = ['<div class="qa-msg">']
-    for v in verdicts:
-        claim = v["claim"]
-        mm = v["mismatches"]
-        parts.append(f'<div class="qa-verdict"><p><span class="qa-badge {esc(v["verdict"])}">'
-                     f'{esc(VERDICT_LABEL[v["verdict"]])}</span>'
-                     f'{marked_html(claim, 0, len(claim), [(m["claim_start"], m["claim_end"]) for m in mm])}'
-                     f'<span class="qa-conf low" title="confidence">{percent(v["confidence"])} confident</span></p>')
-        if v["verdict"] == "not_found":
-            parts.append('<p class="qa-note">Nothing in the sources is about this closely enough.</p>')
-        for m in mm:
-            parts.append(f'<p class="qa-note">The claim says “{esc(m["claim_text"])}”; the source says '
-                         f'“{esc(m["evidence_text"])}”.</p>')
-        for n, e in enumerate(v["evidence"], 1):
-            text = text_of(e["source"])
-            marks = [(m["evidence_start"], m["evidence_end"]) for m in mm
-                     if n == 1 and m["source"] == e["source"]]
-            href = source_href(e["source"], e["start"], e["end"])
-            parts.append(f'<details class="qa-cite" open><summary>[{n}] {esc(e["title"])}</summary>'
-                         f'<div class="qa-ctx">“{marked_html(text, e["start"], e["end"], marks)}”</div>'
-                         f'<a class="qa-open" href="{href}" target="_blank" rel="noopener noreferrer">'
-                         f'Open the whole document</a></details>')
-        parts.append("</div>")
-    parts.append("</div>")
-    return "".join(parts)
-
-
-def quote_html(result: dict, text_of) -> str:
-    """The quote check (``QuoteCheck.to_dict()``): verbatim, or the closest passage with both sides'
-    differing words marked by their offsets."""
-    status = result["status"]
-    label = {"verbatim": "Verbatim", "differs": "Not verbatim", "not_found": "Not found"}[status]
-    parts = ['<div class="qa-msg"><div class="qa-verdict">',
-             f'<p><span class="qa-badge {esc(status)}">{esc(label)}</span>'
-             f'<span class="qa-conf low" title="similarity">{percent(result["score"])} similar</span></p>']
-    if status == "not_found":
-        parts.append('<p class="qa-note">No passage of the sources is close to this quote.</p></div></div>')
-        return "".join(parts)
-    quote = result["quote"]
-    diffs = result["diffs"]
-    if diffs:
-        parts.append('<p class="qa-note">Your quote (words not in the source marked):</p><p>“'
-                     + marked_html(quote, 0, len(quote), [(d["quote_start"], d["quote_end"]) for d in diffs
-                                                          if d["quote_end"] > d["quote_start"]]) + "”</p>")
-    text = text_of(result["source"])
-    marks = [(d["source_start"], d["source_end"]) for d in diffs if d["source_end"] > d["source_start"]]
-    href = source_href(result["source"], result["start"], result["end"])
-    parts.append(f'<details class="qa-cite" open><summary>{esc(result["title"])}</summary>'
-                 f'<div class="qa-ctx">“{marked_html(text, result["start"], result["end"], marks, "qa-ins")}”'
-                 f'</div><a class="qa-open" href="{href}" target="_blank" rel="noopener noreferrer">'
-                 f'Open the whole document</a></details></div></div>')
-    return "".join(parts)
-
-
 # ------------------------------------------------------------------ the Blocks
 
 def build_ui(pipeline: Pipeline) -> gr.Blocks:
     """The chat UI over ``pipeline`` (mount it with :func:`qa.serve.api.create_app`)."""
     limit = pipeline.config.limits.max_question_chars
     try:
-        doc_ids = list(pipeline.index.doc_ids)
+        index = pipeline.index
+        doc_ids = list(index.doc_ids)
     except QAError:  # no index yet: quotes are then checked against every document, and no examples are offered
-        doc_ids = []
-    questions, claims = examples_for(pipeline.config, doc_ids)
+        index, doc_ids = None, []
+    config = pipeline.config
+    drawn: tuple[str, ...] = ()
+    if index is not None and doc_ids and not config.examples and not examples_for(config, doc_ids)[0]:
+        drawn = draw_questions(index, pipeline.ask)  # the corpus's own questions, answered before offered
+    questions, claims = examples_for(config, doc_ids, drawn)
+    docs = [{"id": d, "title": index.titles[i], "pages": len(index.pages[i]) if index.pages else 0}
+            for i, d in enumerate(doc_ids)] if index is not None else []
 
     def text_of(doc_id: str) -> str:
         return pipeline.source(doc_id)["text"]
 
     def title_of(doc_id: str) -> str:
         return pipeline.source(doc_id)["title"]
+
+    def in_corpus(stem: str) -> bool:
+        return index is not None and index.bm25_sentences.has(stem)
 
     def respond(question: str, history: list | None):
         """One turn: ``(history, history, box, sources, explain)``; the history lives in a server-side State.
@@ -360,11 +139,12 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         result = answer.to_dict()
         history = _bounded(history + [{"role": "user", "content": esc(question)},
                                       {"role": "assistant", "content": answer_html(result, text_of)}])
-        return history, history, "", sources_html(result), explain_html(answer, text_of, title_of)
+        return history, history, "", sources_html(result), explain_html(answer, text_of, title_of, in_corpus)
 
     with gr.Blocks(title="qa: ask the sources", analytics_enabled=False) as demo:
-        gr.Markdown("## Ask the sources\nAnswers are quoted word for word from the documents, with citations; "
-                    "when the documents don't answer, it says so.")
+        gr.Markdown("## Ask the sources\nAnswers are quoted word for word from "
+                    + (f"the {len(docs)} documents it searches" if len(docs) > 1 else "the documents")
+                    + ", with citations; when the documents don't answer, it says so.")
         with gr.Tab("Ask"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=320):
@@ -384,11 +164,11 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                         buttons = [gr.Button(q, size="sm", variant="secondary", min_width=160) for q in questions]
                     clear = gr.Button("Clear the conversation", size="sm", variant="secondary")
                 with gr.Column(scale=2, min_width=300):
+                    gr.HTML(documents_html(docs), elem_id="qa-documents")
                     gr.Markdown("### Sources")
                     sources = gr.HTML(sources_html(None), elem_id="qa-sources")
                     with gr.Accordion("Explain", open=False):
-                        explain = gr.HTML('<p class="qa-note">Scores of the best sentences appear here.</p>',
-                                          elem_id="qa-explain")
+                        explain = gr.HTML(EXPLAIN_PLACEHOLDER, elem_id="qa-explain")
         with gr.Tab("Check a claim"):
             gr.Markdown("Paste a claim (each sentence is checked on its own) or switch to quote mode to see "
                         "whether words are quoted verbatim.")
@@ -410,7 +190,10 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         ask.click(respond, [box, turns], outputs)
         for b, q in zip(buttons, questions):
             b.click(lambda history, q=q: respond(q, history), [turns], outputs)
-        clear.click(lambda: ([], [], "", sources_html(None), ""), None, outputs)
+        clear.click(lambda: ([], [], "", sources_html(None), EXPLAIN_PLACEHOLDER), None, outputs)
+        # The chat's own trash button empties what is shown; the kept history must go too, or the next
+        # answer would bring the whole conversation back.
+        chat.clear(lambda: ([], sources_html(None), EXPLAIN_PLACEHOLDER), None, [turns, sources, explain])
 
         def ask_api(question: str, top_k: int | None = None) -> dict:
             """The `qa ask --json` object, for gradio_client users; a bad question raises its message."""

@@ -1,4 +1,4 @@
-"""Command line: ``qa [--config FILE] {index,ask,check,serve,eval}``.
+"""Command line: ``qa [--config FILE] {index,ask,chat,check,serve,eval}``.
 
 A thin edge: parse arguments, call :class:`Pipeline`, print. User mistakes
 (bad config, empty question, missing index) exit 2 with one line on stderr;
@@ -15,7 +15,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from qa.errors import IndexMissingError, QAError
+from qa.errors import IndexMissingError, InputError, QAError
 from qa.text.markup import percent
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -34,6 +34,15 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer a question ('-' reads one question per line from stdin)")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the JSON object (one per line with '-')")
+    p.add_argument("--top-k", type=int, default=None, dest="top_k", help="passages to return")
+
+    p = sub.add_parser("chat", help="a conversation: follow-ups ('When did it end?') are understood from the earlier "
+                                    "questions; /new starts a new conversation, Ctrl-D ends ('-' reads one question "
+                                    "per stdin line, a blank line starting a new conversation)")
+    p.add_argument("input", nargs="?", default=None, metavar="-",
+                   help="'-': questions from stdin, one per line (without it: a prompt)")
+    p.add_argument("--json", action="store_true", help="with '-': one `qa ask --json` object per question, "
+                                                       "with its standalone_question")
     p.add_argument("--top-k", type=int, default=None, dest="top_k", help="passages to return")
 
     p = sub.add_parser("check", help="check a claim against the sources ('-' reads one claim per line), "
@@ -114,6 +123,73 @@ def _cmd_ask(pipeline, args) -> int:
     return _each_stdin_line(args, "question", lambda q: [pipeline.ask(q, top_k=args.top_k)], _render)
 
 
+def _render_turn(ans) -> str:
+    """An answer in a conversation: as `qa ask` prints it, after what the question was understood as."""
+    text = _render(ans)
+    if ans.standalone_question and ans.standalone_question != " ".join(ans.question.split()):
+        text = f"Understood as: {ans.standalone_question}\n{text}"
+    return text
+
+
+def _cmd_chat(pipeline, args) -> int:
+    if args.input == "-":
+        return _chat_lines(pipeline, args)
+    try:
+        import readline  # noqa: F401 (line editing and recall at the prompt)
+    except ImportError:  # pragma: no cover
+        pass
+    tty = sys.stdin.isatty()
+    if tty:
+        print("Ask about the documents; a follow-up such as \"When did it end?\" is understood from the "
+              "conversation. /new starts a new conversation, Ctrl-D ends.", file=sys.stderr)
+    history: list = []
+    keep = pipeline.config.limits.max_history_turns
+    while True:
+        try:
+            text = input("> " if tty else "").strip()
+        except EOFError:
+            if tty:
+                print(file=sys.stderr)
+            return EXIT_OK
+        if not text:
+            continue
+        if text == "/new":
+            history = []
+            print("(a new conversation)\n", flush=True)
+            continue
+        try:
+            ans = pipeline.ask(text, top_k=args.top_k, history=history)
+        except InputError as exc:  # a question it cannot take: say so and go on
+            print(f"qa: error: {exc}", file=sys.stderr, flush=True)
+            continue
+        print(_render_turn(ans) + "\n", flush=True)
+        history = (history + [ans])[-keep:]
+
+
+def _chat_lines(pipeline, args) -> int:
+    """`qa chat -`: one question per stdin line, each with the conversation so far; a blank line starts a new one."""
+    status = EXIT_OK
+    history: list = []
+    keep = pipeline.config.limits.max_history_turns
+    for number, text, bad in _stdin_lines():
+        if not text.strip() and bad is None:
+            history = []
+            continue
+        try:
+            if bad is not None:
+                raise QAError(f"line {number} of stdin is not valid UTF-8 (byte {bad}); send UTF-8 text")
+            ans = pipeline.ask(text, top_k=args.top_k, history=history)
+        except QAError as exc:
+            if not args.json:
+                raise
+            print(json.dumps({"question": text, "error": str(exc)}, ensure_ascii=False), flush=True)
+            status = EXIT_USAGE
+            continue
+        print(json.dumps(ans.to_dict(), ensure_ascii=False) if args.json else _render_turn(ans) + "\n", flush=True)
+        history = (history + [ans])[-keep:]
+    return status
+
+
 def _each_stdin_line(args, key: str, run, render) -> int:
     """One input per stdin line (model loaded once), one output per result of ``run(line)``.
 
@@ -154,6 +230,13 @@ def _render_verdict(v) -> str:
 
 
 def _render_quote(q) -> str:
+    text = _render_quote_result(q)
+    if not q.complete:
+        text += "\n(the search stopped at its time limit, limits.quote_seconds in qa.yaml: this is the best found by then)"
+    return text
+
+
+def _render_quote_result(q) -> str:
     if q.status == "not_found":
         return f"NOT FOUND: no passage of the sources is close to this quote (best similarity {q.score:.0%})"
     where = f"{q.title} ({q.source}, chars {q.start}-{q.end})"
@@ -296,6 +379,7 @@ def _confusion_table(confusion: dict) -> str:
 def _cmd_eval(pipeline, args) -> int:
     from tqdm.auto import tqdm
 
+    from qa.evaluation.dialogues import eval_dialogues, is_dialogue_set, load_dialogue_set
     from qa.evaluation.evaluate import (eval_claim_set, eval_question_set, eval_squad, is_claim_set, load_claim_set,
                              load_question_set)
     from qa.evaluation.squad import titles
@@ -315,6 +399,9 @@ def _cmd_eval(pipeline, args) -> int:
             raise QAError(f"--exclude file not found: {args.exclude}")
         exclude = titles(args.exclude) if args.exclude else set()
         result = eval_squad(path, args.limit, args.seed, make, workdir=workdir, progress=bar, exclude=exclude)
+    elif is_dialogue_set(path):
+        dialogues = load_dialogue_set(path, args.split)
+        result = eval_dialogues(pipeline, dialogues[:args.limit] if args.limit is not None else dialogues, progress=bar)
     elif is_claim_set(path):
         claims = load_claim_set(path, args.split)
         result = eval_claim_set(pipeline, claims[:args.limit] if args.limit is not None else claims, progress=bar)
@@ -354,26 +441,37 @@ def _check_args(args) -> None:
         raise QAError("claim is empty: qa check \"a sentence to check\" (or --quote \"...\")")
 
 
+def _qa(args) -> str:
+    """``qa`` as this run was called, with its ``--config``: the start of a command to suggest."""
+    return f"qa --config {shlex.quote(args.config)}" if args.config else "qa"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "ask" and args.question != "-" and not args.question.strip():
             raise QAError("question is empty: qa ask \"your question\"")
-        if args.command == "ask" and args.top_k is not None and not 1 <= args.top_k <= 100:
-            raise QAError(f"--top-k must be between 1 and 100, got {args.top_k}")
         if args.command == "check":
             _check_args(args)
+        if args.command == "chat" and args.input not in (None, "-"):
+            raise QAError(f"qa chat takes '-' (questions from stdin) or nothing (a prompt), got {args.input!r}")
+        if args.command == "chat" and args.json and args.input != "-":
+            raise QAError("--json reads the questions from stdin: qa chat --json -")
+        if args.command in ("ask", "chat") and args.top_k is not None and not 1 <= args.top_k <= 100:
+            raise QAError(f"--top-k must be between 1 and 100, got {args.top_k}")
         # Imported here, not at the top: usage errors and --help never load numpy, torch or the index.
         from qa.pipeline import Pipeline
 
         pipeline = Pipeline.from_config(_config_path(args.config))
-        handler = {"index": _cmd_index, "ask": _cmd_ask, "check": _cmd_check, "serve": _cmd_serve,
+        pipeline.on_stale = lambda reason: _warn(f"{reason}; answering from the last good build until "
+                                                 f"`{_qa(args)} index` runs")
+        handler = {"index": _cmd_index, "ask": _cmd_ask, "chat": _cmd_chat, "check": _cmd_check, "serve": _cmd_serve,
                    "eval": _cmd_eval}[args.command]
         return handler(pipeline, args)
     except QAError as exc:
         message = str(exc)
-        if args.config and isinstance(exc, IndexMissingError):  # the command to run needs the same config
-            message = message.replace("run `qa index`", f"run `qa --config {shlex.quote(args.config)} index`")
+        if isinstance(exc, IndexMissingError):  # the command to run needs the same config
+            message = message.replace("run `qa index`", f"run `{_qa(args)} index`")
         print(f"qa: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -76,6 +76,9 @@ class LimitsConfig:
     max_question_chars: int = 2000
     max_body_bytes: int = 65536
     max_file_mb: float = 50.0      # corpus files larger than this are skipped with a warning
+    max_history_turns: int = 20    # earlier turns a question may bring along (POST /api/ask "history")
+    quote_seconds: float = 1.5     # a quote check answers with the best it found by then (complete: false)
+    max_connections: int = 200     # open HTTP connections qa serve holds; a request beyond them gets 503
 
     def __post_init__(self) -> None:
         _check(self.max_question_chars >= 10, "limits.max_question_chars", "must be >= 10",
@@ -83,6 +86,10 @@ class LimitsConfig:
         _check(self.max_body_bytes >= 1024, "limits.max_body_bytes", "must be >= 1024", self.max_body_bytes)
         _check(0 < self.max_file_mb <= 10_000, "limits.max_file_mb", "must be > 0 and <= 10000",
                self.max_file_mb)
+        _check(1 <= self.max_history_turns <= 1000, "limits.max_history_turns", "must be between 1 and 1000",
+               self.max_history_turns)
+        _check(0 < self.quote_seconds <= 600, "limits.quote_seconds", "must be > 0 and <= 600", self.quote_seconds)
+        _check(self.max_connections >= 4, "limits.max_connections", "must be >= 4", self.max_connections)
 
     @property
     def max_file_bytes(self) -> int:

@@ -34,3 +34,7 @@ class CorruptIndexError(QAError):
 
 class CorpusError(QAError):
     """The corpus folder is missing or holds no readable document."""
+
+
+class IndexWriteError(QAError):
+    """The index folder cannot be written (read-only, full, no permission); the live index is untouched."""

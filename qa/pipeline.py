@@ -8,19 +8,22 @@ the config on first use) and the index is loaded lazily, once.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
 from qa.answer.answerer import Answer, Answerer, AnswerModel
+from qa.answer.conversation import Reading, about_the_conversation, favour, read_history, understand
 from qa.check.claims import CheckSettings, ClaimChecker, Verdict
 from qa.config import Config, load_config
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
-from qa.errors import InputError, StaleIndexError, IndexMissingError
+from qa.errors import InputError, QAError, StaleIndexError, IndexMissingError
 from qa.text.chars import blank, clean_text
+from qa.text.words import tokenize
 from qa.retrieval.retriever import Retriever
 from qa.ingest.sentences import split_sentences
 from qa.index.build import BuildReport, build_index
@@ -28,10 +31,26 @@ from qa.index.store import Index, live_path, load_index
 
 if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; the reader when first used
     from qa.check.quotes import QuoteCheck
+    from qa.retrieval.retriever import Favour
     from qa.models.reader import Reader
 
 
+log = logging.getLogger(__name__)
+
+
+def echoes(question: str, sentence: str) -> bool:
+    """Whether the cited ``sentence`` says nothing the question does not: every word of it is the question's.
+
+    A heading that repeats the question ("<img src=x onerror=alert(1)>" asked, the same markup found as
+    a heading) matches it best of all, and answers nothing. The whole sentence is looked at, not the
+    span an answer was narrowed to: a span of question words in a sentence that says more is the
+    reader's choice to make.
+    """
+    return set(tokenize(sentence)) <= set(tokenize(question))
+
 QUESTION_CACHE = 1024   # question vectors kept (1.5 KB each for MiniLM)
+
+
 class Pipeline:
     """Question answering over one configured corpus and index."""
 
@@ -49,6 +68,9 @@ class Pipeline:
         self._lock = threading.RLock()
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._qlock = threading.Lock()
+        # Told (once per load) when the index no longer matches the corpus or settings but is served anyway.
+        self.on_stale: Callable[[str], None] = lambda reason: log.warning(
+            "%s: answering from the last good build until `qa index` runs", reason)
 
     @classmethod
     def from_config(cls, config: str | Path | Config = "qa.yaml", embedder: Embedder | None = None) -> "Pipeline":
@@ -78,6 +100,7 @@ class Pipeline:
         self._ensure_loaded()
         self.embedder.embed(["warm-up question"])
         self._load_reader()
+        self.index.normalised  # noqa: B018 (the quote checker's texts: read now, not on a first quote)
 
     @property
     def index(self) -> Index:
@@ -85,11 +108,21 @@ class Pipeline:
         assert self._index is not None
         return self._index
 
-    def _ensure_loaded(self) -> None:
+    @property
+    def loaded_index(self) -> Index | None:
+        """The index when it is loaded already, else None (never loads: for callers that must not wait)."""
+        return self._index
+
+    @property
+    def stale(self) -> str | None:
+        """Why the loaded index no longer matches the corpus or settings (it still answers), or None."""
+        return self._index.stale if self._index is not None else None
+
+    def _ensure_loaded(self, on_stale: Callable[[str], None] | None = None) -> None:
         if self._index is None:
             with self._lock:
                 if self._index is None:
-                    self._attach(load_index(self.config))
+                    self._attach(load_index(self.config, stale=on_stale or self.on_stale))
 
     def _attach(self, index: Index) -> None:
         r = self.config.retrieval
@@ -112,12 +145,22 @@ class Pipeline:
             return report
 
     def ensure_index(self, progress: bool = True, warn: Callable[[str], None] | None = None) -> BuildReport | None:
-        """Load the index, building or updating it first when it is missing or stale."""
+        """Load the index, building or updating it first when it is missing or stale.
+
+        When an update fails (a read-only or full index folder), the last good build is served and
+        ``warn`` says why.
+        """
         try:
-            self._ensure_loaded()
-            return None
+            self._ensure_loaded(on_stale=lambda reason: None)
         except (IndexMissingError, StaleIndexError):
             return self.build_index(progress=progress, warn=warn)
+        if self.stale is None:
+            return None
+        try:
+            return self.build_index(progress=progress, warn=warn)
+        except QAError as exc:
+            (warn or log.warning)(f"{exc}; serving the last good build ({self.stale})")
+            return None
 
     # ------------------------------------------------------------ questions
 
@@ -144,20 +187,67 @@ class Pipeline:
                 self._qcache.popitem(last=False)
         return vec
 
-    def ask(self, question: str, top_k: int | None = None) -> Answer:
-        """Answer ``question`` from the corpus: a verbatim span with citations, or an abstention."""
+    def ask(self, question: str, top_k: int | None = None,
+            history: Sequence[dict | Answer] | None = None) -> Answer:
+        """Answer ``question`` from the corpus: a verbatim span with citations, or an abstention.
+
+        ``history``: the conversation so far, oldest first, as ``{"question": ..., "answer": ...}`` dicts
+        or earlier :class:`Answer` objects. A follow-up ("When did it end?") is then asked as the
+        standalone question it stands for, reported as ``standalone_question``; ``None`` asks it alone.
+        """
         q = clean_text(question, "question", self.config.limits.max_question_chars)
         top_k = self.config.top_k if top_k is None else top_k
         if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 100:
             raise InputError(f"top_k must be an integer between 1 and 100, got {top_k!r}")
+        reading = None
+        if history is not None:
+            reading = understand(q, self._read_history(history))
         self._ensure_loaded()
         assert self._retriever is not None and self._answerer is not None and self._index is not None
+        if reading is not None:
+            return self._ask_in_conversation(question, reading, top_k)
         qvec = self.embed_question(q)
         retrieval = self._retriever.retrieve(q, qvec, top_k=top_k)
         result = self._answerer.answer(retrieval)
+        if not result.abstained and echoes(q, result.citations[0].quote):
+            result = dataclasses.replace(result, answer=None, abstained=True, confidence=0.0, citations=(), note=None,
+                                         reason="the only match repeats the question's own words; it answers nothing")
         if q != question:  # report the question as asked, offsets are unaffected
             result = dataclasses.replace(result, question=question)
         return result
+
+    def understand(self, question: str, history: Sequence[dict | Answer]) -> Reading:
+        """What ``question`` asks given ``history`` (see :meth:`ask`), without answering it."""
+        q = clean_text(question, "question", self.config.limits.max_question_chars)
+        return self._in_context(understand(q, self._read_history(history)))[0]
+
+    def _read_history(self, history: object) -> tuple:
+        limits = self.config.limits
+        return read_history(history, limits.max_question_chars, limits.max_history_turns,
+                            judge=lambda r: self._in_context(r)[0])
+
+    def _in_context(self, reading: Reading) -> tuple[Reading, "Favour | None"]:
+        """The reading, unless the question is about another document than the conversation (then it stands
+        alone), and the passages retrieval should favour."""
+        if not reading.followup:
+            return reading, None
+        index = self.index
+        prefer = favour(index, reading.turn)
+        if not about_the_conversation(index, reading, prefer):
+            return Reading(reading.question, reading.question, False), None
+        return reading, prefer
+
+    def _ask_in_conversation(self, question: str, reading: Reading, top_k: int) -> Answer:
+        assert self._retriever is not None and self._answerer is not None and self._index is not None
+        reading, prefer = self._in_context(reading)
+        standalone = reading.standalone
+        # The standalone question must fit the limit too: a pronoun can stand for a long phrase.
+        if len(standalone) > self.config.limits.max_question_chars:
+            standalone = reading.question
+        retrieval = self._retriever.retrieve(standalone, self.embed_question(standalone), top_k=top_k, favour=prefer)
+        result = self._answerer.answer(retrieval)
+        explain = {**result.explain, "conversation": {"followup": reading.followup, "why": list(reading.why)}}
+        return dataclasses.replace(result, question=question, standalone_question=standalone, explain=explain)
 
     # ------------------------------------------------------------ claims and quotes
 
@@ -187,11 +277,10 @@ class Pipeline:
                                  f"no document with id {source!r}: the index is empty")
             positions = [idx.doc_position[source]]
         else:
-            positions = list(range(len(idx.doc_ids)))
-        docs = [(idx.doc_ids[i], idx.titles[i], idx.texts[i]) for i in positions]
-        from qa.check.quotes import check_quote
+            positions = None  # every document
+        from qa.check.quotes import QuoteSearch
 
-        return check_quote(q, docs)
+        return QuoteSearch(idx).check(q, positions, seconds=self.config.limits.quote_seconds)
 
     def source(self, doc_id: str) -> dict:
         """Title, text, metadata (and a PDF's page start offsets) of an indexed document (only ids in the index exist)."""

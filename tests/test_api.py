@@ -107,6 +107,38 @@ def test_ask_bad_requests_are_400(client, body, match):
     assert_error(r, 400, match)
 
 
+def test_ask_with_a_history_answers_the_follow_up_as_the_question_it_stands_for(client, pipeline):
+    history = [{"question": "When did North Korea invade South Korea?", "answer": "June 1950"}]
+    r = client.post("/api/ask", json={"question": "When did it end?", "history": history})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body == pipeline.ask("When did it end?", history=history).to_dict()
+    assert body["question"] == "When did it end?"
+    assert body["standalone_question"] == "When did the invasion of South Korea by North Korea end?"
+    # stateless: the same follow-up without its history is asked as it is, and says nothing of a conversation
+    alone = client.post("/api/ask", json={"question": "When did it end?"}).json()
+    assert "standalone_question" not in alone
+    empty = client.post("/api/ask", json={"question": EXPORT_Q, "history": []}).json()
+    assert empty["standalone_question"] == EXPORT_Q
+    assert client.post("/api/ask", json={"question": EXPORT_Q, "history": None}).json() == pipeline.ask(EXPORT_Q).to_dict()
+
+
+@pytest.mark.parametrize("history, status, match", [
+    ("June 1950", 400, "'history' must be an array of earlier turns, got a string"),
+    ({"question": "When?"}, 400, "'history' must be an array of earlier turns, got an object"),
+    (["When?"], 400, "'history[0]' must be an object like"),
+    ([{"question": "When?", "answer": None}, {"answer": "1965"}], 400, "'history[1]' is missing 'question'"),
+    ([{"question": None, "answer": None}], 400, "'history[0].question' must be a string, got null"),
+    ([{"question": "When?", "answer": 1965}], 400, "'history[0].answer' must be a string or null, got an integer"),
+    ([{"question": "When?", "answer": None, "source": "x"}], 400, "'history[0]' has an unknown field 'source'"),
+    ([{"question": "   ", "answer": None}], 400, "history[0].question is empty"),
+    ([{"question": "When?", "answer": "y" * 201}], 400, "history[0].answer is 201 characters long; the limit is 200"),
+    ([{"question": "When?", "answer": None}] * 21, 400, "history has 21 turns; the limit is 20"),
+])
+def test_a_bad_history_is_400_naming_the_field(client, history, status, match):
+    assert_error(client.post("/api/ask", json={"question": "When did it end?", "history": history}), status, match)
+
+
 def test_deeply_nested_json_is_400():
     """Nesting deeper than Python's recursion limit is refused, not a 500 (the route calls parse_ask)."""
     depth = 100_000
@@ -259,6 +291,7 @@ def test_widget_js(client):
     assert "attachShadow" in r.text and "innerHTML" not in r.text.split("*/", 1)[1]
     # the ask box's limit is this server's limits.max_question_chars (200 here), not the file's 2000
     assert "var MAX_CHARS = 200;" in r.text and "input.maxLength = MAX_CHARS;" in r.text
+    assert "var MAX_TURNS = 20;" in r.text  # and it sends at most limits.max_history_turns earlier turns
 
 
 def test_openapi_docs(client):
@@ -270,7 +303,7 @@ def test_openapi_docs(client):
     spec = client.get("/openapi.json").json()
     assert {"/api/ask", "/api/sources/{doc_id}", "/api/health"} <= set(spec["paths"])
     schema = spec["paths"]["/api/ask"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert "question" in schema["properties"]
+    assert {"question", "top_k", "history"} <= set(schema["properties"])
 
 
 def test_gradio_ui_is_mounted_at_root(client):

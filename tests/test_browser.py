@@ -103,6 +103,8 @@ def stack(tmp_path_factory):
         root.mkdir()
         (root / "index.html").write_text(host_page(served.url), encoding="utf-8")
         (root / "target.html").write_text(host_page(served.url, target=True), encoding="utf-8")
+        (root / "frame.html").write_text(f'<!doctype html><iframe src="{served.url}/" style="width:100%;height:720px;'
+                                         'border:0"></iframe>', encoding="utf-8")  # docs/web.md, step 3
         sites.append(StaticSite(root, port))
     yield {"app": served, "allowed": sites[0], "refused": sites[1], "pipeline": pipeline}
     for s in sites:
@@ -482,3 +484,64 @@ def test_chat_buttons_do_not_cover_the_messages(stack, page):
     messages = page.locator("#qa-chat .bubble-wrap").bounding_box()  # the scrolling area messages are shown in
     assert icons is not None and messages is not None
     assert icons["y"] + icons["height"] <= messages["y"] + 1, (icons, messages)
+
+
+FOLLOW_Q = "When did it end?"
+UNDERSTOOD = "Understood as: When did the invasion of South Korea by North Korea end?"
+
+
+def test_ui_understands_a_follow_up_and_clearing_forgets_the_conversation(stack, page):
+    page.goto(stack["app"].url + "/")
+    ask_ui(page, "When did North Korea invade South Korea?")
+    page.locator("#qa-chat .qa-msg").first.wait_for(timeout=20_000)
+    ask_ui(page, FOLLOW_Q)
+    understood = page.locator("#qa-chat .qa-understood")
+    understood.wait_for(timeout=20_000)
+    assert understood.inner_text() == UNDERSTOOD
+    page.get_by_role("button", name="Clear the conversation").click()
+    page.wait_for_function("document.querySelectorAll('#qa-chat .qa-msg').length === 0", timeout=10_000)
+    ask_ui(page, FOLLOW_Q)  # a new conversation: nothing for "it" to stand for
+    page.locator("#qa-chat .qa-msg").first.wait_for(timeout=20_000)
+    assert page.locator("#qa-chat .qa-understood").count() == 0
+    assert page.external_requests == []
+
+
+def test_widget_sends_its_conversation_and_clearing_forgets_it(stack, page):
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/api/ask") and r.method == "POST"
+            else None)
+    page.goto(stack["allowed"].url + "/index.html")
+    box = page.locator(".qa-widget input")
+    box.fill("When did North Korea invade South Korea?")
+    box.press("Enter")
+    page.locator(".qa-widget .out .answer").wait_for(timeout=20_000)
+    box.fill(FOLLOW_Q)
+    box.press("Enter")
+    understood = page.locator(".qa-widget .understood")
+    understood.wait_for(timeout=20_000)
+    assert understood.inner_text() == UNDERSTOOD
+    earlier = page.locator(".qa-widget ol.conv li")
+    assert earlier.count() == 1 and earlier.first.inner_text().startswith("When did North Korea invade South Korea?")
+    assert "history" not in sent[0]
+    assert sent[1]["question"] == FOLLOW_Q and [t["question"] for t in sent[1]["history"]] == [
+        "When did North Korea invade South Korea?"]
+    page.locator(".qa-widget button.clear").click()
+    assert earlier.count() == 0 and page.locator(".qa-widget button.clear").count() == 0
+    box.fill(FOLLOW_Q)
+    box.press("Enter")
+    page.locator(".qa-widget .out .answer").wait_for(timeout=20_000)
+    assert "history" not in sent[-1] and page.locator(".qa-widget .understood").count() == 0
+
+
+def test_the_chat_can_be_framed_by_a_listed_site_only(stack, page):
+    """frame-ancestors names the cors_origins: the iframe of docs/web.md works there, and nowhere else."""
+    page.goto(stack["allowed"].url + "/frame.html")
+    frame = page.frame_locator("iframe")
+    box = frame.locator("#qa-question textarea, #qa-question input").first
+    box.wait_for(timeout=20_000)
+    box.fill(EXPORT_Q)
+    box.press("Enter")
+    assert frame.locator("#qa-chat .qa-msg mark").first.inner_text(timeout=20_000) == "$51.1 billion"
+    page.goto(stack["refused"].url + "/frame.html")
+    page.wait_for_timeout(2_000)
+    assert page.frame_locator("iframe").locator("#qa-question").count() == 0

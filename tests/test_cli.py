@@ -76,6 +76,9 @@ def test_index_json_summary(config_file, capsys):
     (["ask", ""], "question is empty"),
     (["ask", "   "], "question is empty"),
     (["ask", "q", "--top-k", "0"], "--top-k must be between 1 and 100"),
+    (["chat", "When?"], "qa chat takes '-' (questions from stdin) or nothing (a prompt)"),
+    (["chat", "--json"], "--json reads the questions from stdin: qa chat --json -"),
+    (["chat", "-", "--top-k", "101"], "--top-k must be between 1 and 100"),
 ])
 def test_user_mistakes_exit_2_with_one_line(config_file, capsys, argv, message):
     code, out, err = run(["--config", str(config_file), *argv], capsys)
@@ -148,10 +151,25 @@ def test_abstention_text_lists_passages_on_one_line_each(tmp_path, capsys, monke
     assert code == 0 and len(related) == 3 and all(line.startswith("  - ") for line in related)
 
 
-def test_stale_index_exits_2(config_file, capsys, tmp_path):
+def test_a_stale_index_answers_from_the_last_good_build_with_a_warning(config_file, capsys, tmp_path):
     (tmp_path / "seeds" / "extra.txt").write_text("More text.")
-    code, _, err = run(["--config", str(config_file), "ask", "hi"], capsys)
-    assert code == 2 and "different corpus" in err and "run `qa index`" in err
+    code, out, err = run(["--config", str(config_file), "ask", "When did Japan colonize Korea?", "--json"], capsys)
+    assert code == 0 and json.loads(out)["citations"]
+    assert err.count("\n") == 1 and err.startswith("warning: index was built from a different corpus")
+    assert f"until `qa --config {config_file} index` runs" in err
+
+
+def test_a_touched_file_with_the_same_bytes_is_not_stale(config_file, capsys, tmp_path):
+    import os
+
+    for f in (tmp_path / "seeds").iterdir():
+        st = f.stat()
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    code, out, err = run(["--config", str(config_file), "ask", "When did Japan colonize Korea?"], capsys)
+    assert code == 0 and err == ""
+    (tmp_path / "seeds" / "000_c6a6f3801ffa9646.txt").write_text("Now other words.")  # same name, new bytes
+    code, out, err = run(["--config", str(config_file), "ask", "When did Japan colonize Korea?"], capsys)
+    assert code == 0 and "1 file(s) changed, e.g. 000_c6a6f3801ffa9646.txt" in err
 
 
 def test_console_script_is_installed_and_reports_errors_without_traceback(tmp_path):
@@ -177,3 +195,27 @@ def test_a_port_out_of_range_is_a_usage_error(port, capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(["serve", "--port", port])
     assert info.value.code == 2 and "from 0 to 65535" in capsys.readouterr().err
+
+
+INVADE = "When did North Korea invade South Korea?"
+UNDERSTOOD = "When did the invasion of South Korea by North Korea end?"
+
+
+def test_chat_json_stdin_answers_each_question_in_its_conversation(config_file, capsys, monkeypatch):
+    questions = f"{INVADE}\nWhen did it end?\n\nWhen did it end?\n{'x' * 3000}\nWhen did it end?\n"
+    code, out, _ = run(["--config", str(config_file), "chat", "--json", "-"], capsys, questions, monkeypatch)
+    lines = [json.loads(x) for x in out.strip().splitlines()]
+    assert code == 2 and len(lines) == 5  # the over-long line is an error object; the others are answered
+    assert [x.get("standalone_question") for x in lines] == [INVADE, UNDERSTOOD, "When did it end?", None,
+                                                              "When did it end?"]
+    assert lines[1]["question"] == "When did it end?" and "citations" in lines[1]
+    assert "limit is 2000" in lines[3]["error"]
+
+
+def test_chat_at_a_prompt_says_what_a_follow_up_was_understood_as(config_file, capsys, monkeypatch):
+    session = f"{INVADE}\nWhen did it end?\n{'x' * 3000}\n/new\nWhen did it end?\n"
+    code, out, err = run(["--config", str(config_file), "chat"], capsys, session, monkeypatch)
+    assert code == 0  # Ctrl-D (the end of stdin) ends it
+    assert out.count("Understood as:") == 1 and f"Understood as: {UNDERSTOOD}\n" in out
+    assert "(a new conversation)" in out and out.count("confidence") + out.count("don't answer") == 3
+    assert "qa: error: question is 3000 characters long" in err  # said, and the chat goes on

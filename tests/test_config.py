@@ -97,6 +97,8 @@ def test_index_settings_cover_model_and_chunking(tmp_path):
     ("corpus: a\nindex: b\nlimits:\n  max_body_bytes: 10\n", r": limits.max_body_bytes must be >= 1024, got 10$"),
     ("corpus: a\nindex: b\nlimits:\n  max_question_chars: 0\n", r": limits.max_question_chars must be >= 10, got 0$"),
     ("corpus: a\nindex: b\nlimits:\n  max_file_mb: 0\n", r": limits.max_file_mb must be > 0 and <= 10000, got 0.0$"),
+    ("corpus: a\nindex: b\nlimits:\n  quote_seconds: 0\n", r": limits.quote_seconds must be > 0 and <= 600, got 0.0$"),
+    ("corpus: a\nindex: b\nlimits:\n  max_connections: 2\n", r": limits.max_connections must be >= 4, got 2$"),
     ("corpus: a\nindex: b\nretrieval:\n  dense_weight: 1.5\n", r": retrieval.dense_weight must be in \[0, 1\], got 1.5$"),
     ("corpus: a\nindex: b\nretrieval:\n  candidates: 0\n", r": retrieval.candidates must be >= 1, got 0$"),
     ("corpus: a\nindex: b\nchunking:\n  size: 10\n", r": chunking.size must be >= 50, got 10$"),

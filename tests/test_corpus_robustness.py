@@ -35,6 +35,13 @@ EXPECTED = {  # file -> why it is skipped, as the warning says it
     "pipe.txt": "skipped, it is not a regular file",
     "broken-link.txt": "skipped, it is a broken symlink",
     "vanishing.txt": "skipped, it disappeared while the corpus was being read",
+    "loop.txt": "skipped, it is a symlink loop (it points back to itself); remove the link",
+    "ping.txt": "skipped, it is a symlink loop (it points back to itself); remove the link",
+    "pong.txt": "skipped, it is a symlink loop (it points back to itself); remove the link",
+    "drawing.svg": "skipped, .svg files are not indexed (an image, even when it holds text); supported "
+                   "formats: .txt, .md, .html, .htm, .pdf",
+    "locked-dir/": "skipped, the folder cannot be read (Permission denied); give the user running qa "
+                   "permission to read it",
 }
 
 
@@ -52,6 +59,9 @@ def hostile(tmp_path, monkeypatch):
         "locked.pdf": encrypted(make_pdf([PAGE_ONE])),
         "huge.txt": "x" * (LIMIT_MB * 1_000_000 + 1),
         "vanishing.txt": "This file is deleted while the corpus is read.",
+        "drawing.svg": '<svg xmlns="http://www.w3.org/2000/svg"><text>The zorblax logo</text></svg>',
+        "photo.png": b"\x89PNG\r\n",  # not a text format anyone expects read: passed over in silence
+        "locked-dir/inside.txt": "Nobody may list this folder.",
     })
     secret = tmp_path / "secret.txt"
     secret.write_text("The secret password is swordfish.")
@@ -59,6 +69,17 @@ def hostile(tmp_path, monkeypatch):
     os.symlink(corpus / "good.txt", corpus / "inside-link.txt")  # a link inside the corpus is fine
     os.symlink(corpus / "no-such-file.txt", corpus / "broken-link.txt")
     os.mkfifo(corpus / "pipe.txt")
+    os.symlink("loop.txt", corpus / "loop.txt")  # a link to itself
+    os.symlink("pong.txt", corpus / "ping.txt")  # two links pointing at each other
+    os.symlink("ping.txt", corpus / "pong.txt")
+    real_scandir = os.scandir
+
+    def fake_scandir(path="."):  # root can list mode-000 folders, so simulate the permission error
+        if Path(path).name == "locked-dir":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", fake_scandir)
 
     real_open = open
 

@@ -76,3 +76,63 @@ def test_squad_recall_at_5_is_never_below_recall_at_1(tmp_path):
     r = eval_squad(_squad_file(tmp_path), None, 0, make, workdir=tmp_path / "work")
     assert r["questions"] == 2 and r["paragraph_recall_at_5"] >= r["paragraph_recall_at_1"] == 1.0
     assert r["answer_in_quote_at_1"] == 1.0 and r["citations_exact"] == 1.0
+
+
+DIALOGUES = """
+dialogues:
+  - id: d1
+    split: dev
+    turns:
+      - question: "How much did Japan export to South Korea in 2021?"
+        answers: ["$51.1 billion"]
+      - question: "What about in 1995?"
+        followup: true
+        standalone: "How much did Japan export to South Korea in 1995?"
+        answers: ["$17.3 billion"]
+      - question: "When did North Korea invade South Korea?"
+        answers: ["June 1950"]
+  - id: t1
+    split: test
+    turns:
+      - question: "What is Dokdo?"
+        answers: ["Liancourt Rocks"]
+      - question: "What is it called in Japanese?"
+        followup: true
+        answers: ["Takeshima"]
+"""
+
+
+def test_a_dialogue_set_is_run_turn_by_turn_with_its_history(tmp_path, capsys, monkeypatch):
+    from qa import cli
+    from qa.evaluation.dialogues import eval_dialogues, is_dialogue_set, load_dialogue_set
+
+    from .conftest import fake_config_file
+
+    path = tmp_path / "dialogues.yaml"
+    path.write_text(DIALOGUES, encoding="utf-8")
+    assert is_dialogue_set(path) and len(load_dialogue_set(path, "dev")) == 1
+    p = fake_pipeline(tmp_path)
+    r = eval_dialogues(p, load_dialogue_set(path))
+    assert (r["dialogues"], r["followups"], r["standalone_with_history"], r["first_turns"]) == (2, 2, 1, 2)
+    assert r["standalone_rewritten"] == 0.0 and r["followups_rewritten"] == 1.0
+    assert r["rewrites"] == ["d1.2: What about in 1995? -> How much did Japan export to South Korea in 1995?",
+                             "t1.2: What is it called in Japanese? -> What is Dokdo called in Japanese?"]
+    assert r["followups_understood_as_written"] == 1.0  # d1.2's own standalone; t1.2 has none
+    assert r["followups_right"] == f"{round(r['followup_answer_contains_gold'] * 2)} of 2"
+    # `qa eval` recognises the set by its top-level key and prints the figures
+    cfg = fake_config_file(p, tmp_path, monkeypatch)
+    assert cli.main(["--config", str(cfg), "eval", str(path), "--split", "test", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["dialogues"] == 1 and out["followups"] == 1 and "followup_answer_contains_gold" in out
+
+
+def test_a_malformed_dialogue_set_is_a_one_line_error(tmp_path):
+    import pytest
+
+    from qa.errors import ConfigError
+    from qa.evaluation.dialogues import load_dialogue_set
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("dialogues:\n  - id: x\n    turns:\n      - question: 'When?'\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"dialogue #1 needs 'turns', each with 'question' \(text\) and 'answers'"):
+        load_dialogue_set(path)

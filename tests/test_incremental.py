@@ -114,9 +114,11 @@ def test_index_json_summary_after_changes(tmp_path, capsys, monkeypatch):
         "added": 1, "updated": 1, "removed": 1, "unchanged": 2}
     assert isinstance(d["chunks"], int) and d["chunks"] > 0 and isinstance(d["seconds"], float)
     assert d["embedded"] == 2 and d["skipped"] is False
+    # What the build cost: this process's peak memory and the live build's size on disk.
+    assert d["peak_rss_mb"] > 10 and 0 < d["index_mb"] < 5
     assert cli.main(["--config", str(cfg), "index", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert d["skipped"] and d["embedded"] == 0 and d["unchanged"] == 4
+    assert d["skipped"] and d["embedded"] == 0 and d["unchanged"] == 4 and d["index_mb"] > 0
 
 
 def test_editing_sources_yaml_updates_titles_and_links_without_embedding(mixed):

@@ -127,7 +127,9 @@ def test_any_documents_any_question_offsets_are_exact(tmp_path_factory, docs, qu
     if not question.strip():
         return
     d = p.ask(question).to_dict()
-    assert not d["abstained"]
+    if d["abstained"]:  # with the threshold at 0, only an answer that merely repeats the question abstains
+        assert d["reason"] == "the only match repeats the question's own words; it answers nothing"
+        return
     check_offsets(p, d)
 
 

@@ -162,3 +162,46 @@ def test_sentences_are_embedded_longest_first_and_land_on_their_own_rows(tmp_pat
     idx = p.index
     for row in range(len(idx.sent_doc)):
         assert np.array_equal(idx.vectors[row], FakeEmbedder().embed([idx.sentence_text(row)])[0])
+
+
+def test_a_repeated_sentence_is_stored_and_embedded_once(tmp_path):
+    """A text repeated 200 times (the probe's 49.9 MB file held 2,000 sentences 400 times each) is one vector."""
+    repeated = "The harbour ledger lists crates of plums."
+    corpus = make_corpus(tmp_path, {"a.txt": "\n\n".join([repeated] * 120 + ["The bridge opened in 1966."]),
+                                    "b.txt": " ".join([repeated] * 80) + " Kobe hosts the festival."})
+    emb = FakeEmbedder()
+    p = Pipeline(config_from_dict({"corpus": str(corpus), "index": str(tmp_path / "index"), "reader": False,
+                                   "extractor": False}), embedder=emb)
+    report = p.build_index(progress=False)
+    idx = p.index
+    assert report.sentences == len(idx.sent_doc) == 202 and report.embedded == emb.embedded == 3
+    assert idx.manifest["distinct"] == 3
+    assert np.load(live_path(p.config.index) / "vectors.npy").shape == (3, emb.dimension)  # stored once
+    assert idx.faiss_index.ntotal == 202 and idx.faiss_index.index.ntotal == 3
+    for row in (0, 57, 150, 201):  # and read back on every row
+        assert np.array_equal(idx.vectors[row], FakeEmbedder().embed([idx.sentence_text(row)])[0])
+    ans = p.ask("When did the bridge open?")
+    assert not ans.abstained and "1966" in ans.citations[0].quote
+    assert p.build_index(progress=False).skipped
+
+
+def test_an_index_with_a_vector_per_row_from_before_still_loads_and_is_reused(tmp_path):
+    """Builds written before vectors were stored once per text have one row each and no sentence->vector map."""
+    from qa.index.files import checksums
+
+    p = fake_pipeline(tmp_path)
+    answer = p.ask("When did Japan rule Korea?").to_dict()
+    build = live_path(p.config.index)
+    with np.load(build / "sentences.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    np.save(build / "vectors.npy", np.asarray(p.index.vectors))
+    np.savez(build / "sentences.npz", **{k: v for k, v in arrays.items() if k != "vec"})
+    manifest = json.loads((build / "manifest.json").read_text())
+    del manifest["distinct"]
+    manifest["checksums"] = checksums(build)
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    old = Pipeline(p.config, embedder=p.embedder)
+    assert old.ask("When did Japan rule Korea?").to_dict() == answer
+    (p.config.corpus / "new.txt").write_text("A new document about the harvest.")
+    before = p.embedder.embedded
+    assert old.build_index(progress=False).embedded == 1 and p.embedder.embedded == before + 1  # old vectors reused

@@ -191,3 +191,49 @@ def test_a_single_query_runs_on_one_thread_and_restores_the_thread_count():
     before = faiss.omp_get_max_threads()
     rows = vectors.search(index, data[7], 3)[1]
     assert rows[0, 0] == 7 and faiss.omp_get_max_threads() == before
+
+
+# ------------------------------------------------------------------ one vector per distinct sentence text
+
+def test_row_index_search_equals_brute_force_over_rows():
+    """FAISS holds each distinct vector once; searched by row, it must give what a search over every row gives."""
+    rng = np.random.default_rng(5)
+    distinct = unit(rng, 40, 16)
+    row_vector = rng.integers(0, 40, 600)
+    rows_data = distinct[row_vector]
+    index = vectors.RowIndex(vectors.build(distinct, vectors.VectorIndexSpec()), row_vector)
+    assert index.ntotal == 600 and vectors.kind_of(index) == "flat"
+    queries = unit(rng, 20, 16)
+    scores, rows = vectors.search(index, queries, 25)
+    brute = queries @ rows_data.T
+    for q in range(len(queries)):
+        assert len(set(rows[q].tolist())) == 25
+        assert np.allclose(brute[q, rows[q]], scores[q], atol=1e-5)  # each row scored as itself
+        assert np.allclose(scores[q], np.sort(brute[q])[::-1][:25], atol=1e-5)  # and the best 25 rows' scores
+    _, one = vectors.search(index, queries[0], 1000)  # more than there are rows: every row once
+    assert sorted(one[0].tolist()) == list(range(600))
+
+
+def test_row_vectors_read_like_an_array_of_rows():
+    rng = np.random.default_rng(6)
+    distinct = unit(rng, 5, 8)
+    row_vector = np.array([0, 1, 0, 2, 4, 4, 3])
+    v = vectors.RowVectors(distinct, row_vector)
+    full = distinct[row_vector]
+    assert v.shape == (7, 8) and len(v) == 7
+    assert np.array_equal(v[3], full[3]) and np.array_equal(v[[5, 0]], full[[5, 0]])
+    assert np.array_equal(v[np.array([6, 2])], full[[6, 2]]) and np.array_equal(v[2:5], full[2:5])
+    assert np.array_equal(np.asarray(v), full) and np.array_equal(v.copy(), full) and (v == full).all()
+
+
+def test_chunk_means_summed_in_blocks_are_the_means():
+    from qa.index.store import chunk_means
+
+    rng = np.random.default_rng(7)
+    data = unit(rng, 50, 8)
+    spans = np.array([[0, 3], [2, 6], [6, 7], [7, 20], [15, 30], [30, 50]])
+    want = np.stack([data[a:b].sum(axis=0) for a, b in spans])
+    want /= np.linalg.norm(want, axis=1, keepdims=True)
+    for block in (1, 2, 4, 100):
+        assert np.allclose(chunk_means(data, spans, block=block), want, atol=1e-6)
+    assert np.allclose(chunk_means(vectors.RowVectors(data, np.arange(50)), spans), want, atol=1e-6)

@@ -82,6 +82,7 @@ class Answer:
     reason: str | None = None                  # why it abstained, in words
     note: str | None = None                    # a caveat on an answer, in words
     explain: dict = field(default_factory=dict, compare=False, hash=False)
+    standalone_question: str | None = None     # what was asked of the sources, when asked in a conversation
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:
@@ -101,6 +102,8 @@ class Answer:
         d = {"question": self.question, "answer": self.answer, "abstained": self.abstained,
              "confidence": round(self.confidence, 4), "citations": [c.to_dict() for c in self.citations],
              "passages": [p.to_dict() for p in self.passages]}
+        if self.standalone_question is not None:  # only for a question asked with a history
+            d = {"question": d.pop("question"), "standalone_question": self.standalone_question, **d}
         if self.reason:
             d["reason"] = self.reason
         if self.note:

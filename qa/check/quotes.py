@@ -1,102 +1,49 @@
 """Quote verification: is a quote verbatim in the sources, and if not, what is closest and what differs?
 
-Quote and documents are compared after normalisation (case, whitespace runs, curly and
-straight quotes, the various dashes), but every offset returned points into the
-*original* document text: :func:`normalise` keeps, for each normalised character, the
-index it came from. A quote not found verbatim is aligned with rapidfuzz's
-``partial_ratio_alignment``; the closest passage is widened to whole words, scored, and
-diffed word by word (difflib opcodes), so both sides of each difference carry offsets.
+Quote and documents are compared normalised (:mod:`qa.text.normal`: case, whitespace runs, curly and
+straight quotes, dashes, composed accents), but every offset returned points into the *original*
+document text. Over an index (:class:`QuoteSearch`) the cost is bounded by design, not by luck:
+
+1. verbatim: the quote is searched in the normalised texts kept with the index (a C-speed scan in
+   slices of a megabyte), and a hit is mapped back from the nearest checkpoint;
+2. otherwise the candidates: BM25 over the index's sentences with the quote's rarest words (a
+   misspelt word stands for its closest indexed word), summed over as many consecutive sentences
+   as the quote spans, so the place where most of the quote's words sit together comes first;
+3. alignment only there: a window around each of a few candidates is normalised and aligned with
+   rapidfuzz (character by character for short quotes, word by word for long ones, then widened to
+   whole words and scored by character), the best passage diffed word by word (difflib opcodes).
+
+A time budget (``limits.quote_seconds``) bounds the whole: when it runs out, the answer is the best
+found so far, marked ``complete: false``.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
+import time
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
-from rapidfuzz import fuzz
+import numpy as np
+from rapidfuzz import fuzz, process
 
-from qa.text.chars import INVISIBLE
+from qa.ingest.sentences import split_sentences
+from qa.text.normal import Normalised, normalise
+from qa.text.words import tokenize
+
+if TYPE_CHECKING:
+    from qa.index.store import Index
+
+__all__ = ["VERBATIM", "DIFFERS", "NOT_FOUND", "Normalised", "normalise", "WordDiff", "QuoteCheck", "word_diffs",
+           "check_quote", "QuoteSearch"]
 
 VERBATIM, DIFFERS, NOT_FOUND = "verbatim", "differs", "not_found"
 MIN_SCORE = 0.5        # below this similarity no passage is reported as the closest
-
-_CHAR_MAP = str.maketrans({
-    "‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "`": "'", "´": "'",
-    "“": '"', "”": '"', "„": '"', "‟": '"', "″": '"', "«": '"', "»": '"',
-    "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-", "―": "-", "−": "-",
-})
-
-
-@dataclass(frozen=True)
-class Normalised:
-    """``text`` case-folded and composed (NFC), with quotes, dashes and whitespace runs unified.
-
-    Each character of ``text`` came from the original characters ``[origin[i], ends[i])``: one
-    character, or a letter with its combining marks ("e\u0301" becomes "é"); one original
-    character may give several ("ß" gives "ss"). Leading and trailing whitespace is dropped.
-    """
-
-    text: str
-    origin: tuple[int, ...]
-    ends: tuple[int, ...]
-
-    def span(self, a: int, b: int) -> tuple[int, int]:
-        """Original-text span of normalised ``[a, b)`` (b > a)."""
-        return self.origin[a], self.ends[b - 1]
-
-    def whole(self, a: int, b: int) -> bool:
-        """True when ``[a, b)`` starts and ends on original characters' boundaries (not inside "ß" -> "ss")
-        and does not cut a word ("910 to 194" is not quoted from "1910 to 1945")."""
-        o, t = self.origin, self.text
-        if not ((a == 0 or o[a - 1] != o[a]) and (b == len(o) or o[b] != o[b - 1])):
-            return False
-        cuts_start = a > 0 and t[a].isalnum() and t[a - 1].isalnum()
-        cuts_end = b < len(t) and t[b - 1].isalnum() and t[b].isalnum()
-        return not (cuts_start or cuts_end)
-
-
-def normalise(text: str) -> Normalised:
-    """``text`` as quotes are compared: see :class:`Normalised`."""
-    out: list[str] = []
-    origin: list[int] = []
-    ends: list[int] = []
-    space = True  # drop leading whitespace
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch in INVISIBLE:  # a soft hyphen or zero-width space is no difference between texts
-            i += 1
-            continue
-        if ch.isspace():  # no-break and thin spaces included
-            if not space:
-                out.append(" ")
-                origin.append(i)
-                ends.append(i + 1)
-                space = True
-            i += 1
-            continue
-        space = False
-        j = i + 1
-        while j < n and unicodedata.combining(text[j]):  # a letter and its combining marks: one unit
-            j += 1
-        unit = text[i:j].translate(_CHAR_MAP)
-        if unit.isascii():
-            unit = unit.casefold()
-        else:
-            unit = unicodedata.normalize("NFC", unicodedata.normalize("NFC", unit).casefold())
-        for c in unit:
-            out.append(c)
-            origin.append(i)
-            ends.append(j)
-        i = j
-    if out and out[-1] == " ":
-        out.pop()
-        origin.pop()
-        ends.pop()
-    return Normalised("".join(out), tuple(origin), tuple(ends))
+CHAR_ALIGN_MAX = 200   # longer quotes are aligned word by word first (character alignment grows with length squared)
+SLICE = 1 << 20        # normalised characters searched per call: the GIL is let go between slices
+RAREST = 16            # the quote's words looked up in BM25 (the rarest ones say the most)
+CANDIDATES = 8         # places aligned with the quote
 
 
 @dataclass(frozen=True)
@@ -130,6 +77,7 @@ class QuoteCheck:
     end: int | None = None
     passage: str | None = None
     diffs: tuple[WordDiff, ...] = ()
+    complete: bool = True  # False: the time budget ran out first; this is the best found until then
 
     def __post_init__(self) -> None:
         if self.status not in (VERBATIM, DIFFERS, NOT_FOUND):
@@ -150,7 +98,7 @@ class QuoteCheck:
     def to_dict(self) -> dict:
         return {"quote": self.quote, "status": self.status, "score": round(self.score, 4),
                 "source": self.source, "title": self.title, "start": self.start, "end": self.end,
-                "passage": self.passage, "diffs": [d.to_dict() for d in self.diffs]}
+                "passage": self.passage, "diffs": [d.to_dict() for d in self.diffs], "complete": self.complete}
 
 
 _WORD = re.compile(r"\S+")
@@ -188,14 +136,52 @@ def _diffs(quote: str, text: str, start: int, qt, st, key) -> list[WordDiff]:
     return out
 
 
+def _pattern(nq: str) -> re.Pattern:
+    """``nq`` not inside a longer word: the checks after the literal, so the regex engine scans for the
+    literal at C speed (a check before it would be tried at every position, 10x slower)."""
+    e = re.escape(nq)
+    return re.compile(e + (rf"(?<![^\W_]{e})" if nq[0].isalnum() else "") + (r"(?![^\W_])" if nq[-1].isalnum() else ""))
+
+
+def _hits(pattern: re.Pattern, nq: str, text: str, deadline: float) -> Iterator[int]:
+    """Start of each match of ``pattern`` in ``text`` that starts and ends on a word boundary, in order;
+    stops (raising :class:`_OutOfTime`) when ``deadline`` passes."""
+    n = len(nq)
+    for lo in range(0, len(text), SLICE):
+        if time.monotonic() > deadline:
+            raise _OutOfTime
+        for m in pattern.finditer(text, lo, min(len(text), lo + SLICE + n)):
+            a = m.start()
+            if a >= lo + SLICE:
+                break  # the next slice finds it
+            if not (m.end() < len(text) and text[m.end() - 1].isalnum() and text[m.end()].isalnum()):
+                yield a  # (the slice's end hid what follows: checked here)
+
+
+class _OutOfTime(Exception):
+    pass
+
+
 def _closest(nq: str, norm: str) -> tuple[float, int, int]:
     """Best whole-word window of ``norm`` for ``nq``: ``(similarity 0..1, start, end)`` in ``norm``."""
-    al = fuzz.partial_ratio_alignment(nq, norm)
-    if al is None or al.dest_end <= al.dest_start:
-        return 0.0, 0, 0
     words = [(m.start(), m.end()) for m in re.finditer(r"[^ ]+", norm)]
-    first = next(i for i, (_, e) in enumerate(words) if e > al.dest_start)
-    last = max(i for i, (s, _) in enumerate(words) if s < al.dest_end)
+    if not words:
+        return 0.0, 0, 0
+    if len(nq) <= CHAR_ALIGN_MAX:
+        al = fuzz.partial_ratio_alignment(nq, norm)
+        if al is None or al.dest_end <= al.dest_start:
+            return 0.0, 0, 0
+        lo, hi = al.dest_start, al.dest_end
+    else:  # one character per distinct word: the alignment is then over words, hundreds of times cheaper
+        codes: dict[str, int] = {}
+        q = "".join(chr(0x10000 + codes.setdefault(w, len(codes))) for w in nq.split(" "))
+        d = "".join(chr(0x10000 + codes.setdefault(norm[a:b], len(codes))) for a, b in words)
+        al = fuzz.partial_ratio_alignment(q, d)
+        if al is None or al.dest_end <= al.dest_start:
+            return 0.0, 0, 0
+        lo, hi = words[al.dest_start][0], words[al.dest_end - 1][1]
+    first = next(i for i, (_, e) in enumerate(words) if e > lo)
+    last = max(i for i, (s, _) in enumerate(words) if s < hi)
     best = (-1.0, 0, 0)
     # Words added or dropped in the quote make the true passage longer or shorter: try a few.
     for i in range(max(0, first - 3), min(len(words), first + 4)):
@@ -206,28 +192,137 @@ def _closest(nq: str, norm: str) -> tuple[float, int, int]:
     return best[0] / 100.0, best[1], best[2]
 
 
+def _differs(quote: str, best: tuple[float, str, str, str, int, int] | None, complete: bool) -> QuoteCheck:
+    if best is None or best[0] < MIN_SCORE:
+        return QuoteCheck(quote, NOT_FOUND, best[0] if best else 0.0, complete=complete)
+    score, doc_id, title, text, s, e = best
+    return QuoteCheck(quote, DIFFERS, score, doc_id, title, s, e, text[s:e], tuple(word_diffs(quote, text, s, e)),
+                      complete=complete)
+
+
 def check_quote(quote: str, documents: Iterable[tuple[str, str, str]]) -> QuoteCheck:
-    """Find ``quote`` in ``documents`` (``(id, title, text)``): verbatim, else the closest passage."""
+    """Find ``quote`` in ``documents`` (``(id, title, text)``): verbatim, else the closest passage.
+
+    Every document is normalised and aligned whole: for a handful of texts. Over an index, use
+    :class:`QuoteSearch`, whose cost does not grow with the corpus.
+    """
     nq = normalise(quote).text
     if not nq:
         raise ValueError("quote is empty")
+    pattern = _pattern(nq)
     best: tuple[float, str, str, str, int, int] | None = None
     for doc_id, title, text in documents:
         nd = normalise(text)
-        norm = nd.text
-        i = norm.find(nq)
-        while i != -1 and not nd.whole(i, i + len(nq)):  # "se" is not in "Straße" ("strasse"), nor "910" in "1910"
-            i = norm.find(nq, i + 1)
-        if i != -1:
-            s, e = nd.span(i, i + len(nq))
-            return QuoteCheck(quote, VERBATIM, 1.0, doc_id, title, s, e, text[s:e])
-        if not norm:
-            continue
-        score, a, b = _closest(nq, norm)
+        for a in _hits(pattern, nq, nd.text, float("inf")):
+            if nd.whole(a, a + len(nq)):  # "se" is not in "Straße" ("strasse"), nor "910" in "1910"
+                s, e = nd.span(a, a + len(nq))
+                return QuoteCheck(quote, VERBATIM, 1.0, doc_id, title, s, e, text[s:e])
+        score, a, b = _closest(nq, nd.text)
         if b > a and (best is None or score > best[0]):
             s, e = nd.span(a, b)
             best = (score, doc_id, title, text, s, e)
-    if best is None or best[0] < MIN_SCORE:
-        return QuoteCheck(quote, NOT_FOUND, best[0] if best else 0.0)
-    score, doc_id, title, text, s, e = best
-    return QuoteCheck(quote, DIFFERS, score, doc_id, title, s, e, text[s:e], tuple(word_diffs(quote, text, s, e)))
+    return _differs(quote, best, True)
+
+
+class QuoteSearch:
+    """Quote checks over one loaded :class:`~qa.index.store.Index`, within a time budget (see the module)."""
+
+    def __init__(self, index: "Index"):
+        self.index = index
+
+    def check(self, quote: str, docs: Sequence[int] | None = None, seconds: float = 1.5) -> QuoteCheck:
+        """``quote`` in the documents at positions ``docs`` (default: all): verbatim, else the closest passage."""
+        deadline = time.monotonic() + seconds
+        nq = normalise(quote).text
+        if not nq:
+            raise ValueError("quote is empty")
+        idx = self.index
+        docs = range(len(idx.doc_ids)) if docs is None else docs
+        best = None
+        try:
+            found = self._verbatim(quote, nq, docs, deadline)
+            if found is not None:
+                return found
+            for d, ws, we in self._candidates(quote, docs):
+                if time.monotonic() > deadline:
+                    raise _OutOfTime
+                text = idx.texts[d]
+                local = normalise(text, ws, we, final=we == len(text))
+                score, a, b = _closest(nq, local.text)
+                if b > a and (best is None or score > best[0]):
+                    s, e = local.span(a, b)
+                    best = (score, idx.doc_ids[d], idx.titles[d], text, ws + s, ws + e)
+                    if score == 1.0:
+                        break
+        except _OutOfTime:
+            return _differs(quote, best, False)
+        return _differs(quote, best, True)
+
+    def _verbatim(self, quote: str, nq: str, docs: Sequence[int], deadline: float) -> QuoteCheck | None:
+        idx = self.index
+        normalised = idx.normalised
+        pattern = _pattern(nq)
+        for d in docs:
+            for a in _hits(pattern, nq, normalised.texts[d], deadline):
+                part, p0, o0 = normalised.window(d, idx.texts[d], a, a + len(nq))
+                if part.whole(a - p0, a - p0 + len(nq)):
+                    s, e = part.span(a - p0, a - p0 + len(nq))
+                    text = idx.texts[d]
+                    return QuoteCheck(quote, VERBATIM, 1.0, idx.doc_ids[d], idx.titles[d], o0 + s, o0 + e,
+                                      text[o0 + s:o0 + e])
+        return None
+
+    def _candidates(self, quote: str, docs: Sequence[int]) -> list[tuple[int, int, int]]:
+        """Up to ``CANDIDATES`` windows ``(doc, start, end)`` of the original texts, the likeliest first."""
+        idx = self.index
+        n_rows = len(idx.sent_doc)
+        terms = self._terms(quote)
+        if not terms or not n_rows:
+            return []
+        scores = idx.bm25_sentences.scores(terms).astype(np.float64)
+        if len(docs) < len(idx.doc_ids):
+            scores[~np.isin(idx.sent_doc, np.asarray(docs, dtype=np.int64))] = 0.0
+        # A quote spans about as many sentences as it holds: score each run of that many rows.
+        span = max(1, len(split_sentences(quote)))
+        csum = np.concatenate([[0.0], np.cumsum(scores)])
+        run = csum[np.minimum(np.arange(n_rows) + span, n_rows)] - csum[:n_rows]
+        out: list[tuple[int, int, int]] = []
+        taken: list[tuple[int, int]] = []
+        margin = len(quote) // 2 + 50
+        k = min(n_rows, CANDIDATES * 8)
+        top = np.argpartition(-run, k - 1)[:k] if k < n_rows else np.arange(n_rows)
+        for r in top[np.argsort(-run[top], kind="stable")].tolist():
+            if run[r] <= 0 or len(out) >= CANDIDATES:
+                break
+            d = int(idx.sent_doc[r])
+            last = r
+            while last + 1 < min(n_rows, r + span) and idx.sent_doc[last + 1] == d:
+                last += 1
+            if any(d == td and abs(r - tr) < span for td, tr in taken):
+                continue  # the same place again, a row earlier or later
+            taken.append((d, r))
+            text = idx.texts[d]
+            ws = max(0, int(idx.sent_span[r, 0]) - margin)
+            we = min(len(text), int(idx.sent_span[last, 1]) + margin)
+            while ws > 0 and not text[ws - 1].isspace():  # whole words at the edges
+                ws -= 1
+            while we < len(text) and not text[we].isspace():
+                we += 1
+            out.append((d, ws, we))
+        return out
+
+    def _terms(self, quote: str) -> list[str]:
+        """The quote's rarest indexed words; a word the index lacks (a typo) stands as its closest indexed word."""
+        bm25 = self.index.bm25_sentences
+        tokens = list(dict.fromkeys(tokenize(quote)))
+        vocab = bm25.vocabulary
+        known = [t for t in tokens if t in vocab]
+        for t in sorted((t for t in tokens if t not in vocab), key=len, reverse=True)[:RAREST // 2]:
+            match = process.extractOne(t, bm25.terms, scorer=fuzz.ratio, score_cutoff=80)
+            if match is not None:
+                known.append(match[0])
+        known = list(dict.fromkeys(known))
+        if len(known) > RAREST:
+            idf = bm25.idf(known)
+            known = [known[i] for i in np.argsort(-idf, kind="stable")[:RAREST]]
+        return known

@@ -23,12 +23,14 @@ from typing import Callable, Sequence
 import numpy as np
 
 from qa.config import Config
-from qa.errors import CorruptIndexError
+from qa.errors import CorruptIndexError, IndexWriteError
 from qa.index import vectors as vector_index
-from qa.index.files import build_lock, checksums, cleanup_builds, digest
+from qa.index.files import ReadOnlyIndexError, build_lock, checksums, cleanup_builds, digest, write_failure
 from qa.index.lexical import BM25Index
+from qa.index.normalised import NormalisedTexts
 from qa.index.store import (FORMAT_VERSION, _check_index_folder, _content_staleness, _model_folder, _model_stat,
-                            _sources_stat, _vector_staleness, index_settings, live_path, read_manifest, scan_corpus)
+                            _sources_digest, _sources_stat, _vector_staleness, distinct_count, index_settings, live_path, read_manifest, scan_corpus,
+                            staleness)
 from qa.index.files import CURRENT
 from qa.ingest.chunking import Chunk, chunk_document
 from qa.ingest.corpus import Document, check_corpus_folder, load_corpus
@@ -52,22 +54,46 @@ class BuildReport:
     skipped: bool
     path: str
     warnings: tuple[str, ...] = ()
+    peak_rss_mb: float = 0.0   # the most memory this process has held, building included
+    index_mb: float = 0.0      # the live build's files on disk
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["warnings"] = list(self.warnings)
         d["seconds"] = round(self.seconds, 3)
+        d["peak_rss_mb"] = round(self.peak_rss_mb, 1)
+        d["index_mb"] = round(self.index_mb, 3)
         return d
+
+
+def peak_rss_mb() -> float:
+    """The peak resident memory of this process so far, in MB (ru_maxrss: KB on Linux, bytes on macOS)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1e6 if sys.platform == "darwin" else peak * 1024 / 1e6
+
+
+def _size_mb(index_dir: Path) -> float:
+    """Size of the live build's files in MB (0 when there is none)."""
+    try:
+        path = live_path(index_dir)
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6 if path else 0.0
+    except (OSError, CorruptIndexError):
+        return 0.0
 
 
 @dataclass(frozen=True)
 class SentenceTable:
-    """Unique sentences in document order (their document, span and first chunk), and every chunk's
-    id, document, span and range of sentence rows."""
+    """Unique sentences in document order (their document, span, first chunk and text), and every
+    chunk's id, document, span and range of sentence rows."""
 
     sent_doc: np.ndarray
     sent_span: np.ndarray
     sent_chunk: np.ndarray
+    sent_vec: np.ndarray    # position in ``texts`` of each row's text: rows with one text share its vector
+    texts: list[str]        # distinct sentence texts, in order of first appearance
     chunk_ids: list[str]
     chunk_doc: list[int]
     chunk_span: np.ndarray
@@ -82,19 +108,21 @@ class Plan:
     chunks_by_doc: list[list[Chunk]]
     table: SentenceTable
     files: dict[str, tuple[int, int, int]]
-    todo: dict[str, list[int]]        # new sentence text -> its rows (a repeated sentence is embedded once)
-    reused_rows: list[int]            # rows of this build whose vector is ...
-    reused_from: list[int]            # ... at this row of the live build
+    todo: list[int]                   # positions in texts to embed (a repeated sentence is embedded once)
+    reused_rows: list[int]            # positions in texts whose vector is ...
+    reused_from: list[int]            # ... at this row of the live build's vectors
     old_vectors: np.ndarray | None    # the live build's vectors (memory-mapped), when any are reused
     old_docs: dict[str, str]          # document id -> fingerprint in the live build
     model_stat: dict | None
     model_digest: str | None
     sources_stat: list[int] | None
+    sources_digest: str | None = None
 
     @property
-    def todo_texts(self) -> list[str]:
-        """Longest first, as a single encode() call would sort them: batches of similar length pad least."""
-        return sorted(self.todo, key=len, reverse=True)
+    def todo_order(self) -> list[int]:
+        """Positions to embed, longest text first, as a single encode() call would sort them: batches of
+        similar length pad least."""
+        return sorted(self.todo, key=lambda i: len(self.table.texts[i]), reverse=True)
 
 
 def _model_digest(model: str, stat: dict[str, list[int]] | None) -> str | None:
@@ -133,8 +161,11 @@ def sentence_table(docs: Sequence[Document], chunks_by_doc: list[list[Chunk]]) -
             chunk_doc.append(di)
             chunk_span.append((chunk.start, chunk.end))
             chunk_sents.append((rows[0], rows[-1] + 1))
+    distinct: dict[str, int] = {}  # text -> its position: a text repeated in any document is one vector
+    sent_vec = np.fromiter((distinct.setdefault(docs[di].text[s:e], len(distinct)) for di, (s, e) in
+                            zip(sent_doc, sent_span)), dtype=np.int32, count=len(sent_doc))
     return SentenceTable(np.asarray(sent_doc, dtype=np.int32), np.asarray(sent_span, dtype=np.int64).reshape(-1, 2),
-                         np.asarray(sent_chunk, dtype=np.int32), chunk_ids, chunk_doc,
+                         np.asarray(sent_chunk, dtype=np.int32), sent_vec, list(distinct), chunk_ids, chunk_doc,
                          np.asarray(chunk_span, dtype=np.int64).reshape(-1, 2),
                          np.asarray(chunk_sents, dtype=np.int64).reshape(-1, 2))
 
@@ -151,11 +182,13 @@ def _previous_vectors(path: Path, manifest: dict, config: Config) -> tuple[dict[
         texts_by_id = json.loads((path / "texts.json").read_text(encoding="utf-8"))
         with np.load(path / "sentences.npz") as z:
             sent_doc, sent_span = z["doc"], z["span"]
+            sent_vec = z["vec"] if "vec" in z.files else np.arange(len(sent_doc))  # one vector per row before
         vectors = np.load(path / "vectors.npy", mmap_mode="r")
-        if len(vectors) != len(sent_doc):
+        if len(sent_vec) != len(sent_doc) or (len(sent_vec) and int(sent_vec.max()) >= len(vectors)):
             return {}, None
         texts = [texts_by_id[d["id"]] for d in manifest["documents"]]
-        rows = {texts[di][s:e]: row for row, (di, (s, e)) in enumerate(zip(sent_doc.tolist(), sent_span.tolist()))}
+        _, first = np.unique(sent_vec, return_index=True)  # one row per vector is enough to know its text
+        rows = {texts[int(sent_doc[r])][int(sent_span[r, 0]):int(sent_span[r, 1])]: int(sent_vec[r]) for r in first}
     except Exception:
         return {}, None  # a damaged old index is simply not reused
     return rows, vectors
@@ -169,8 +202,28 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, progr
     """
     _check_index_folder(config.index)
     check_corpus_folder(config.corpus)  # never report "up to date" for a corpus that is not there
-    with build_lock(config.index, waiting=warn):
-        return _build(config, embedder, rebuild, progress, warn)
+    try:
+        with build_lock(config.index, waiting=warn):
+            return _build(config, embedder, rebuild, progress, warn)
+    except ReadOnlyIndexError:
+        # Nothing can be written here, which is no failure when there is nothing to write.
+        report = None if rebuild else _current_report(config)
+        if report is None:
+            raise
+        return report
+
+
+def _current_report(config: Config) -> BuildReport | None:
+    """The "up to date" report when the live build matches the corpus by content, else None (reads only)."""
+    t0 = time.perf_counter()
+    try:
+        path = live_path(config.index)
+        manifest = read_manifest(path) if path else None
+    except CorruptIndexError:
+        return None
+    if manifest is None or staleness(config, manifest, by_content=True) is not None:
+        return None
+    return _unchanged_report(config, manifest, t0, skipped=True)
 
 
 def _build(config: Config, embedder: Embedder, rebuild: bool, progress: bool,
@@ -188,6 +241,7 @@ def _build(config: Config, embedder: Embedder, rebuild: bool, progress: bool,
     # changed by the next run, not recorded as already read.
     files = scan_corpus(config.corpus)
     sources_stat = _sources_stat(config.corpus)
+    sources_digest = _sources_digest(config.corpus)
     path, old_manifest = None, None
     try:
         path = live_path(index_dir) if index_dir.is_dir() else None
@@ -200,7 +254,8 @@ def _build(config: Config, embedder: Embedder, rebuild: bool, progress: bool,
             return _unchanged_report(config, old_manifest, t0, skipped=True)
         return _rebuild_vector_index(config, path, old_manifest, t0)
 
-    plan = _plan(config, files, sources_stat, path, old_manifest, rebuild, _warn)
+    plan = dataclasses.replace(_plan(config, files, sources_stat, path, old_manifest, rebuild, _warn),
+                               sources_digest=sources_digest)
     vectors = _embed(plan, embedder, config, progress)
     manifest = _manifest(config, plan, vectors, warnings)
     _publish(index_dir, lambda tmp: _write(tmp, plan, vectors, manifest))
@@ -211,7 +266,7 @@ def _build(config: Config, embedder: Embedder, rebuild: bool, progress: bool,
                        unchanged=len(docs) - added - updated, documents=len(docs), chunks=len(table.chunk_ids),
                        sentences=int(len(table.sent_doc)), embedded=len(plan.todo),
                        seconds=time.perf_counter() - t0, skipped=False, path=str(index_dir),
-                       warnings=tuple(warnings))
+                       warnings=tuple(warnings), peak_rss_mb=peak_rss_mb(), index_mb=_size_mb(index_dir))
 
 
 def _plan(config: Config, files: dict, sources_stat, path: Path | None, old_manifest: dict | None, rebuild: bool,
@@ -230,17 +285,16 @@ def _plan(config: Config, files: dict, sources_stat, path: Path | None, old_mani
     same_weights = "model_digest" not in old or old.get("model_digest") == model_digest
     previous, old_vectors = ({}, None) if rebuild or old_manifest is None or not same_weights \
         else _previous_vectors(path, old_manifest, config)
-    todo: dict[str, list[int]] = {}
+    todo: list[int] = []
     reused_rows: list[int] = []
     reused_from: list[int] = []
-    for row, (di, (s, e)) in enumerate(zip(table.sent_doc.tolist(), table.sent_span.tolist())):
-        text = docs[di].text[s:e]
+    for i, text in enumerate(table.texts):
         old_row = previous.get(text)
         if old_row is not None and old_vectors is not None:
-            reused_rows.append(row)
+            reused_rows.append(i)
             reused_from.append(old_row)
         else:
-            todo.setdefault(text, []).append(row)
+            todo.append(i)
     old_docs = {d["id"]: d["fingerprint"] for d in old.get("documents", [])} if not rebuild else {}
     return Plan(docs, chunks_by_doc, table, files, todo, reused_rows, reused_from, old_vectors, old_docs,
                 model_stat, model_digest, sources_stat)
@@ -250,12 +304,13 @@ def _embed(plan: Plan, embedder: Embedder, config: Config, progress: bool) -> np
     """Every sentence's vector: the new ones embedded (in batches, with a progress bar), the rest reused."""
     from tqdm.auto import tqdm
 
-    todo_texts = plan.todo_texts
+    order = plan.todo_order
+    texts = plan.table.texts
     batch = max(1, config.batch_size * 8)
     new_vecs = []
-    with tqdm(total=len(todo_texts), desc="Embedding", unit="sent", disable=not progress or not todo_texts) as bar:
-        for i in range(0, len(todo_texts), batch):
-            part = embedder.embed(todo_texts[i:i + batch])
+    with tqdm(total=len(order), desc="Embedding", unit="sent", disable=not progress or not order) as bar:
+        for i in range(0, len(order), batch):
+            part = embedder.embed([texts[j] for j in order[i:i + batch]])
             new_vecs.append(part)
             bar.update(len(part))
     release = getattr(embedder, "release_bulk", None)  # a server that built its index keeps only what queries use
@@ -270,10 +325,9 @@ def _embed(plan: Plan, embedder: Embedder, config: Config, progress: bool) -> np
         dim = new_vecs[0].shape[1] if new_vecs else old_dim
     else:
         dim = embedder.dimension
-    vectors = np.zeros((len(plan.table.sent_doc), dim), dtype=np.float32)
+    vectors = np.zeros((len(texts), dim), dtype=np.float32)  # one per distinct sentence text
     if new_vecs:
-        for vec, text in zip(np.vstack(new_vecs), todo_texts):
-            vectors[plan.todo[text]] = vec
+        vectors[np.asarray(order, dtype=np.int64)] = np.vstack(new_vecs)
     if plan.reused_rows:
         vectors[plan.reused_rows] = old_vectors[np.asarray(plan.reused_from)]
     return vectors
@@ -292,11 +346,13 @@ def _manifest(config: Config, plan: Plan, vectors: np.ndarray, warnings: list[st
         "files": {k: list(v) for k, v in plan.files.items()},
         "extractors": dict(EXTRACTORS),
         "sources_stat": plan.sources_stat,
+        "sources_digest": plan.sources_digest,
         "model_stat": plan.model_stat,
         "model_digest": plan.model_digest,
         "chunks": len(plan.table.chunk_ids),
         "sentences": int(len(plan.table.sent_doc)),
-        "vectors": vector_index.plan(config.vectors, len(plan.table.sent_doc)).to_dict(),
+        "distinct": len(plan.table.texts),
+        "vectors": vector_index.plan(config.vectors, len(plan.table.texts)).to_dict(),
         "warnings": warnings,
     }
 
@@ -307,13 +363,14 @@ def _write(tmp: Path, plan: Plan, vectors: np.ndarray, manifest: dict) -> None:
     _write_json(tmp / "texts.json", {d.id: d.text for d in docs})
     _write_json(tmp / "chunks.json", {"ids": t.chunk_ids, "doc": t.chunk_doc, "span": t.chunk_span.tolist(),
                                       "sents": t.chunk_sents.tolist()})
-    np.savez(tmp / "sentences.npz", doc=t.sent_doc, span=t.sent_span, chunk=t.sent_chunk)
+    np.savez(tmp / "sentences.npz", doc=t.sent_doc, span=t.sent_span, chunk=t.sent_chunk, vec=t.sent_vec)
     np.save(tmp / "vectors.npy", vectors)
     spec = vector_index.VectorIndexSpec.from_dict(manifest["vectors"])
     vector_index.save(vector_index.build(vectors, spec), tmp / "sentences.faiss")
     BM25Index.build([d.text[c.start:c.end] for d, cs in zip(docs, plan.chunks_by_doc) for c in cs]
                     ).save(tmp / "bm25-chunks")
-    BM25Index.build([docs[di].text[s:e] for di, (s, e) in zip(t.sent_doc, t.sent_span)]).save(tmp / "bm25-sentences")
+    BM25Index.build(t.texts, of=t.sent_vec).save(tmp / "bm25-sentences")
+    NormalisedTexts.build([d.text for d in docs]).save(tmp)  # for quote checks: normalised once, here
     manifest["checksums"] = checksums(tmp)
     _write_json(tmp / "manifest.json", manifest)
 
@@ -323,7 +380,7 @@ def _rebuild_vector_index(config: Config, path: Path, old: dict, t0: float) -> B
 
     Nothing is embedded; every other file is hard-linked (or copied) from the live build.
     """
-    spec = vector_index.plan(config.vectors, int(old["sentences"]))
+    spec = vector_index.plan(config.vectors, distinct_count(old))
     manifest = {**old, "vectors": spec.to_dict(),
                 "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
 
@@ -350,7 +407,8 @@ def _unchanged_report(config: Config, manifest: dict, t0: float, skipped: bool) 
     n_docs = len(manifest["documents"])
     return BuildReport(added=0, updated=0, removed=0, unchanged=n_docs, documents=n_docs, chunks=manifest["chunks"],
                        sentences=manifest["sentences"], embedded=0, seconds=time.perf_counter() - t0,
-                       skipped=skipped, path=str(config.index), warnings=tuple(manifest.get("warnings", ())))
+                       skipped=skipped, path=str(config.index), warnings=tuple(manifest.get("warnings", ())),
+                       peak_rss_mb=peak_rss_mb(), index_mb=_size_mb(config.index))
 
 
 def _link_or_copy(src, dst) -> None:
@@ -363,19 +421,25 @@ def _link_or_copy(src, dst) -> None:
 
 def _publish(index_dir: Path, write: Callable[[Path], None]) -> Path:
     """Run ``write`` into a fresh temporary folder, then make it the live build atomically."""
-    index_dir.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     tmp = index_dir / f".tmp-build-{stamp}-{os.getpid()}"
     final = index_dir / f"build-{stamp}"
-    tmp.mkdir()
     try:
-        write(tmp)
-        _fsync_dir(tmp)
-        os.rename(tmp, final)
-        _swap_current(index_dir, final.name)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        index_dir.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        swapped = False
+        try:
+            write(tmp)
+            _fsync_dir(tmp)
+            os.rename(tmp, final)
+            _swap_current(index_dir, final.name)
+            swapped = True
+        finally:
+            if not swapped:
+                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.rmtree(final, ignore_errors=True)
+    except OSError as exc:  # a full disk, a read-only or foreign folder: CURRENT still names the last good build
+        raise IndexWriteError(write_failure(index_dir, exc)) from None
     cleanup_builds(index_dir, keep={final.name})
     return final
 

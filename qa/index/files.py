@@ -12,6 +12,7 @@ build as superseded.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
@@ -19,10 +20,28 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from qa.errors import ConfigError, CorruptIndexError
+from qa.errors import ConfigError, CorruptIndexError, IndexWriteError
 
 CURRENT = "CURRENT"
 LOCK = ".build.lock"
+
+
+class ReadOnlyIndexError(IndexWriteError):
+    """Not even the build lock can be written: fine for a build with nothing to do."""
+
+
+def write_failure(index_dir: Path, exc: BaseException) -> str:
+    """One line for a build that could not write into ``index_dir``: what failed, and what to do."""
+    text = str(exc).strip()
+    why = getattr(exc, "strerror", None) or (text.splitlines()[0] if text else type(exc).__name__)
+    if getattr(exc, "errno", None) != errno.ENOSPC:
+        try:
+            if shutil.disk_usage(index_dir).free < 1 << 20:  # numpy and faiss report a full disk without an errno
+                why = f"no space left on the device ({why})"
+        except OSError:
+            pass
+    return (f"cannot write the index in {index_dir} ({why}): free space there, make the folder writable or point "
+            "'index:' in the config to another folder; the previous index, if any, is still the one served")
 
 
 @contextlib.contextmanager
@@ -36,7 +55,11 @@ def build_lock(index_dir: Path, waiting: Callable[[str], None] | None = None) ->
     except OSError as exc:
         raise ConfigError(f"cannot create the index folder {index_dir} ({exc.strerror}): "
                           "point 'index:' in the config to a writable folder") from None
-    with open(index_dir / LOCK, "a+b") as fh:
+    try:
+        fh = open(index_dir / LOCK, "a+b")
+    except OSError as exc:
+        raise ReadOnlyIndexError(write_failure(index_dir, exc)) from None
+    with fh:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -98,4 +121,5 @@ def cleanup_builds(index_dir: Path, keep: set[str]) -> None:
         elif p.is_dir() and p.name.startswith(".tmp-build-") and not _pid_alive(p.name):
             shutil.rmtree(p, ignore_errors=True)
         elif p.is_file() and p.name.startswith(f".{CURRENT}.") and not _pid_alive(p.name):
-            p.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a read-only folder keeps its leftovers; they do no harm
+                p.unlink(missing_ok=True)

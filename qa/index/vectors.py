@@ -70,6 +70,7 @@ def build(vectors: np.ndarray, spec: VectorIndexSpec, ef_search: int = 128):
 
 def set_ef_search(index, ef_search: int) -> None:
     """Set the HNSW search breadth (more = higher recall, slower); no-op for exact indexes."""
+    index = getattr(index, "index", index)  # a RowIndex's own FAISS index
     hnsw = getattr(index, "hnsw", None)
     if hnsw is not None:
         hnsw.efSearch = int(ef_search)
@@ -80,9 +81,19 @@ def kind_of(index) -> str:
 
 
 def save(index, path: Path) -> None:
+    """Write ``index`` to ``path``; a failed write (a full disk) is an ``OSError`` like any other file's."""
+    import errno
+    import re
+
     import faiss
 
-    faiss.write_index(index, str(path))
+    try:
+        faiss.write_index(index, str(path))
+    except RuntimeError as exc:  # faiss reports an I/O failure as "... write error in <path>: ... (<strerror>)"
+        reason = re.search(r"\(([^()]*)\)\s*$", str(exc))
+        why = reason.group(1) if reason else str(exc).strip().splitlines()[-1]
+        code = errno.ENOSPC if "No space left" in why else errno.EIO
+        raise OSError(code, why, str(path)) from None
 
 
 def load(path: Path, ef_search: int = 128):
@@ -91,6 +102,78 @@ def load(path: Path, ef_search: int = 128):
     index = faiss.read_index(str(path))
     set_ef_search(index, ef_search)
     return index
+
+
+class RowVectors:
+    """Sentence vectors stored once per distinct sentence, read by sentence row like an (S, d) array.
+
+    ``distinct`` holds one vector per distinct sentence text and ``row_vector[row]`` says which is the
+    row's; ``rows[...]`` gathers like ``array[...]`` (an int, an array or list of rows, a slice), so a
+    text repeated 400 times costs one vector, not 400.
+    """
+
+    def __init__(self, distinct: np.ndarray, row_vector: np.ndarray):
+        self.distinct = distinct
+        self.row_vector = row_vector
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.row_vector), int(self.distinct.shape[1])
+
+    @property
+    def dtype(self):
+        return self.distinct.dtype
+
+    ndim = 2
+
+    def __len__(self) -> int:
+        return len(self.row_vector)
+
+    def __getitem__(self, rows) -> np.ndarray:
+        return self.distinct[self.row_vector[rows]]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self.distinct[self.row_vector]
+        return out if dtype is None else out.astype(dtype)
+
+    def copy(self) -> np.ndarray:
+        return np.asarray(self)
+
+
+class RowIndex:
+    """A FAISS index over distinct vectors, searched as if it held one vector per sentence row.
+
+    A hit on a distinct vector stands for every row with that text, in row order; ``ntotal`` counts
+    rows. Anything else (``hnsw``, ``d``) is the FAISS index's own.
+    """
+
+    def __init__(self, index, row_vector: np.ndarray):
+        self.index = index
+        order = np.argsort(row_vector, kind="stable")
+        self._rows = order.astype(np.int64)
+        self._starts = np.searchsorted(row_vector[order], np.arange(index.ntotal + 1))
+        self.ntotal = len(row_vector)
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["index"], name)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        n = self.index.ntotal
+        scores, ids = self.index.search(queries, min(k, n)) if n else (
+            np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64))
+        out_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        out_rows = np.full((len(queries), k), -1, dtype=np.int64)
+        for q, (qs, qi) in enumerate(zip(scores, ids)):
+            keep = qi >= 0
+            qs, qi = qs[keep], qi[keep]
+            counts = self._starts[qi + 1] - self._starts[qi]
+            total = min(k, int(counts.sum()))
+            # Each hit's rows, hit after hit, cut at k: positions within the concatenated row lists.
+            first = np.repeat(self._starts[qi], counts)[:total]
+            offset = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)[:total]
+            out_rows[q, :total] = self._rows[first + offset]
+            out_scores[q, :total] = np.repeat(qs, counts)[:total]
+        return out_scores, out_rows
 
 
 def search(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

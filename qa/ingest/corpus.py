@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 SUPPORTED_SUFFIXES = SUFFIXES
 MANIFEST_NAME = "sources.yaml"
 META_KEYS = ("title", "url", "author", "site", "date", "license")
+# Formats a user may expect to be read, since they hold text: skipped with one warning per format
+# (images, archives and the like are passed over in silence).
+NAMED_UNSUPPORTED = {".svg": "an image, even when it holds text", ".xhtml": "rename it .html",
+                     ".xml": "save the text as .txt or .html", ".rtf": "save it as .txt or .pdf",
+                     ".doc": "save it as .pdf or .txt", ".docx": "save it as .pdf or .txt",
+                     ".odt": "save it as .pdf or .txt", ".epub": "save it as .html or .pdf"}
 
 Warn = Callable[[str], None]
 
@@ -107,7 +113,15 @@ def iter_corpus_files(folder: Path, warn: Warn) -> Iterator[tuple[str, Path]]:
     files from elsewhere on the machine.
     """
     root = folder.resolve()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+
+    def unreadable(exc: OSError) -> None:  # os.walk would skip a folder it cannot list without a word
+        where = Path(exc.filename or root)
+        name = where.relative_to(root).as_posix() + "/" if where.is_relative_to(root) else str(where)
+        warn(f"{name}: skipped, the folder cannot be read ({exc.strerror or type(exc).__name__}); "
+             "give the user running qa permission to read it")
+
+    unsupported: dict[str, list[str]] = {}
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for d in [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:  # os.walk does not follow them
             warn(f"{(Path(dirpath) / d).relative_to(root).as_posix()}/: skipped, it is a symlinked folder; "
@@ -116,15 +130,21 @@ def iter_corpus_files(folder: Path, warn: Warn) -> Iterator[tuple[str, Path]]:
             if name.startswith(".") or name == MANIFEST_NAME:
                 continue
             path = Path(dirpath) / name
-            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                continue
             doc_id = path.relative_to(root).as_posix()
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                if path.suffix.lower() in NAMED_UNSUPPORTED:
+                    unsupported.setdefault(path.suffix.lower(), []).append(doc_id)
+                continue
             if not _utf8(doc_id):  # the id is written to the index as UTF-8 and shown in citations
                 warn(f"{doc_id.encode('utf-8', 'backslashreplace').decode()}: skipped, its name is not valid "
                      "UTF-8; rename the file")
                 continue
             if path.is_symlink():
-                target = path.resolve()
+                try:
+                    target = path.resolve()
+                except (RuntimeError, OSError):  # a link to itself, or links pointing at each other
+                    warn(f"{doc_id}: skipped, it is a symlink loop (it points back to itself); remove the link")
+                    continue
                 if not target.is_relative_to(root):
                     warn(f"{doc_id}: skipped, it is a symlink pointing outside the corpus folder")
                     continue
@@ -134,6 +154,10 @@ def iter_corpus_files(folder: Path, warn: Warn) -> Iterator[tuple[str, Path]]:
                 warn(f"{doc_id}: skipped, {why}")
                 continue
             yield doc_id, path
+    for suffix, ids in sorted(unsupported.items()):
+        more = f" and {len(ids) - 1} more" if len(ids) > 1 else ""
+        warn(f"{ids[0]}{more}: skipped, {suffix} files are not indexed ({NAMED_UNSUPPORTED[suffix]}); "
+             f"supported formats: {', '.join(SUPPORTED_SUFFIXES)}")
 
 
 def read_document(doc_id: str, path: Path, meta: dict[str, Any], warn: Warn,

@@ -1,4 +1,4 @@
-"""The bundled all-MiniLM-L6-v2 as the base of the small fine-tuned models (the readers, the extractor).
+"""The bundled all-MiniLM-L6-v2 as the base of the small fine-tuned models (the span reader, the claim verifier).
 
 Each of them is the bundled model with a small head, of which only the top layers and the head
 are fine-tuned; its file (``qa/data/*.safetensors``) holds only those weights, in float16, and

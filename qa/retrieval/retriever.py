@@ -61,6 +61,24 @@ class Retrieval:
     features: np.ndarray               # (n, len(FEATURES))
 
 
+@dataclass(frozen=True)
+class Favour:
+    """Passages a follow-up question leans towards: those the earlier answer came from, and its document.
+
+    Their fused scores get a bonus (they are always scored, even when no retriever proposed them);
+    every other passage competes as usual, so a better one still wins.
+    """
+
+    chunks: tuple[int, ...] = ()    # chunk rows
+    docs: tuple[int, ...] = ()      # document positions
+    chunk_bonus: float = 0.15
+    doc_bonus: float = 0.05
+
+    def bonus(self, chunks: np.ndarray, docs: np.ndarray) -> np.ndarray:
+        return (self.chunk_bonus * np.isin(chunks, self.chunks) + self.doc_bonus * np.isin(docs, self.docs)).astype(
+            np.float32)
+
+
 def _norm_max(x: np.ndarray) -> np.ndarray:
     m = float(x.max()) if len(x) else 0.0
     return x / m if m > 0 else np.zeros_like(x)
@@ -102,7 +120,8 @@ class Retriever:
         keep = rows[0] >= 0
         return rows[0][keep].astype(np.int64), scores[0][keep]
 
-    def retrieve(self, question: str, qvec: np.ndarray, top_k: int = 5) -> Retrieval:
+    def retrieve(self, question: str, qvec: np.ndarray, top_k: int = 5, favour: Favour | None = None) -> Retrieval:
+        """Passages and candidate sentences for ``question``; ``favour`` (a follow-up's) raises some passages."""
         idx = self.index
         qtokens = tokenize(question)
         qtype = question_type(question)
@@ -119,6 +138,8 @@ class Retriever:
         dense_rows, _ = self.dense_sentences(qvec, 2 * k)
         cand = np.unique(np.concatenate([
             _top(lex_chunk, k), idx.sent_chunk[dense_rows], idx.sent_chunk[_top(lex_sent, k)]]))
+        if favour is not None:
+            cand = np.union1d(cand, np.asarray(favour.chunks, dtype=cand.dtype))
 
         # Sentence rows of all candidate chunks, scored in one matrix product.
         ranges = idx.chunk_sents[cand]
@@ -135,6 +156,8 @@ class Retriever:
         sw = self.sentence_weight
         chunk_score = (w * ((1 - sw) * chunk_dense + sw * best_dense)
                        + (1 - w) * ((1 - sw) * lex_chunk[cand] + sw * best_lex))
+        if favour is not None:
+            chunk_score = chunk_score + favour.bonus(cand, idx.chunk_doc[cand])
 
         order = np.argsort(-chunk_score, kind="stable")
         passages, seen = [], []

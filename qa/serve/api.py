@@ -23,6 +23,7 @@ from typing import Any
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
+import anyio  # noqa: E402
 from fastapi import FastAPI, Query, Request  # noqa: E402
 from fastapi_offline import FastAPIOffline  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
@@ -30,18 +31,20 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.exceptions import HTTPException  # noqa: E402
 from starlette.middleware.cors import CORSMiddleware  # noqa: E402
+from starlette.requests import ClientDisconnect  # noqa: E402
 from starlette.routing import Match  # noqa: E402
 
 from qa.errors import InputError, QAError  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
 from qa.serve.head import HeadAsGet  # noqa: E402
+from qa.serve.guards import MethodGuard, SecurityHeaders, http_protocol  # noqa: E402
 from qa.serve.pages import render_source, source_link  # noqa: E402,F401 (source_link: public here too)
 from qa.serve.schemas import (AskRequest, AnswerOut, CheckRequest, CheckOut, SourceOut, ErrorOut)  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-ASK_FIELDS = ("question", "top_k")
+ASK_FIELDS = ("question", "top_k", "history")
 CHECK_FIELDS = ("claim", "quote", "source")
 
 
@@ -143,8 +146,8 @@ def check_json_content_type(value: str | None) -> None:
         raise ApiError(415, f"charset {charset} is not supported; send JSON encoded as UTF-8")
 
 
-def parse_ask(body: bytes) -> tuple[Any, Any]:
-    """``(question, top_k)`` from a JSON body, or an :class:`ApiError` naming what is wrong."""
+def parse_ask(body: bytes) -> tuple[Any, Any, Any]:
+    """``(question, top_k, history)`` from a JSON body, or an :class:`ApiError` naming what is wrong."""
     data = _json_object(body, '{"question": "..."}')
     unknown = sorted(set(data) - set(ASK_FIELDS))
     if unknown:
@@ -156,7 +159,31 @@ def parse_ask(body: bytes) -> tuple[Any, Any]:
         raise ApiError(400, f"'question' must be a string, got {_json_type(question)}")
     if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool)):
         raise ApiError(400, f"'top_k' must be an integer, got {_json_type(top_k)}")
-    return question, top_k
+    return question, top_k, _history(data.get("history"))
+
+
+def _history(history: Any) -> list[dict] | None:
+    """The earlier turns of a conversation, each ``{"question": str, "answer": str | null}``; their lengths
+    and number are the pipeline's to check (limits in qa.yaml)."""
+    if history is None:
+        return None
+    if not isinstance(history, list):
+        raise ApiError(400, f"'history' must be an array of earlier turns, got {_json_type(history)}")
+    for i, turn in enumerate(history):
+        where = f"history[{i}]"
+        if not isinstance(turn, dict):
+            raise ApiError(400, f"'{where}' must be an object like {{\"question\": \"...\", \"answer\": \"...\"}}, "
+                                f"got {_json_type(turn)}")
+        unknown = sorted(set(turn) - {"question", "answer"})
+        if unknown:
+            raise ApiError(400, f"'{where}' has an unknown field {unknown[0]!r} (known fields: question, answer)")
+        if "question" not in turn:
+            raise ApiError(400, f"'{where}' is missing 'question'")
+        if not isinstance(turn["question"], str):
+            raise ApiError(400, f"'{where}.question' must be a string, got {_json_type(turn['question'])}")
+        if turn.get("answer") is not None and not isinstance(turn["answer"], str):
+            raise ApiError(400, f"'{where}.answer' must be a string or null, got {_json_type(turn['answer'])}")
+    return history
 
 
 def parse_check(body: bytes) -> dict[str, Any]:
@@ -188,6 +215,8 @@ def _json_object(body: bytes, example: str) -> dict:
         raise ApiError(400, f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise ApiError(400, "request body is not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits (Python's guard against slow conversions)
+        raise ApiError(400, f"request body holds a number that cannot be read ({str(exc).split(';')[0]})") from None
     if not isinstance(data, dict):
         raise ApiError(400, f"request body must be a JSON object like {example}, got {type(data).__name__}")
     return data
@@ -201,6 +230,31 @@ def _json_type(value: Any) -> str:
 
 # ------------------------------------------------------------------ the app
 
+QUOTE_SLOTS = 2    # quote checks computing at once (CPU-bound Python: more would only share the same cores)
+QUOTE_QUEUE = 32   # more waiting their turn; beyond that, 503
+
+
+class Slots:
+    """At most ``running`` calls of CPU-heavy work in worker threads at once and ``waiting`` more in line
+    (waiting holds no thread); beyond that a 503 that says to try again."""
+
+    def __init__(self, running: int, waiting: int, what: str):
+        self._running = anyio.Semaphore(running)
+        self._limit = running + waiting
+        self._inside = 0
+        self.what = what
+
+    async def run(self, fn, *args):
+        if self._inside >= self._limit:
+            raise ApiError(503, f"too many {self.what} at once ({self._limit}); try again in a few seconds")
+        self._inside += 1
+        try:
+            async with self._running:
+                return await run_in_threadpool(fn, *args)
+        finally:
+            self._inside -= 1
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -208,6 +262,7 @@ def _error(status: int, message: str) -> JSONResponse:
 def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
     """The FastAPI app: JSON API, widget, source view and (unless ``ui=False``) the Gradio UI at ``/``."""
     config = pipeline.config
+    quote_slots = Slots(QUOTE_SLOTS, QUOTE_QUEUE, "quote checks")
     # FastAPIOffline serves the Swagger/ReDoc assets of /docs from the package, not from a CDN.
     app = FastAPIOffline(title="qa", version="0.1.0",
                   description="Source-grounded extractive question answering: every answer is a verbatim "
@@ -216,6 +271,8 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
     app.add_middleware(HeadAsGet)
     # Outermost but for CORS, so even a 413 carries the CORS headers an allowed page needs to read it.
     app.add_middleware(BodyLimit, limit=config.limits.max_body_bytes)
+    app.add_middleware(MethodGuard)
+    app.add_middleware(SecurityHeaders, frame_origins=tuple(config.cors_origins))
     # Always installed: with no configured origin this refuses every cross-origin request, and its
     # presence also stops Gradio from adding its own, more permissive, CORS headers.
     app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
@@ -235,6 +292,11 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
         first = errs[0] if errs else {}
         where = ".".join(str(x) for x in first.get("loc", ()) if x not in ("query", "path", "body"))
         return _error(422, f"{where or 'request'}: {first.get('msg', 'invalid request')}")
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client left before sending its whole body: nobody reads the answer, nothing to log.
+        return Response(status_code=400)
 
     @app.exception_handler(QAError)
     async def _qa_error(request: Request, exc: QAError) -> JSONResponse:
@@ -259,8 +321,8 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
     async def ask(request: Request) -> JSONResponse:
         """Answer a question from the corpus: a verbatim span with citations, or an abstention (also 200)."""
         check_json_content_type(request.headers.get("content-type"))
-        question, top_k = parse_ask(await request.body())
-        answer = await run_in_threadpool(pipeline.ask, question, top_k)
+        question, top_k, history = parse_ask(await request.body())
+        answer = await run_in_threadpool(pipeline.ask, question, top_k, history)
         return JSONResponse(answer.to_dict())
 
     @app.post("/api/check", response_model=CheckOut, response_model_exclude_none=True, tags=["api"],
@@ -272,7 +334,7 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
         check_json_content_type(request.headers.get("content-type"))
         data = parse_check(await request.body())
         if "quote" in data:
-            result = await run_in_threadpool(pipeline.check_quote, data["quote"], data.get("source"))
+            result = await quote_slots.run(pipeline.check_quote, data["quote"], data.get("source"))
             return JSONResponse({"quote": result.to_dict()})
         verdicts = await run_in_threadpool(pipeline.check_text, data["claim"])
         return JSONResponse({"verdicts": [v.to_dict() for v in verdicts]})
@@ -284,9 +346,14 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
         return JSONResponse(document(doc_id))
 
     @app.get("/api/health", tags=["api"], responses={503: {"model": ErrorOut}})
-    def health() -> dict:
-        """200 once the index is loaded."""
-        return {"status": "ok", "documents": len(pipeline.index.doc_ids)}
+    async def health() -> dict:
+        """200 once the index is loaded; ``stale`` says why it no longer matches the corpus, when it does not."""
+        # On the event loop, not the threadpool: busy worker threads cannot delay it.
+        index = pipeline.loaded_index or await run_in_threadpool(lambda: pipeline.index)
+        out: dict[str, Any] = {"status": "ok", "documents": len(index.doc_ids)}
+        if pipeline.stale:
+            out["stale"] = pipeline.stale
+        return out
 
     def api_not_found(request: Request) -> JSONResponse:
         # Keeps every /api path ours: without this, unknown ones would fall through to the Gradio mount.
@@ -306,9 +373,11 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
         app.add_api_route(path, api_not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                           include_in_schema=False)
 
-    # The ask box's length limit is the server's own (limits.max_question_chars).
+    # The ask box's limits are the server's own (limits.max_question_chars, limits.max_history_turns).
     widget_js = re.sub(r"var MAX_CHARS = \d+;", f"var MAX_CHARS = {int(config.limits.max_question_chars)};",
                        (STATIC / "widget.js").read_text(encoding="utf-8"), count=1)
+    widget_js = re.sub(r"var MAX_TURNS = \d+;", f"var MAX_TURNS = {int(config.limits.max_history_turns)};", widget_js,
+                       count=1)
 
     @app.get("/widget.js", include_in_schema=False)
     def widget() -> Response:
@@ -318,8 +387,8 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
     @app.get("/source/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def source_page(doc_id: str, start: int | None = Query(None, ge=0), end: int | None = Query(None, ge=0),
                     answer_start: int | None = Query(None, ge=0),
-                    answer_end: int | None = Query(None, ge=0)) -> HTMLResponse:
-        page = render_source(document(doc_id), start, end, answer_start, answer_end)
+                    answer_end: int | None = Query(None, ge=0), at: int | None = Query(None, ge=0)) -> HTMLResponse:
+        page = render_source(document(doc_id), start, end, answer_start, answer_end, at)
         return HTMLResponse(page, headers={
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'",
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
@@ -355,4 +424,17 @@ def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860) -> None
 
     pipeline.warm_up()  # the model and reader load now, not on a visitor's first question
     one_thread_per_request()
-    uvicorn.run(create_app(pipeline), host=host, port=port, log_level="info")
+    # A thread waiting for the interpreter (the event loop, a health check) gets it after at most 1 ms of
+    # a CPU-bound one (quote checks are Python), not 5: a request never waits long behind them.
+    sys.setswitchinterval(0.001)
+    uvicorn.run(create_app(pipeline), host=host, port=port, log_level="info", **server_limits(pipeline.config))
+
+
+CLIENT_SECONDS = 10  # a request head or body not complete this long after the last one: the connection is closed
+KEEP_ALIVE_SECONDS = 5
+
+
+def server_limits(config) -> dict:
+    """uvicorn settings that bound what clients can hold: see :mod:`qa.serve.guards` and docs/web.md."""
+    return {"http": http_protocol(CLIENT_SECONDS), "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+            "limit_concurrency": config.limits.max_connections, "h11_max_incomplete_event_size": 16 * 1024}

@@ -74,6 +74,9 @@ def explain_html(answer, text_of: Callable[[str], str], title_of: Callable[[str]
     best_text = text_of(best["source"])[best["start"]:best["end"]] if best else ""
     best_tokens = set(tokenize(best_text))
     parts = ['<div class="qa-explain">']
+    why = (ex.get("conversation") or {}).get("why") or []
+    if why:
+        parts.append(f'<p><strong>Understood as:</strong> {esc(answer.standalone_question)} ({esc("; ".join(why))})</p>')
     if answer.abstained:
         parts.append(f'<p class="qa-why"><strong>Why no answer:</strong> '
                      f'{_missing(answer, phrases, best, best_tokens, ex, in_corpus)}.</p>')

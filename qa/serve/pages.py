@@ -6,6 +6,8 @@ Both the API (which serves ``/source/{id}``) and the chat UI (which links to it)
 from __future__ import annotations
 
 import html
+import re
+import unicodedata
 from urllib.parse import quote
 
 from qa.ingest.corpus import page_of
@@ -22,6 +24,33 @@ def source_link(doc_id: str, start: int | None = None, end: int | None = None,
     if params:
         url += "?" + "&".join(f"{k}={int(v)}" for k, v in params) + "#hl"
     return url
+
+
+PAGE_CHARS = 200_000  # characters of a document one page shows (a browser lays out ~1 MB of text a second)
+BREAK_EVERY = 64  # characters of one unbroken run between two break opportunities (<wbr>)
+_LONG_RUN = re.compile(rf"\S{{{BREAK_EVERY + 1},}}")
+
+
+def _escape(text: str) -> str:
+    """``text`` escaped, with a ``<wbr>`` every ``BREAK_EVERY`` characters of a longer unbroken run.
+
+    A browser lays out a long run without break opportunities as one unit: a 1,000,000-character
+    "word" of mixed scripts took Chromium minutes. ``<wbr>`` adds no character, so copied text and
+    the offsets stay the same. A letter is never parted from its combining marks.
+    """
+    out, pos = [], 0
+    for m in _LONG_RUN.finditer(text):
+        out.append(html.escape(text[pos:m.start()]))
+        a = m.start()
+        while a < m.end():
+            b = min(m.end(), a + BREAK_EVERY)
+            while a + 1 < b < m.end() and unicodedata.combining(text[b]):
+                b -= 1
+            out.append(html.escape(text[a:b]) + ("<wbr>" if b < m.end() else ""))
+            a = b
+        pos = m.end()
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
 
 
 SOURCE_PAGE = """<!doctype html>
@@ -41,11 +70,26 @@ mark {{ background: #fbbf24; color: inherit; padding: 0 .1em; }}
 """
 
 
-def render_source(doc: dict, start: int | None, end: int | None,
-                  answer_start: int | None, answer_end: int | None) -> str:
-    """The whole document as escaped HTML; ``text[start:end]`` shaded, the answer span in ``<mark>``.
+def _window(n: int, start: int | None, end: int | None, at: int | None) -> tuple[int, int]:
+    """The part of a text of ``n`` characters one page shows: all of it, or ``PAGE_CHARS`` from ``at``,
+    or around the quote ``[start, end)`` (a quarter of the page before it)."""
+    if n <= PAGE_CHARS:
+        return 0, n
+    if start is not None and end is not None:
+        lo = start - PAGE_CHARS // 4 if end - start < PAGE_CHARS // 2 else start
+    else:
+        lo = at or 0
+    lo = max(0, min(lo, n - PAGE_CHARS))
+    return lo, min(n, max(lo + PAGE_CHARS, end or 0))
 
-    The page holds no script: the ``#hl`` fragment of :func:`source_link` scrolls the quote into view.
+
+def render_source(doc: dict, start: int | None, end: int | None,
+                  answer_start: int | None, answer_end: int | None, at: int | None = None) -> str:
+    """The document as escaped HTML; ``text[start:end]`` shaded, the answer span in ``<mark>``.
+
+    A document over ``PAGE_CHARS`` characters is shown a page at a time, around the quote or from
+    offset ``at``, with links to the parts before and after. The page holds no script: the ``#hl``
+    fragment of :func:`source_link` scrolls the quote into view.
     """
     text = doc["text"]
     n = len(text)
@@ -54,14 +98,20 @@ def render_source(doc: dict, start: int | None, end: int | None,
     if answer_start is None or answer_end is None or start is None or not (
             start <= answer_start < answer_end <= end):  # type: ignore[operator]
         answer_start = answer_end = None
+    lo, hi = _window(n, start, end, at)
     if start is None:
-        body = html.escape(text)
+        body = _escape(text[lo:hi])
     else:
         inner = marked(text, start, end, [(start, end) if answer_start is None else (answer_start, answer_end)],
-                       '<mark id="hl">')
-        body = (html.escape(text[:start]) + f'<span class="quote">{inner}</span>' + html.escape(text[end:]))
+                       '<mark id="hl">', _escape)
+        body = (_escape(text[lo:start]) + f'<span class="quote">{inner}</span>' + _escape(text[end:hi]))
     meta = doc.get("meta") or {}
     parts = [html.escape(f"{k}: {v}") for k, v in meta.items() if k != "url"]
+    if (lo, hi) != (0, n):
+        link = source_link(doc["id"])
+        parts.append(f"characters {lo:,}-{hi:,} of {n:,}" + "".join(
+            f' <a href="{link}?at={where}">{label}</a>' for label, where, show in (
+                ("earlier", max(0, lo - PAGE_CHARS), lo > 0), ("later", hi, hi < n)) if show))
     page = page_of(doc.get("pages") or (), start) if start is not None else None
     if page is not None:
         parts.append(f"page {page}")

@@ -97,6 +97,15 @@ def sentence_answer(citation: dict) -> bool:
     return (a0, a1) == (start, citation["end"]) or (a0 - start, a1 - start) in split_sentences(citation["quote"])
 
 
+def understood_html(result: dict) -> str:
+    """"Understood as: ..." when a follow-up was asked of the sources as another question, so a wrong
+    reading is visible; empty otherwise."""
+    standalone = result.get("standalone_question")
+    if not standalone or " ".join(standalone.split()) == " ".join(str(result["question"]).split()):
+        return ""
+    return f'<p class="qa-understood">Understood as: {esc(standalone)}</p>'
+
+
 def answer_html(result: dict, text_of) -> str:
     """The chat message for ``Answer.to_dict()``; ``text_of(doc_id)`` gives a document's text."""
     if result["abstained"]:
@@ -108,12 +117,12 @@ def answer_html(result: dict, text_of) -> str:
         whole = (first["answer_start"], first["answer_end"]) == (first["start"], first["end"])
         quote = highlight_html(text, first["start"], first["end"], None if whole else first["answer_start"],
                                None if whole else first["answer_end"])
-        parts = ['<div class="qa-msg">',
+        parts = ['<div class="qa-msg">', understood_html(result),
                  f'<p class="qa-answer qa-sentence">“{quote}” <span class="qa-ref">[1]</span>{conf}</p>']
         if result.get("note"):
             parts.append(f'<p class="qa-note">{esc(result["note"])}</p>')
     else:
-        parts = ['<div class="qa-msg">', f'<p class="qa-answer">{esc(result["answer"])}{conf}</p>']
+        parts = ['<div class="qa-msg">', understood_html(result), f'<p class="qa-answer">{esc(result["answer"])}{conf}</p>']
         if result.get("note"):
             parts.append(f'<p class="qa-note">{esc(result["note"])}</p>')
         quote = highlight_html(text, first["start"], first["end"], first["answer_start"], first["answer_end"])
@@ -132,7 +141,7 @@ def answer_html(result: dict, text_of) -> str:
 
 
 def abstention_html(result: dict, related: int = 3) -> str:
-    parts = ['<div class="qa-msg">', f'<p class="qa-abstain">{esc(NO_ANSWER)}'
+    parts = ['<div class="qa-msg">', understood_html(result), f'<p class="qa-abstain">{esc(NO_ANSWER)}'
              f'<span class="qa-conf low" title="calibrated confidence">{percent(result["confidence"])}</span></p>']
     passages = result.get("passages", [])[:related]
     if passages:

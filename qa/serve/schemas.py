@@ -7,9 +7,19 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
+class TurnIn(BaseModel):
+    question: str = Field(description="An earlier question, as it was asked")
+    answer: str | None = Field(description="The answer it got, or null when the sources did not answer")
+
+
 class AskRequest(BaseModel):
     question: str = Field(description="The question, in words", examples=["When did Japan rule Korea as a colony?"])
     top_k: int | None = Field(None, ge=1, le=100, description="Passages to retrieve (default: top_k in qa.yaml)")
+    history: list[TurnIn] | None = Field(
+        None, description="The conversation so far, oldest first (at most limits.max_history_turns turns): a "
+                          "follow-up such as \"When did it end?\" is then asked as the question it stands for, "
+                          "returned as standalone_question. The server keeps no conversation.",
+        examples=[[{"question": "When did North Korea invade South Korea?", "answer": "June 1950"}]])
 
 
 class CitationOut(BaseModel):
@@ -39,6 +49,9 @@ class PassageOut(BaseModel):
 
 class AnswerOut(BaseModel):
     question: str
+    standalone_question: str | None = Field(None, description="What was asked of the sources; only when a "
+                                                               "history was sent (e.g. \"When did the invasion of "
+                                                               "South Korea by North Korea end?\")")
     answer: str | None = Field(description="A verbatim span of the first citation, or null when abstained")
     abstained: bool
     confidence: float

@@ -27,7 +27,8 @@ from qa.text.markup import percent  # noqa: E402,F401 (public here too)
 from qa.serve.examples import CHECK_EXAMPLES, EXAMPLES, draw_questions, examples_for  # noqa: E402,F401
 from qa.serve.explain import explain_html  # noqa: E402
 from qa.serve.render import (NO_ANSWER, SNIPPET_CHARS, answer_html, documents_html, esc,  # noqa: E402,F401
-                             highlight_html, marked_html, quote_html, sources_html, verdicts_html)
+                             highlight_html, marked_html, quote_html, sources_html, understood_html,
+                             verdicts_html)
 
 MAX_TURNS = 50           # questions kept in a chat's history
 EXPLAIN_PLACEHOLDER = '<p class="qa-note">Why an answer was chosen, or what was missing, appears here.</p>'
@@ -54,6 +55,7 @@ CSS = """
 .qa-ref { font-size: .8em; font-weight: 600; color: #92400e; }
 .qa-abstain { font-weight: 600; margin: 0 0 .3em; }
 .qa-note { color: #6b7280; font-size: .85em; margin: .2em 0; }
+.qa-understood { color: #6b7280; font-size: .85em; font-style: italic; margin: 0 0 .3em; }
 .qa-list ol { padding-left: 1.3em; margin: 0; }
 .qa-list li { margin-bottom: .6em; }
 .qa-score { font-family: ui-monospace, monospace; font-size: .8em; color: #6b7280; }
@@ -121,25 +123,31 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
     def in_corpus(stem: str) -> bool:
         return index is not None and index.bm25_sentences.has(stem)
 
-    def respond(question: str, history: list | None):
-        """One turn: ``(history, history, box, sources, explain)``; the history lives in a server-side State.
+    turns_kept = pipeline.config.limits.max_history_turns
+
+    def respond(question: str, history: list | None, conversation: list | None = None):
+        """One turn: ``(history, history, box, sources, explain, conversation)``; the chat and the
+        conversation (the earlier answers, which follow-ups are understood from) live in server-side States.
 
         The browser sends only the question (never the conversation back), so a long chat cannot push
         a request past ``limits.max_body_bytes``.
         """
         history = list(history or [])
+        conversation = list(conversation or [])
         if not isinstance(question, str) or not question.strip():
-            return history, history, "", gr.skip(), gr.skip()
+            return history, history, "", gr.skip(), gr.skip(), conversation
         try:
-            answer = pipeline.ask(question)
+            answer = pipeline.ask(question, history=conversation)
         except QAError as exc:
             history = _bounded(history + [{"role": "user", "content": esc(_shown(question))},
                                           {"role": "assistant", "content": f'<div class="qa-msg">{esc(exc)}</div>'}])
-            return history, history, question, gr.skip(), gr.skip()
+            return history, history, question, gr.skip(), gr.skip(), conversation
         result = answer.to_dict()
         history = _bounded(history + [{"role": "user", "content": esc(question)},
                                       {"role": "assistant", "content": answer_html(result, text_of)}])
-        return history, history, "", sources_html(result), explain_html(answer, text_of, title_of, in_corpus)
+        conversation = (conversation + [answer])[-turns_kept:]
+        return (history, history, "", sources_html(result), explain_html(answer, text_of, title_of, in_corpus),
+                conversation)
 
     with gr.Blocks(title="qa: ask the sources", analytics_enabled=False) as demo:
         gr.Markdown("## Ask the sources\nAnswers are quoted word for word from "
@@ -185,15 +193,16 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
             check_out = gr.HTML('<p class="qa-note">Verdicts appear here.</p>', elem_id="qa-check-result")
 
         turns = gr.State([])
-        outputs = [chat, turns, box, sources, explain]
-        box.submit(respond, [box, turns], outputs)
-        ask.click(respond, [box, turns], outputs)
+        conversation = gr.State([])  # the earlier Answers of this chat: what "it" or "he" can point back to
+        outputs = [chat, turns, box, sources, explain, conversation]
+        box.submit(respond, [box, turns, conversation], outputs)
+        ask.click(respond, [box, turns, conversation], outputs)
         for b, q in zip(buttons, questions):
-            b.click(lambda history, q=q: respond(q, history), [turns], outputs)
-        clear.click(lambda: ([], [], "", sources_html(None), EXPLAIN_PLACEHOLDER), None, outputs)
-        # The chat's own trash button empties what is shown; the kept history must go too, or the next
-        # answer would bring the whole conversation back.
-        chat.clear(lambda: ([], sources_html(None), EXPLAIN_PLACEHOLDER), None, [turns, sources, explain])
+            b.click(lambda history, conv, q=q: respond(q, history, conv), [turns, conversation], outputs)
+        clear.click(lambda: ([], [], "", sources_html(None), EXPLAIN_PLACEHOLDER, []), None, outputs)
+        # The chat's own trash button empties what is shown; the kept history and conversation must go
+        # too, or the next answer would bring the whole conversation back.
+        chat.clear(lambda: ([], sources_html(None), EXPLAIN_PLACEHOLDER, []), None, [turns, sources, explain, conversation])
 
         def ask_api(question: str, top_k: int | None = None) -> dict:
             """The `qa ask --json` object, for gradio_client users; a bad question raises its message."""

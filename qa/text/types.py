@@ -189,7 +189,7 @@ _DURATION_RE = re.compile(r"\b(years?|months?|weeks?|days?|hours?|minutes?|secon
 
 
 # A lone nationality or language word ("Japanese", "Korean") describes, it rarely names the answer.
-_DEMONYMS = frozenset("""
+DEMONYMS = frozenset("""
     Afghan African Albanian Algerian American Arab Arabian Argentine Argentinian Armenian Asian Australian Austrian
     Azerbaijani Bangladeshi Belarusian Belgian Bolivian Bosnian Brazilian British Bulgarian Burmese Cambodian
     Cameroonian Canadian Chilean Chinese Colombian Congolese Croatian Cuban Cypriot Czech Danish Dutch Ecuadorian
@@ -372,7 +372,7 @@ def preferred(qtype: str | None, question: str, sentence: str, span: tuple[int, 
             _PERSON_TITLE.match(text) and _TO_BEFORE.search(sentence, 0, span[0])):
         return False  # "a visit to Tokyo" is a place; "a visit to Prime Minister Fumio Kishida" a person
     if qtype in (PERSON, PLACE):
-        return text.rstrip("s") not in _DEMONYMS and text not in _DEMONYMS and not _in_a_date(sentence, span)
+        return text.rstrip("s") not in DEMONYMS and text not in DEMONYMS and not _in_a_date(sentence, span)
     if qtype != NUMBER:
         return True
     q = _facts(question)

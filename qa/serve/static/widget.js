@@ -7,6 +7,10 @@
  * server data is put on the page with textContent on elements built one by one (never
  * innerHTML), and the answer is highlighted by its offsets, not by searching for it.
  * The qa server must list the host page's origin in cors_origins.
+ *
+ * It remembers the conversation (on this page only) and sends it with each question, so a
+ * follow-up such as "When did it end?" is understood; the server keeps nothing between
+ * questions. "Clear the conversation" starts a new one.
  */
 (function () {
   "use strict";
@@ -16,6 +20,8 @@
   var targetSel = script.getAttribute("data-qa-target");
   var NO_ANSWER = "The sources don't answer this.";
   var MAX_CHARS = 2000; // the server writes its limits.max_question_chars here when it serves this file
+  var MAX_TURNS = 20;   // and its limits.max_history_turns here: earlier turns sent with a question
+  var ANSWER_CHARS = 300; // an earlier answer is sent back cut to this many characters (enough to find it again)
 
   var CSS = [
     ":host { all: initial; display: block; font: 15px/1.5 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif;",
@@ -39,7 +45,12 @@
     ".original { font-size: .85em; color: #1d4ed8; text-decoration: none; }",
     ".quote { display: block; margin-top: 2px; padding-left: 8px; border-left: 3px solid #f59e0b; color: #374151; }",
     "mark { background: #fbbf24; color: #111827; padding: 0 2px; border-radius: 2px; }",
-    ".sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }"
+    ".sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }",
+    ".conv { list-style: none; padding: 0; margin: 0 0 8px; font-size: .9em; color: #4b5563; }",
+    ".conv li { margin: 0 0 4px; padding-left: 8px; border-left: 3px solid #e5e7eb; }",
+    ".conv .q { font-weight: 600; color: #1f2937; }",
+    ".understood { color: #6b7280; font-size: .9em; font-style: italic; margin: 0 0 4px; }",
+    "button.clear { margin-top: 8px; padding: 4px 10px; font-size: .85em; font-weight: 400; background: #e5e7eb; }"
   ].join("\n");
 
   function el(tag, cls, text) {
@@ -108,8 +119,22 @@
     return chars.length <= limit ? text : chars.slice(0, limit).join("").replace(/\s+\S*$/, "") + "\u2026";
   }
 
-  function render(out, r) {
+  function cut(text, limit) {
+    var chars = Array.from(String(text));  // code points, as the server counts
+    return chars.length <= limit ? String(text) : chars.slice(0, limit).join("");
+  }
+
+  // "Understood as: ..." when the server read the question as another one (a follow-up).
+  function understood(out, r, asked) {
+    var s = r.standalone_question;
+    if (typeof s === "string" && s && s.split(/\s+/).join(" ") !== asked.split(/\s+/).join(" ")) {
+      out.appendChild(el("p", "understood", "Understood as: " + s));
+    }
+  }
+
+  function render(out, r, asked) {
     out.textContent = "";
+    understood(out, r, asked);
     if (r.abstained) {
       var p = el("p", "answer", NO_ANSWER);
       p.appendChild(el("span", "conf", pct(r.confidence)));
@@ -178,9 +203,43 @@
     form.appendChild(button);
     var out = el("div", "out");
     out.setAttribute("aria-live", "polite");
+    var conv = el("ol", "conv");
+    conv.setAttribute("aria-label", "Earlier in this conversation");
+    box.appendChild(conv);
     box.appendChild(form);
     box.appendChild(out);
     root.appendChild(box);
+    var turns = [];   // {question, answer} of this conversation, oldest first
+    var clear = null; // the "Clear the conversation" button, there once a question was answered
+
+    function showEarlier() {
+      conv.textContent = "";
+      turns.slice(0, -1).forEach(function (t) {
+        var li = el("li");
+        li.appendChild(el("span", "q", t.question));
+        li.appendChild(document.createTextNode(" \u2014 " + (t.answer === null ? NO_ANSWER : snippet(t.answer, 120))));
+        conv.appendChild(li);
+      });
+    }
+
+    function remember(question, r) {
+      turns.push({ question: question, answer: r.abstained ? null : cut(r.answer, ANSWER_CHARS) });
+      turns = turns.slice(-MAX_TURNS);
+      showEarlier();
+      if (!clear) {
+        clear = el("button", "clear", "Clear the conversation");
+        clear.type = "button";
+        clear.addEventListener("click", function () {
+          turns = [];
+          conv.textContent = "";
+          out.textContent = "";
+          clear.parentNode.removeChild(clear);
+          clear = null;
+          input.focus();
+        });
+        box.appendChild(clear);
+      }
+    }
 
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
@@ -189,10 +248,12 @@
       button.disabled = true;
       out.textContent = "";
       out.appendChild(el("p", "note", "Looking in the sources\u2026"));
+      var body = { question: question };
+      if (turns.length) body.history = turns.slice(-MAX_TURNS);
       fetch(base + "/api/ask", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ question: question }),
+        body: JSON.stringify(body),
         credentials: "omit"
       }).then(function (resp) {
         return resp.json().catch(function () { return {}; }).then(function (data) {
@@ -200,7 +261,9 @@
           return data;
         });
       }).then(function (data) {
-        render(out, data);
+        render(out, data, question);
+        remember(question, data);
+        input.value = "";
       }).catch(function (err) {
         out.textContent = "";
         var msg = err instanceof TypeError

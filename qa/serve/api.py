@@ -2,18 +2,19 @@
 
 Routes: ``POST /api/ask``, ``POST /api/check`` (claims and quotes), ``GET /api/sources/{id}``, ``GET /api/health``,
 ``GET /widget.js`` (the embeddable ask box), ``GET /source/{id}`` (a document
-with the cited span highlighted) and FastAPI's ``/docs``; ``HEAD`` on any of them (and on ``/``) is
-answered as ``GET`` without a body. Every error under
-``/api/`` is a 4xx JSON ``{"error": "..."}`` that says what to fix. Every request
-body, Gradio's included, is capped by :class:`BodyLimit`; the ask body must be
-declared as JSON and is parsed by hand, so malformed, oversized or non-UTF-8
-input is refused before it reaches the pipeline. Document ids are
-only ever looked up in the index, never joined to a filesystem path.
+with the cited span highlighted), FastAPI's ``/docs`` and, with ``metrics: true``, ``/metrics``; ``HEAD`` on
+any of them (and on ``/``) is answered as ``GET`` without a body. Every error under
+``/api/`` is a 4xx JSON ``{"error": "..."}`` that says what to fix (or a 503 with ``Retry-After`` when busy).
+Every request body, Gradio's included, is capped by :class:`BodyLimit`; the ask and check bodies must be
+declared as JSON and are validated by the models ``/docs`` publishes (:mod:`qa.serve.bodies`), so
+malformed, oversized or non-UTF-8 input is refused before it reaches the pipeline. Document ids are
+only ever looked up in the index, never joined to a filesystem path. Around the routes: a per-client rate
+limit and a cap on model work (:mod:`qa.serve.throttle`), optional API keys (:mod:`qa.serve.keys`), and
+an access log and metrics (:mod:`qa.serve.metrics`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -23,7 +24,6 @@ from typing import Any
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
-import anyio  # noqa: E402
 from fastapi import FastAPI, Query, Request  # noqa: E402
 from fastapi_offline import FastAPIOffline  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
@@ -36,223 +36,21 @@ from starlette.routing import Match  # noqa: E402
 
 from qa.errors import InputError, QAError  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
+from qa.serve.bodies import (ASK_FIELDS, CHECK_FIELDS, ApiError, BodyLimit, check_json_content_type,  # noqa: E402,F401
+                             parse_ask, parse_check)
 from qa.serve.head import HeadAsGet  # noqa: E402
 from qa.serve.guards import MethodGuard, SecurityHeaders, http_protocol  # noqa: E402
+from qa.serve.keys import ApiKeys, RequireKey, load_keys  # noqa: E402
+from qa.serve.metrics import Metrics, Observed  # noqa: E402
 from qa.serve.pages import render_source, source_link  # noqa: E402,F401 (source_link: public here too)
 from qa.serve.schemas import (AskRequest, AnswerOut, CheckRequest, CheckOut, SourceOut, ErrorOut)  # noqa: E402
+from qa.serve.throttle import RateLimit, Slots, networks  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-ASK_FIELDS = ("question", "top_k", "history")
-CHECK_FIELDS = ("claim", "quote", "source")
-
-
-class ApiError(Exception):
-    """An error answered as ``{"error": message}`` with ``status``."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-# ------------------------------------------------------------------ request parsing
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-class BodyLimit:
-    """ASGI middleware: every request body (ours and Gradio's) is capped at ``limit`` bytes.
-
-    A declared Content-Length over the limit is refused before reading; a chunked body is counted
-    as it arrives and refused the moment it passes the limit. Either way the answer is a 413 JSON,
-    and whatever the app would have answered to the cut-off body is dropped.
-    """
-
-    def __init__(self, app, limit: int):
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None:
-            try:
-                too_big = int(declared) > self.limit
-            except ValueError:
-                await _send_json(send, 400, "Content-Length header is not a number")
-                return
-            if too_big:
-                await _send_json(send, 413, self.message)
-                return
-        received, cut, started = 0, False, False
-
-        async def counted_receive():
-            nonlocal received, cut
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    cut = True
-                    raise _BodyTooLarge
-            return message
-
-        async def guarded_send(message):
-            nonlocal started
-            if cut:  # the app's reply to a body we cut off (often a 500) is replaced by the 413
-                return
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted_receive, guarded_send)
-        except _BodyTooLarge:
-            pass
-        except Exception:
-            if not cut:
-                raise
-        if cut and not started:
-            await _send_json(send, 413, self.message)
-
-    @property
-    def message(self) -> str:
-        return f"request body is larger than {self.limit} bytes (limits.max_body_bytes in qa.yaml)"
-
-
-async def _send_json(send, status: int, message: str) -> None:
-    body = json.dumps({"error": message}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
-
-
-def check_json_content_type(value: str | None) -> None:
-    """Refuse (415) a body that is not declared as UTF-8 JSON.
-
-    Requiring ``application/json`` also means a cross-origin page cannot post to the API without a
-    CORS preflight, which an origin outside ``cors_origins`` fails.
-    """
-    media, _, params = (value or "").partition(";")
-    if media.strip().lower() != "application/json":
-        raise ApiError(415, f"Content-Type must be application/json, got {value.strip()!r}" if value else
-                       "Content-Type header is missing; send JSON with Content-Type: application/json")
-    charset = next((v.strip().strip('"').lower() for k, _, v in (p.partition("=") for p in params.split(";"))
-                    if k.strip().lower() == "charset"), "utf-8")
-    if charset not in ("utf-8", "utf8"):
-        raise ApiError(415, f"charset {charset} is not supported; send JSON encoded as UTF-8")
-
-
-def parse_ask(body: bytes) -> tuple[Any, Any, Any]:
-    """``(question, top_k, history)`` from a JSON body, or an :class:`ApiError` naming what is wrong."""
-    data = _json_object(body, '{"question": "..."}')
-    unknown = sorted(set(data) - set(ASK_FIELDS))
-    if unknown:
-        raise ApiError(400, f"unknown field {unknown[0]!r} (known fields: {', '.join(ASK_FIELDS)})")
-    if "question" not in data:
-        raise ApiError(400, "missing field 'question'")
-    question, top_k = data["question"], data.get("top_k")
-    if not isinstance(question, str):
-        raise ApiError(400, f"'question' must be a string, got {_json_type(question)}")
-    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool)):
-        raise ApiError(400, f"'top_k' must be an integer, got {_json_type(top_k)}")
-    return question, top_k, _history(data.get("history"))
-
-
-def _history(history: Any) -> list[dict] | None:
-    """The earlier turns of a conversation, each ``{"question": str, "answer": str | null}``; their lengths
-    and number are the pipeline's to check (limits in qa.yaml)."""
-    if history is None:
-        return None
-    if not isinstance(history, list):
-        raise ApiError(400, f"'history' must be an array of earlier turns, got {_json_type(history)}")
-    for i, turn in enumerate(history):
-        where = f"history[{i}]"
-        if not isinstance(turn, dict):
-            raise ApiError(400, f"'{where}' must be an object like {{\"question\": \"...\", \"answer\": \"...\"}}, "
-                                f"got {_json_type(turn)}")
-        unknown = sorted(set(turn) - {"question", "answer"})
-        if unknown:
-            raise ApiError(400, f"'{where}' has an unknown field {unknown[0]!r} (known fields: question, answer)")
-        if "question" not in turn:
-            raise ApiError(400, f"'{where}' is missing 'question'")
-        if not isinstance(turn["question"], str):
-            raise ApiError(400, f"'{where}.question' must be a string, got {_json_type(turn['question'])}")
-        if turn.get("answer") is not None and not isinstance(turn["answer"], str):
-            raise ApiError(400, f"'{where}.answer' must be a string or null, got {_json_type(turn['answer'])}")
-    return history
-
-
-def parse_check(body: bytes) -> dict[str, Any]:
-    """``{"claim": ...}`` or ``{"quote": ..., "source": ...}`` from a JSON body, validated."""
-    data = _json_object(body, '{"claim": "..."}')
-    unknown = sorted(set(data) - set(CHECK_FIELDS))
-    if unknown:
-        raise ApiError(400, f"unknown field {unknown[0]!r} (known fields: {', '.join(CHECK_FIELDS)})")
-    if ("claim" in data) == ("quote" in data):
-        raise ApiError(400, "send exactly one of 'claim' or 'quote'")
-    for key in CHECK_FIELDS:
-        if key in data and not isinstance(data[key], str) and not (key == "source" and data[key] is None):
-            raise ApiError(400, f"'{key}' must be a string, got {_json_type(data[key])}")
-    if data.get("source") is not None and "quote" not in data:
-        raise ApiError(400, "'source' only applies to a 'quote'")
-    return data
-
-
-def _json_object(body: bytes, example: str) -> dict:
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ApiError(400, f"request body is not valid UTF-8 (byte {exc.start}); send JSON encoded as UTF-8") from None
-    if not text.strip():
-        raise ApiError(400, f"request body is empty; send JSON like {example}")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except RecursionError:
-        raise ApiError(400, "request body is not valid JSON: nested too deeply") from None
-    except ValueError as exc:  # an integer of more than 4,300 digits (Python's guard against slow conversions)
-        raise ApiError(400, f"request body holds a number that cannot be read ({str(exc).split(';')[0]})") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, f"request body must be a JSON object like {example}, got {type(data).__name__}")
-    return data
-
-
-def _json_type(value: Any) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array",
-             dict: "an object", type(None): "null"}
-    return names.get(type(value), type(value).__name__)
-
-
-# ------------------------------------------------------------------ the app
-
 QUOTE_SLOTS = 2    # quote checks computing at once (CPU-bound Python: more would only share the same cores)
 QUOTE_QUEUE = 32   # more waiting their turn; beyond that, 503
-
-
-class Slots:
-    """At most ``running`` calls of CPU-heavy work in worker threads at once and ``waiting`` more in line
-    (waiting holds no thread); beyond that a 503 that says to try again."""
-
-    def __init__(self, running: int, waiting: int, what: str):
-        self._running = anyio.Semaphore(running)
-        self._limit = running + waiting
-        self._inside = 0
-        self.what = what
-
-    async def run(self, fn, *args):
-        if self._inside >= self._limit:
-            raise ApiError(503, f"too many {self.what} at once ({self._limit}); try again in a few seconds")
-        self._inside += 1
-        try:
-            async with self._running:
-                return await run_in_threadpool(fn, *args)
-        finally:
-            self._inside -= 1
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -363,7 +363,7 @@ def _cmd_serve(pipeline, args) -> int:
 
     if args.port:  # port 0: the system picks one, and uvicorn's log names it
         announce_when_listening(args.host, args.port)
-    serve(pipeline, host=args.host, port=args.port)
+    serve(pipeline, host=args.host, port=args.port, build_seconds=report.seconds if report is not None else None)
     return EXIT_OK
 
 

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import sys
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.exceptions import HTTPException  # noqa: E402
 from starlette.middleware.cors import CORSMiddleware  # noqa: E402
 from starlette.requests import ClientDisconnect  # noqa: E402
-from starlette.routing import Match  # noqa: E402
+from starlette.routing import Match, Mount  # noqa: E402
 
 from qa.errors import InputError, QAError  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
@@ -41,7 +42,7 @@ from qa.serve.bodies import (ASK_FIELDS, CHECK_FIELDS, ApiError, BodyLimit, chec
 from qa.serve.head import HeadAsGet  # noqa: E402
 from qa.serve.guards import MethodGuard, SecurityHeaders, http_protocol  # noqa: E402
 from qa.serve.keys import ApiKeys, RequireKey, load_keys  # noqa: E402
-from qa.serve.metrics import Metrics, Observed  # noqa: E402
+from qa.serve.metrics import Metrics, Observed, access_log  # noqa: E402
 from qa.serve.pages import render_source, source_link  # noqa: E402,F401 (source_link: public here too)
 from qa.serve.schemas import (AskRequest, AnswerOut, CheckRequest, CheckOut, SourceOut, ErrorOut)  # noqa: E402
 from qa.serve.throttle import RateLimit, Slots, networks  # noqa: E402
@@ -53,14 +54,33 @@ QUOTE_SLOTS = 2    # quote checks computing at once (CPU-bound Python: more woul
 QUOTE_QUEUE = 32   # more waiting their turn; beyond that, 503
 
 
+# What /api/ask and /api/check may answer besides 200 (and 500): each a JSON {"error": ...}.
+REFUSALS: dict = {status: {"model": ErrorOut} for status in (400, 401, 413, 415, 429, 503)}
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
-    """The FastAPI app: JSON API, widget, source view and (unless ``ui=False``) the Gradio UI at ``/``."""
+def create_app(pipeline: Pipeline, ui: bool = True, build_seconds: float | None = None,
+               environ: dict | None = None) -> FastAPI:
+    """The FastAPI app: JSON API, widget, source view and (unless ``ui=False``) the Gradio UI at ``/``.
+
+    ``build_seconds`` (how long the index took to build at start) is reported by ``/metrics``; ``environ``
+    (default ``os.environ``) is where ``QA_API_KEYS`` is read.
+    """
     config = pipeline.config
-    quote_slots = Slots(QUOTE_SLOTS, QUOTE_QUEUE, "quote checks")
+    limits = config.limits
+    metrics = Metrics(lambda: pipeline.loaded_index, build_seconds) if config.metrics else None
+    refused = metrics.busy.inc if metrics else None
+    quote_slots = Slots(QUOTE_SLOTS, QUOTE_QUEUE, "quote checks", on_refused=refused)
+    model_slots = Slots(limits.model_workers, limits.model_queue, "questions and claims", wait=limits.queue_seconds,
+                        on_refused=refused)
+    if metrics:
+        metrics.work.set_function(lambda: model_slots.inside)
+    keys = ApiKeys(load_keys(config.api_keys_file, environ))
+    trusted = networks(config.trusted_proxies)
+    gradio_app: list = []  # the mounted Gradio app, once there is one (its logins open /source/* with keys on)
     # FastAPIOffline serves the Swagger/ReDoc assets of /docs from the package, not from a CDN.
     app = FastAPIOffline(title="qa", version="0.1.0",
                   description="Source-grounded extractive question answering: every answer is a verbatim "
@@ -70,15 +90,26 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
     # Outermost but for CORS, so even a 413 carries the CORS headers an allowed page needs to read it.
     app.add_middleware(BodyLimit, limit=config.limits.max_body_bytes)
     app.add_middleware(MethodGuard)
+    if keys.digests:  # inside the rate limit: guessing keys counts against the guesser like any request
+        app.add_middleware(RequireKey, keys=keys, logged_in=lambda scope: _logged_in(gradio_app, scope))
+    if limits.requests_per_minute:
+        app.add_middleware(RateLimit, per_minute=limits.requests_per_minute, burst=limits.burst, trusted=trusted,
+                           on_limited=metrics.rate_limited.inc if metrics else None)
     app.add_middleware(SecurityHeaders, frame_origins=tuple(config.cors_origins))
     # Always installed: with no configured origin this refuses every cross-origin request, and its
-    # presence also stops Gradio from adding its own, more permissive, CORS headers.
+    # presence also stops Gradio from adding its own, more permissive, CORS headers. Outside the rate limit
+    # and the keys, so an allowed page can read their 429 and 401 (and a preflight is never refused).
     app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
-                       allow_headers=["Content-Type"], allow_credentials=False, max_age=600)
+                       allow_headers=["Content-Type", "Authorization"], expose_headers=["Retry-After", "X-Request-ID"],
+                       allow_credentials=False, max_age=600)
+    # Outermost: every request gets its id and its access-log line, refusals included.
+    app.add_middleware(Observed, metrics=metrics, trusted=trusted)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.message)
+        response = _error(exc.status, exc.message)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -113,18 +144,20 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
             raise ApiError(404, f"no document with id {doc_id!r} in the index (GET /api/health lists the count)") from None
 
     @app.post("/api/ask", response_model=AnswerOut, tags=["api"],
-              responses={400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut}},
+              responses=REFUSALS,
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": AskRequest.model_json_schema()}}}})
     async def ask(request: Request) -> JSONResponse:
         """Answer a question from the corpus: a verbatim span with citations, or an abstention (also 200)."""
         check_json_content_type(request.headers.get("content-type"))
         question, top_k, history = parse_ask(await request.body())
-        answer = await run_in_threadpool(pipeline.ask, question, top_k, history)
+        answer = await model_slots.run(pipeline.ask, question, top_k, history)
+        if metrics:
+            metrics.answered(answer)
         return JSONResponse(answer.to_dict())
 
     @app.post("/api/check", response_model=CheckOut, response_model_exclude_none=True, tags=["api"],
-              responses={400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut}},
+              responses=REFUSALS,
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": CheckRequest.model_json_schema()}}}})
     async def check(request: Request) -> JSONResponse:
@@ -134,11 +167,11 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
         if "quote" in data:
             result = await quote_slots.run(pipeline.check_quote, data["quote"], data.get("source"))
             return JSONResponse({"quote": result.to_dict()})
-        verdicts = await run_in_threadpool(pipeline.check_text, data["claim"])
+        verdicts = await model_slots.run(pipeline.check_text, data["claim"])
         return JSONResponse({"verdicts": [v.to_dict() for v in verdicts]})
 
     @app.get("/api/sources/{doc_id:path}", response_model=SourceOut, tags=["api"],
-             responses={404: {"model": ErrorOut}})
+             responses={404: {"model": ErrorOut}, 401: {"model": ErrorOut}, 429: {"model": ErrorOut}})
     def source(doc_id: str) -> JSONResponse:
         """Title, full text and metadata of an indexed document; offsets in answers index into ``text``."""
         return JSONResponse(document(doc_id))
@@ -191,14 +224,40 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'",
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
 
+    if metrics:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        @app.get("/metrics", include_in_schema=False)
+        def metrics_page() -> Response:
+            return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
     if ui:
         import gradio as gr
 
         from qa.serve.ui import CSS, THEME, build_ui
 
-        app = gr.mount_gradio_app(app, build_ui(pipeline), path="/", footer_links=[], run_history=False,
-                                  theme=THEME, css=CSS, show_error=False)
+        blocks = build_ui(pipeline, on_answer=metrics.answered if metrics else None)
+        # With keys, the chat opens after Gradio's login: any user name, a key as the password.
+        auth = (lambda user, password: keys.valid(password)) if keys.digests else None
+        app = gr.mount_gradio_app(app, blocks, path="/", footer_links=[], run_history=False, theme=THEME, css=CSS,
+                                  show_error=False, auth=auth,
+                                  auth_message="This server needs an API key: any user name, the key as password.")
+        gradio_app.extend(r.app for r in app.routes if isinstance(r, Mount) and hasattr(r.app, "tokens"))
     return app
+
+
+def _logged_in(gradio_app: list, scope: dict) -> bool:
+    """Whether a request carries the cookie of a browser logged in to the chat (Gradio's own login)."""
+    if not gradio_app:
+        return False
+    server, cookies = gradio_app[0], SimpleCookie()
+    for k, v in scope.get("headers", ()):
+        if k == b"cookie":
+            try:
+                cookies.load(v.decode("latin-1"))
+            except CookieError:
+                return False
+    return any(name.startswith("access-token") and morsel.value in server.tokens for name, morsel in cookies.items())
 
 
 def one_thread_per_request() -> None:
@@ -216,7 +275,7 @@ def one_thread_per_request() -> None:
         torch.set_num_threads(1)
 
 
-def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860) -> None:
+def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, build_seconds: float | None = None) -> None:
     """Run the app with uvicorn until interrupted (call ``pipeline.ensure_index()`` first)."""
     import uvicorn
 
@@ -225,7 +284,14 @@ def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860) -> None
     # A thread waiting for the interpreter (the event loop, a health check) gets it after at most 1 ms of
     # a CPU-bound one (quote checks are Python), not 5: a request never waits long behind them.
     sys.setswitchinterval(0.001)
-    uvicorn.run(create_app(pipeline), host=host, port=port, log_level="info", **server_limits(pipeline.config))
+    app = create_app(pipeline, build_seconds=build_seconds)
+    # One JSON line a request on stderr (qa.serve.metrics) replaces uvicorn's own access log.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access_log.addHandler(handler)
+    access_log.setLevel(logging.INFO)
+    access_log.propagate = False
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, **server_limits(pipeline.config))
 
 
 CLIENT_SECONDS = 10  # a request head or body not complete this long after the last one: the connection is closed

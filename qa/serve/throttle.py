@@ -167,7 +167,8 @@ class Slots:
     (waiting holds no thread), each for at most ``wait`` seconds (None: as long as it takes); beyond that a
     503 with ``Retry-After`` that says to try again."""
 
-    def __init__(self, running: int, waiting: int, what: str, wait: float | None = None, retry_after: int = 2):
+    def __init__(self, running: int, waiting: int, what: str, wait: float | None = None, retry_after: int = 2,
+                 on_refused: Callable[[], None] | None = None):
         self._running = anyio.Semaphore(running)
         self._limit = running + waiting
         self._inside = 0
@@ -175,6 +176,7 @@ class Slots:
         self.wait = wait
         self.retry_after = retry_after
         self.refused = 0
+        self.on_refused = on_refused or (lambda: None)
 
     @property
     def inside(self) -> int:
@@ -183,6 +185,7 @@ class Slots:
 
     def _busy(self, message: str) -> ApiError:
         self.refused += 1
+        self.on_refused()
         return ApiError(503, message, {"Retry-After": str(self.retry_after)})
 
     async def run(self, fn, *args):

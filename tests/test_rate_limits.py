@@ -145,3 +145,21 @@ def test_model_work_beyond_workers_and_queue_is_a_503_with_retry_after(slow_pipe
     assert "within 0.3 s (limits.queue_seconds)" in waited  # waited its turn too long
     assert "too many questions and claims at once (2)" in full  # no room even to wait
     assert all(int(r.headers["retry-after"]) >= 1 for r in responses[1:])
+
+
+def test_the_new_settings_are_checked_in_one_line(tmp_path):
+    from qa.config import config_from_dict, load_config
+    from qa.errors import ConfigError
+
+    base = {"corpus": "docs", "index": "index"}
+    with pytest.raises(ConfigError, match=r"trusted_proxies\[1\] must be an IP address or network like 10.0.0.0/8, "
+                                          r"got 'proxy.local'"):
+        config_from_dict({**base, "trusted_proxies": ["10.0.0.1", "proxy.local"]})
+    with pytest.raises(ConfigError, match=r"limits.requests_per_minute must be between 0 \(no rate limit\)"):
+        config_from_dict({**base, "limits": {"requests_per_minute": -1}})
+    with pytest.raises(ConfigError, match=r"limits.queue_seconds must be > 0"):
+        config_from_dict({**base, "limits": {"queue_seconds": 0}})
+    (tmp_path / "qa.yaml").write_text("corpus: docs\nindex: index\napi_keys_file: secrets/keys.txt\nmetrics: true\n", encoding="utf-8")
+    config = load_config(tmp_path / "qa.yaml")
+    assert config.api_keys_file == tmp_path / "secrets" / "keys.txt" and config.metrics is True
+    assert config_from_dict(base).api_keys_file is None and config_from_dict(base).limits.requests_per_minute == 0

@@ -87,7 +87,7 @@ def create_app(pipeline: Pipeline, ui: bool = True, build_seconds: float | None 
                               "span of a document, with offsets; or an abstention.")
     # HEAD on any page or GET route (/, /widget.js, /api/health, /source/{id}) is answered as GET, bodiless.
     app.add_middleware(HeadAsGet)
-    # Outermost but for CORS, so even a 413 carries the CORS headers an allowed page needs to read it.
+    # Inside CORS, so even a 413 carries the CORS headers an allowed page needs to read it.
     app.add_middleware(BodyLimit, limit=config.limits.max_body_bytes)
     app.add_middleware(MethodGuard)
     if keys.digests:  # inside the rate limit: guessing keys counts against the guesser like any request

@@ -163,3 +163,11 @@ def test_the_new_settings_are_checked_in_one_line(tmp_path):
     config = load_config(tmp_path / "qa.yaml")
     assert config.api_keys_file == tmp_path / "secrets" / "keys.txt" and config.metrics is True
     assert config_from_dict(base).api_keys_file is None and config_from_dict(base).limits.requests_per_minute == 0
+
+
+def test_the_chat_requests_count_too(pipeline):
+    with TestClient(create_app(pipeline), raise_server_exceptions=False, client=("192.0.2.77", 1)) as c:
+        assert c.get("/").status_code == 200  # pages and assets are not counted
+        joins = [c.post("/gradio_api/queue/join", json={}).status_code for _ in range(4)]
+        assert 429 not in joins[:3] and joins[3] == 429
+        assert c.get("/").status_code == 200

@@ -1,4 +1,4 @@
-"""Command line: ``qa [--config FILE] {index,ask,chat,check,serve,eval}``.
+"""Command line: ``qa [--config FILE] {index,ask,chat,check,serve,mcp,eval}``.
 
 A thin edge: parse arguments, call :class:`Pipeline`, print. User mistakes
 (bad config, empty question, missing index) exit 2 with one line on stderr;
@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="start the web UI and HTTP API (builds the index if needed)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=_port, default=7860)
+
+    sub.add_parser("mcp", help="serve the pipeline to an AI assistant over MCP on stdin/stdout (tools ask, "
+                               "check_claim, check_quote; the documents as resources)")
     return ap
 
 
@@ -362,7 +365,18 @@ def _cmd_serve(pipeline, args) -> int:
 
     if args.port:  # port 0: the system picks one, and uvicorn's log names it
         announce_when_listening(args.host, args.port)
-    serve(pipeline, host=args.host, port=args.port)
+    serve(pipeline, host=args.host, port=args.port, build_seconds=report.seconds if report is not None else None)
+    return EXIT_OK
+
+
+def _cmd_mcp(pipeline, args) -> int:
+    # stdout carries the protocol: every word for a person goes to stderr.
+    report = pipeline.ensure_index(progress=False, warn=_warn)
+    if report is not None:
+        print(f"index built: {report.documents} documents, {report.chunks} passages", file=sys.stderr)
+    from qa.serve.mcp import serve_stdio
+
+    serve_stdio(pipeline)
     return EXIT_OK
 
 
@@ -457,8 +471,10 @@ def main(argv: list[str] | None = None) -> int:
             raise QAError(f"qa chat takes '-' (questions from stdin) or nothing (a prompt), got {args.input!r}")
         if args.command == "chat" and args.json and args.input != "-":
             raise QAError("--json reads the questions from stdin: qa chat --json -")
-        if args.command in ("ask", "chat") and args.top_k is not None and not 1 <= args.top_k <= 100:
-            raise QAError(f"--top-k must be between 1 and 100, got {args.top_k}")
+        from qa.config import TOP_K_RANGE, valid_top_k
+
+        if args.command in ("ask", "chat") and args.top_k is not None and not valid_top_k(args.top_k):
+            raise QAError(f"--top-k must be {TOP_K_RANGE}, got {args.top_k}")
         # Imported here, not at the top: usage errors and --help never load numpy, torch or the index.
         from qa.pipeline import Pipeline
 
@@ -466,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
         pipeline.on_stale = lambda reason: _warn(f"{reason}; answering from the last good build until "
                                                  f"`{_qa(args)} index` runs")
         handler = {"index": _cmd_index, "ask": _cmd_ask, "chat": _cmd_chat, "check": _cmd_check, "serve": _cmd_serve,
-                   "eval": _cmd_eval}[args.command]
+                   "mcp": _cmd_mcp, "eval": _cmd_eval}[args.command]
         return handler(pipeline, args)
     except QAError as exc:
         message = str(exc)

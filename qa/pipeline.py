@@ -19,7 +19,7 @@ import numpy as np
 from qa.answer.answerer import Answer, Answerer, AnswerModel
 from qa.answer.conversation import Reading, about_the_conversation, favour, read_history, understand
 from qa.check.claims import CheckSettings, ClaimChecker, Verdict
-from qa.config import Config, load_config
+from qa.config import TOP_K_RANGE, Config, load_config, valid_top_k
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
 from qa.errors import InputError, QAError, StaleIndexError, IndexMissingError
 from qa.text.chars import blank, clean_text
@@ -197,8 +197,8 @@ class Pipeline:
         """
         q = clean_text(question, "question", self.config.limits.max_question_chars)
         top_k = self.config.top_k if top_k is None else top_k
-        if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 100:
-            raise InputError(f"top_k must be an integer between 1 and 100, got {top_k!r}")
+        if not valid_top_k(top_k):
+            raise InputError(f"top_k must be an integer {TOP_K_RANGE}, got {top_k!r}")
         reading = None
         if history is not None:
             reading = understand(q, self._read_history(history))

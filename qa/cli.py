@@ -408,11 +408,10 @@ def _cmd_eval(pipeline, args) -> int:
             cfg = dataclasses.replace(pipeline.config, corpus=corpus, index=index)
             return Pipeline(cfg, embedder=pipeline.embedder)
 
-        workdir = Path(args.workdir) if args.workdir else None
         if args.exclude and not Path(args.exclude).is_file():
             raise QAError(f"--exclude file not found: {args.exclude}")
-        exclude = titles(args.exclude) if args.exclude else set()
-        result = eval_squad(path, args.limit, args.seed, make, workdir=workdir, progress=bar, exclude=exclude)
+        result = eval_squad(path, args.limit, args.seed, make, workdir=Path(args.workdir) if args.workdir else None,
+                            progress=bar, exclude=titles(args.exclude) if args.exclude else set())
     elif is_dialogue_set(path):
         dialogues = load_dialogue_set(path, args.split)
         result = eval_dialogues(pipeline, dialogues[:args.limit] if args.limit is not None else dialogues, progress=bar)

@@ -8,6 +8,7 @@ already inside a read window is not read again. Every span is mapped back to doc
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ import numpy as np
 
 from qa.index.store import Index
 from qa.models.reader import Reader, Reading, context_budget, window
+
+# A number as the question writes it ("24000", "1,500", "3.5"): it names which of several alike sentences is meant.
+_NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?![\w])")
 
 COUNT_CACHE = 65_536  # sentences whose word-piece count is kept (a few MB at most)
 
@@ -116,8 +120,32 @@ class WindowReader:
             d = int(idx.sent_doc[first])
             spans.append((d, int(idx.sent_span[first][0]), int(idx.sent_span[last - 1][1])))
         readings = self.reader.read(question, [idx.texts[d][s:e] for d, s, e in spans])
-        return [WindowReading(c, d, s, e, first, last, rd)
-                for (c, first, last), (d, s, e), rd in zip(plans, spans, readings)]
+        out = [WindowReading(c, d, s, e, first, last, rd)
+               for (c, first, last), (d, s, e), rd in zip(plans, spans, readings)]
+        return [self.anchored(question, w) for w in out]
+
+    def anchored(self, question: str, w: WindowReading) -> WindowReading:
+        """``w``, or the reading of the one sentence of its window that holds the question's numbers when the
+        span lies in a sentence lacking one of them (in a run of alike sentences, "record 24000" names one)."""
+        numbers = {n.replace(",", "") for n in _NUMBER.findall(question)}
+        span = w.span
+        if not numbers or span is None:
+            return w
+        idx = self.index
+        held = {row: {n.replace(",", "") for n in _NUMBER.findall(idx.sentence_text(row))}
+                for row in range(w.first, w.last)}
+        named = numbers & set().union(*held.values())
+        at = next((row for row in range(w.first, w.last) if idx.sent_span[row][0] <= span[0] < idx.sent_span[row][1]),
+                  None)
+        if not named or at is None or named <= held[at]:
+            return w
+        rows = [row for row in range(w.first, w.last) if named <= held[row]]
+        if not rows:
+            return w
+        row = min(rows, key=lambda r: abs(r - at))
+        d, (s, e) = int(idx.sent_doc[row]), (int(x) for x in idx.sent_span[row])
+        rd = self.reader.read(question, [idx.texts[d][s:e]])[0]
+        return WindowReading(w.candidate, d, s, e, row, row + 1, rd)
 
     def best(self, readings: Sequence[WindowReading], ranked: np.ndarray) -> WindowReading | None:
         """The window whose span is likeliest the answer: the reader's answerability and span margin,

@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="all", choices=["all", "dev", "test"], help="subset of a YAML set")
     p.add_argument("--workdir", metavar="DIR",
                    help="SQuAD only: keep the corpus and index in DIR, so a rerun embeds nothing")
+    p.add_argument("--exclude", metavar="FILE",
+                   help="SQuAD only: leave out the articles of this SQuAD-format file (e.g. ones tuned on)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     p = sub.add_parser("serve", help="start the web UI and HTTP API (builds the index if needed)")
@@ -394,6 +396,7 @@ def _cmd_eval(pipeline, args) -> int:
     from qa.evaluation.dialogues import eval_dialogues, is_dialogue_set, load_dialogue_set
     from qa.evaluation.evaluate import (eval_claim_set, eval_question_set, eval_squad, is_claim_set, load_claim_set,
                              load_question_set)
+    from qa.evaluation.squad import titles
     from qa.pipeline import Pipeline
 
     path = Path(args.file)
@@ -405,8 +408,10 @@ def _cmd_eval(pipeline, args) -> int:
             cfg = dataclasses.replace(pipeline.config, corpus=corpus, index=index)
             return Pipeline(cfg, embedder=pipeline.embedder)
 
-        workdir = Path(args.workdir) if args.workdir else None
-        result = eval_squad(path, args.limit, args.seed, make, workdir=workdir, progress=bar)
+        if args.exclude and not Path(args.exclude).is_file():
+            raise QAError(f"--exclude file not found: {args.exclude}")
+        result = eval_squad(path, args.limit, args.seed, make, workdir=Path(args.workdir) if args.workdir else None,
+                            progress=bar, exclude=titles(args.exclude) if args.exclude else set())
     elif is_dialogue_set(path):
         dialogues = load_dialogue_set(path, args.split)
         result = eval_dialogues(pipeline, dialogues[:args.limit] if args.limit is not None else dialogues, progress=bar)
@@ -416,7 +421,7 @@ def _cmd_eval(pipeline, args) -> int:
     else:
         qs = load_question_set(path, args.split)
         if args.limit is not None:
-            qs = type(qs)(qs.answerable[:args.limit], qs.off_topic[:args.limit])
+            qs = type(qs)(qs.answerable[:args.limit], qs.off_topic[:args.limit], qs.unanswerable[:args.limit])
         result = eval_question_set(pipeline, qs, progress=bar)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))

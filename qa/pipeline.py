@@ -29,10 +29,9 @@ from qa.ingest.sentences import split_sentences
 from qa.index.build import BuildReport, build_index
 from qa.index.store import Index, live_path, load_index
 
-if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; torch when the reader runs
+if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; the reader when first used
     from qa.check.quotes import QuoteCheck
     from qa.retrieval.retriever import Favour
-    from qa.models.extractor import Extractor, OnnxExtractor
     from qa.models.reader import Reader
 
 
@@ -56,11 +55,10 @@ class Pipeline:
     """Question answering over one configured corpus and index."""
 
     def __init__(self, config: Config, embedder: Embedder | None = None, answer_model: AnswerModel | None = None,
-                 reader: "Reader | None" = None, extractor: "Extractor | OnnxExtractor | None" = None):
+                 reader: "Reader | None" = None):
         self.config = config
         self._embedder = embedder
-        self._reader = reader  # the shipped reader is loaded on first use when none is given
-        self._extractor = extractor  # likewise the shipped span extractor
+        self._reader = reader  # the configured reader is loaded on first use when none is given
         self._answer_model = answer_model
         self._index: Index | None = None
         self._retriever: Retriever | None = None
@@ -90,27 +88,18 @@ class Pipeline:
         return self._embedder
 
     def _load_reader(self) -> "Reader | None":
-        if self._reader is None:
-            from qa.models.reader import shared
+        if self._reader is None and self.config.reader:
+            from qa.models.reader import READER_FILE, shared
 
-            self._reader = shared(self._embedder, self.config.runtime)
+            path = READER_FILE if self.config.reader is True else Path(self.config.reader)
+            self._reader = shared(path, self.config.runtime)
         return self._reader
 
-    def _load_extractor(self) -> "Extractor | OnnxExtractor | None":
-        if self._extractor is None:
-            from qa.models.extractor import shared
-
-            self._extractor = shared(self.config.runtime)
-        return self._extractor
-
     def warm_up(self) -> None:
-        """Load the index, the embedding model and (when enabled) the reader and extractor, so no request waits."""
+        """Load the index, the embedding model and (when enabled) the reader, so no request waits."""
         self._ensure_loaded()
         self.embedder.embed(["warm-up question"])
-        if self.config.reader:
-            self._load_reader()
-        if self.config.extractor:
-            self._load_extractor()
+        self._load_reader()
         self.index.normalised  # noqa: B018 (the quote checker's texts: read now, not on a first quote)
 
     @property
@@ -139,8 +128,7 @@ class Pipeline:
         r = self.config.retrieval
         self._retriever = Retriever(index, r.dense_weight, r.candidates, r.sentence_weight)
         self._answerer = Answerer(index, self._answer_model, self.config.abstain_threshold,
-                                  reader=self._load_reader if self.config.reader else None,
-                                  extractor=self._load_extractor if self.config.extractor else None)
+                                  reader=self._load_reader if (self.config.reader or self._reader) else None)
         self._checker = ClaimChecker(index, self._retriever, self.check_settings)
         with self._qlock:
             self._qcache.clear()

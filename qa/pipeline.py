@@ -19,7 +19,7 @@ import numpy as np
 from qa.answer.answerer import Answer, Answerer, AnswerModel
 from qa.answer.conversation import Reading, about_the_conversation, favour, read_history, understand
 from qa.check.claims import CheckSettings, ClaimChecker, Verdict
-from qa.config import Config, load_config
+from qa.config import TOP_K_RANGE, Config, load_config, valid_top_k
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
 from qa.errors import ConfigError, InputError, QAError, StaleIndexError, IndexMissingError
 from qa.text.chars import blank, clean_text
@@ -31,10 +31,9 @@ from qa.index.faiss_store import FaissStore
 from qa.index.interface import Store
 from qa.index.store import Index, live_path, load_index
 
-if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; torch when the reader runs
+if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; the reader when first used
     from qa.check.quotes import QuoteCheck
     from qa.retrieval.retriever import Favour
-    from qa.models.extractor import Extractor, OnnxExtractor
     from qa.models.reader import Reader
 
 
@@ -58,11 +57,10 @@ class Pipeline:
     """Question answering over one configured corpus and index."""
 
     def __init__(self, config: Config, embedder: Embedder | None = None, answer_model: AnswerModel | None = None,
-                 reader: "Reader | None" = None, extractor: "Extractor | OnnxExtractor | None" = None):
+                 reader: "Reader | None" = None):
         self.config = config
         self._embedder = embedder
-        self._reader = reader  # the shipped reader is loaded on first use when none is given
-        self._extractor = extractor  # likewise the shipped span extractor
+        self._reader = reader  # the configured reader is loaded on first use when none is given
         self._answer_model = answer_model
         self._index: Index | None = None
         self._store: Store | None = None
@@ -93,27 +91,18 @@ class Pipeline:
         return self._embedder
 
     def _load_reader(self) -> "Reader | None":
-        if self._reader is None:
-            from qa.models.reader import shared
+        if self._reader is None and self.config.reader:
+            from qa.models.reader import READER_FILE, shared
 
-            self._reader = shared(self._embedder, self.config.runtime)
+            path = READER_FILE if self.config.reader is True else Path(self.config.reader)
+            self._reader = shared(path, self.config.runtime)
         return self._reader
 
-    def _load_extractor(self) -> "Extractor | OnnxExtractor | None":
-        if self._extractor is None:
-            from qa.models.extractor import shared
-
-            self._extractor = shared(self.config.runtime)
-        return self._extractor
-
     def warm_up(self) -> None:
-        """Load the index, the embedding model and (when enabled) the reader and extractor, so no request waits."""
+        """Load the index, the embedding model and (when enabled) the reader, so no request waits."""
         self._ensure_loaded()
         self.embedder.embed(["warm-up question"])
-        if self.config.reader:
-            self._load_reader()
-        if self.config.extractor:
-            self._load_extractor()
+        self._load_reader()
         if self._index is not None:
             self._index.normalised  # noqa: B018 (the quote checker's texts: read now, not on a first quote)
 
@@ -165,8 +154,7 @@ class Pipeline:
         r = self.config.retrieval
         retriever = Retriever(store, r.dense_weight, r.candidates, r.sentence_weight)
         self._answerer = Answerer(store, self._answer_model, self.config.abstain_threshold,
-                                  reader=self._load_reader if self.config.reader else None,
-                                  extractor=self._load_extractor if self.config.extractor else None)
+                                  reader=self._load_reader if (self.config.reader or self._reader) else None)
         self._checker = ClaimChecker(store, retriever, self.check_settings)
         self._retriever = retriever
         with self._qlock:
@@ -254,8 +242,8 @@ class Pipeline:
         """
         q = clean_text(question, "question", self.config.limits.max_question_chars)
         top_k = self.config.top_k if top_k is None else top_k
-        if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 100:
-            raise InputError(f"top_k must be an integer between 1 and 100, got {top_k!r}")
+        if not valid_top_k(top_k):
+            raise InputError(f"top_k must be an integer {TOP_K_RANGE}, got {top_k!r}")
         reading = None
         if history is not None:
             reading = understand(q, self._read_history(history))

@@ -111,8 +111,7 @@ def _cmd_index(pipeline, args) -> int:
         e = pipeline.config.embedding
         pipeline.config = dataclasses.replace(pipeline.config, embedding=dataclasses.replace(
             e, engine="ray", address=args.ray or e.address))
-    report = pipeline.build_index(rebuild=args.rebuild, progress=not args.json and sys.stderr.isatty(),
-                                  warn=_warn)
+    report = pipeline.build_index(rebuild=args.rebuild, progress=not args.json and sys.stderr.isatty(), warn=_warn)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     elif report.skipped:
@@ -376,13 +375,8 @@ def _cmd_serve(pipeline, args) -> int:
 
 
 def _cmd_mcp(pipeline, args) -> int:
-    # stdout carries the protocol: every word for a person goes to stderr.
-    report = pipeline.ensure_index(progress=False, warn=_warn)
-    if report is not None:
-        print(f"index built: {report.documents} documents, {report.chunks} passages", file=sys.stderr)
     from qa.serve.mcp import serve_stdio
-
-    serve_stdio(pipeline)
+    serve_stdio(pipeline, warn=_warn)  # stdout carries the protocol: every word for a person goes to stderr
     return EXIT_OK
 
 

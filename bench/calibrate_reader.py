@@ -129,7 +129,7 @@ def window_table(p: Pipeline, items, budgets=(64, 96), k: int = 4) -> list[dict]
     from qa.answer.reading import WindowReader
 
     answerer = p._answerer
-    windows = WindowReader(p.index, answerer.window_reader().reader)
+    windows = WindowReader(answerer.store, answerer.window_reader().reader)
     out = []
     for question, golds, doc_id in items:
         r = p._retriever.retrieve(question, p.embed_question(question), top_k=p.config.top_k)
@@ -163,7 +163,7 @@ def replay(table: list[dict], first: int, more: int, more_windows: int, doubt_ma
             doubts += 1
             for j in range(1, min(len(order), 1 + more_windows)):
                 w, f = row["reads"][more][j]
-                if not any(x.first <= int(w.first) < x.last for x, _ in read):
+                if not any(x.covers(w.rows[0]) for x, _ in read):
                     read.append((w, f))
                     cost += more
         usable = [(w, f) for w, f in read if w.span is not None]

@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build or update the index (only changed documents are embedded)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="embed on Ray Data actors (a local Ray, or the cluster at ADDRESS, e.g. auto); needs .[ray]")
 
     p = sub.add_parser("ask", help="answer a question ('-' reads one question per line from stdin)")
     p.add_argument("question")
@@ -105,8 +107,11 @@ def _render(ans) -> str:
 
 
 def _cmd_index(pipeline, args) -> int:
-    report = pipeline.build_index(rebuild=args.rebuild, progress=not args.json and sys.stderr.isatty(),
-                                  warn=_warn)
+    if args.ray is not None:
+        e = pipeline.config.embedding
+        pipeline.config = dataclasses.replace(pipeline.config, embedding=dataclasses.replace(
+            e, engine="ray", address=args.ray or e.address))
+    report = pipeline.build_index(rebuild=args.rebuild, progress=not args.json and sys.stderr.isatty(), warn=_warn)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     elif report.skipped:
@@ -370,13 +375,8 @@ def _cmd_serve(pipeline, args) -> int:
 
 
 def _cmd_mcp(pipeline, args) -> int:
-    # stdout carries the protocol: every word for a person goes to stderr.
-    report = pipeline.ensure_index(progress=False, warn=_warn)
-    if report is not None:
-        print(f"index built: {report.documents} documents, {report.chunks} passages", file=sys.stderr)
     from qa.serve.mcp import serve_stdio
-
-    serve_stdio(pipeline)
+    serve_stdio(pipeline, warn=_warn)  # stdout carries the protocol: every word for a person goes to stderr
     return EXIT_OK
 
 

@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import ipaddress
 import logging
+import os
 import re
 import types
 import typing
@@ -141,6 +142,57 @@ class VectorsConfig:
         _check(self.ef_search >= 1, "vectors.ef_search", "must be >= 1", self.ef_search)
 
 
+STORE_KINDS = ("faiss", "milvus")
+MILVUS_INDEXES = ("FLAT", "IVF_FLAT", "AUTOINDEX", "HNSW")
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where the index lives: ``faiss`` (the ``index:`` folder, default) or ``milvus`` (a milvus-lite
+    file or a Milvus server: ``uri``, ``token``, ``collection``; see docs/scale.md).
+
+    ``token`` may name an environment variable as ``${NAME}``; it is read when the config loads.
+    """
+
+    kind: str = "faiss"
+    uri: str = ""
+    token: str = ""
+    collection: str = "qa"
+    index_type: str = "FLAT"     # the Milvus index over sentence vectors (milvus-lite: FLAT, IVF_FLAT, AUTOINDEX)
+    nprobe: int = 32             # IVF_FLAT clusters searched per question
+    timeout: float = 10.0        # seconds to wait for a Milvus server
+
+    def __post_init__(self) -> None:
+        _check(self.kind in STORE_KINDS, "store.kind", f"must be one of {', '.join(STORE_KINDS)}", self.kind)
+        _check(self.kind != "milvus" or bool(self.uri.strip()), "store.uri",
+               "must be a milvus-lite file (./index/milvus.db) or a server (http://host:19530)", self.uri)
+        _check(bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,180}", self.collection)), "store.collection",
+               "must be letters, digits and underscores, starting with a letter", self.collection)
+        _check(self.index_type in MILVUS_INDEXES, "store.index_type", f"must be one of {', '.join(MILVUS_INDEXES)}",
+               self.index_type)
+        _check(self.nprobe >= 1, "store.nprobe", "must be >= 1", self.nprobe)
+        _check(self.timeout > 0, "store.timeout", "must be > 0", self.timeout)
+
+    @property
+    def search_params(self) -> dict:
+        return {"nprobe": self.nprobe} if self.index_type == "IVF_FLAT" else {}
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    """Who embeds sentences for ``qa index``: this process (``local``) or Ray actors (``ray``)."""
+
+    engine: str = "local"
+    address: str = ""           # a Ray cluster ("auto", "ray://host:10001"); empty: a local Ray
+    workers: int = 2            # actors, each loading the model once
+    batch: int = 256            # sentences per Ray batch (a resumed run skips the batches already written)
+
+    def __post_init__(self) -> None:
+        _check(self.engine in ("local", "ray"), "embedding.engine", "must be 'local' or 'ray'", self.engine)
+        _check(1 <= self.workers <= 1024, "embedding.workers", "must be between 1 and 1024", self.workers)
+        _check(1 <= self.batch <= 100000, "embedding.batch", "must be between 1 and 100000", self.batch)
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration. Build it with :func:`load_config` or directly."""
@@ -155,6 +207,8 @@ class Config:
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     vectors: VectorsConfig = field(default_factory=VectorsConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     cors_origins: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()        # questions the UI offers as buttons (default: built-in ones, seed corpus only)
     claim_examples: tuple[str, ...] = ()  # claims the UI's "Check a claim" tab offers likewise
@@ -272,7 +326,24 @@ def config_from_dict(data: dict, base: Path | str = ".") -> Config:
     model = Path(config.model).expanduser()
     if not model.is_absolute() and (base / model).is_dir():
         config = dataclasses.replace(config, model=str(base / model))
-    return config
+    return _resolve_store(config, base)
+
+
+def _resolve_store(config: Config, base: Path) -> Config:
+    """A milvus-lite file given relative to the config file, and ``${NAME}`` in the token read from the environment."""
+    st = config.store
+    uri, token = st.uri, st.token
+    if uri and "://" not in uri:
+        path = Path(uri).expanduser()
+        uri = str(path if path.is_absolute() else base / path)
+    found = re.fullmatch(r"\$\{(\w+)\}", token.strip())
+    if found:
+        if found.group(1) not in os.environ:
+            raise ConfigError(f"store.token names the environment variable {found.group(1)}, which is not set")
+        token = os.environ[found.group(1)]
+    if (uri, token) == (st.uri, st.token):
+        return config
+    return dataclasses.replace(config, store=dataclasses.replace(st, uri=uri, token=token))
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

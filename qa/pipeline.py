@@ -21,12 +21,14 @@ from qa.answer.conversation import Reading, about_the_conversation, favour, read
 from qa.check.claims import CheckSettings, ClaimChecker, Verdict
 from qa.config import TOP_K_RANGE, Config, load_config, valid_top_k
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
-from qa.errors import InputError, QAError, StaleIndexError, IndexMissingError
+from qa.errors import ConfigError, InputError, QAError, StaleIndexError, IndexMissingError
 from qa.text.chars import blank, clean_text
 from qa.text.words import tokenize
 from qa.retrieval.retriever import Retriever
 from qa.ingest.sentences import split_sentences
 from qa.index.build import BuildReport, build_index
+from qa.index.faiss_store import FaissStore
+from qa.index.interface import Store
 from qa.index.store import Index, live_path, load_index
 
 if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; the reader when first used
@@ -61,6 +63,7 @@ class Pipeline:
         self._reader = reader  # the configured reader is loaded on first use when none is given
         self._answer_model = answer_model
         self._index: Index | None = None
+        self._store: Store | None = None
         self._retriever: Retriever | None = None
         self._answerer: Answerer | None = None
         self._checker: ClaimChecker | None = None
@@ -100,13 +103,28 @@ class Pipeline:
         self._ensure_loaded()
         self.embedder.embed(["warm-up question"])
         self._load_reader()
-        self.index.normalised  # noqa: B018 (the quote checker's texts: read now, not on a first quote)
+        if self._index is not None:
+            self._index.normalised  # noqa: B018 (the quote checker's texts: read now, not on a first quote)
 
     @property
     def index(self) -> Index:
+        """The in-process index of the faiss backend (claim and quote checks, the UI's word list read it)."""
         self._ensure_loaded()
-        assert self._index is not None
+        if self._index is None:
+            raise ConfigError(f"this needs the faiss backend's in-process index; store.kind is {self.config.store.kind!r}")
         return self._index
+
+    @property
+    def store(self) -> Store:
+        """The loaded index seen through the store interface (what retrieval and answering read)."""
+        self._ensure_loaded()
+        assert self._store is not None
+        return self._store
+
+    @property
+    def loaded_store(self) -> Store | None:
+        """The store when it is loaded already, else None (never loads)."""
+        return self._store
 
     @property
     def loaded_index(self) -> Index | None:
@@ -116,33 +134,60 @@ class Pipeline:
     @property
     def stale(self) -> str | None:
         """Why the loaded index no longer matches the corpus or settings (it still answers), or None."""
-        return self._index.stale if self._index is not None else None
+        return self._store.stale if self._store is not None else None
 
     def _ensure_loaded(self, on_stale: Callable[[str], None] | None = None) -> None:
-        if self._index is None:
+        if self._store is None:
             with self._lock:
-                if self._index is None:
-                    self._attach(load_index(self.config, stale=on_stale or self.on_stale))
+                if self._store is None:
+                    if self.config.store.kind == "milvus":
+                        from qa.index.milvus import MilvusStore
+
+                        self._attach_store(MilvusStore(self.config))
+                    else:
+                        self._attach(load_index(self.config, stale=on_stale or self.on_stale))
 
     def _attach(self, index: Index) -> None:
+        self._attach_store(FaissStore(index), index)
+
+    def _attach_store(self, store: Store, index: Index | None = None) -> None:
         r = self.config.retrieval
-        self._retriever = Retriever(index, r.dense_weight, r.candidates, r.sentence_weight)
-        self._answerer = Answerer(index, self._answer_model, self.config.abstain_threshold,
+        retriever = Retriever(store, r.dense_weight, r.candidates, r.sentence_weight)
+        self._answerer = Answerer(store, self._answer_model, self.config.abstain_threshold,
                                   reader=self._load_reader if (self.config.reader or self._reader) else None)
-        self._checker = ClaimChecker(index, self._retriever, self.check_settings)
+        self._checker = ClaimChecker(store, retriever, self.check_settings)
+        self._retriever = retriever
         with self._qlock:
             self._qcache.clear()
-        self._index = index
+        # The previous store is not closed: clients of one Milvus URI share a connection.
+        self._store, self._index = store, index
 
     def build_index(self, rebuild: bool = False, progress: bool = True,
                     warn: Callable[[str], None] | None = None) -> BuildReport:
         """Build or update the index for the configured corpus, then use it."""
         with self._lock:
-            report = build_index(self.config, self.embedder, rebuild=rebuild, progress=progress, warn=warn)
+            if self.config.store.kind == "milvus":
+                from qa.index.milvus import MilvusStore
+                from qa.index.milvus_build import build_milvus
+
+                report = build_milvus(self.config, self._bulk_embedder(), rebuild=rebuild, progress=progress, warn=warn)
+                self._attach_store(MilvusStore(self.config))
+                return report
+            report = build_index(self.config, self._bulk_embedder(), rebuild=rebuild, progress=progress, warn=warn)
             # Reload unless nothing changed and the live build is the one already in memory.
             if not (report.skipped and self._index is not None and self._index.path == live_path(self.config.index)):
                 self._attach(load_index(self.config, check=False))
             return report
+
+    def _bulk_embedder(self) -> Embedder:
+        """What embeds an index build: the model here, or Ray actors (``embedding: {engine: ray}``)."""
+        e = self.config.embedding
+        if e.engine != "ray":
+            return self.embedder
+        from qa.models.ray_embedding import RayEmbedder
+
+        return RayEmbedder(self.embedder, self.config.model, self.config.runtime, e.address, e.workers, e.batch,
+                           work_dir=self.config.index)
 
     def ensure_index(self, progress: bool = True, warn: Callable[[str], None] | None = None) -> BuildReport | None:
         """Load the index, building or updating it first when it is missing or stale.
@@ -176,10 +221,10 @@ class Pipeline:
                 self._qcache.move_to_end(question)
                 return vec
         vec = self.embedder.embed([question])[0]
-        index = self._index
-        if index is not None and vec.shape[-1] != index.vectors.shape[1]:
+        store = self._store
+        if store is not None and vec.shape[-1] != store.dimension:
             # same model name, other weights: never search with mismatched vectors
-            raise StaleIndexError(f"the index holds {index.vectors.shape[1]}-dimensional vectors but the model "
+            raise StaleIndexError(f"the index holds {store.dimension}-dimensional vectors but the model "
                                   f"{self.config.model!r} gives {vec.shape[-1]}: run `qa index --rebuild`")
         with self._qlock:
             self._qcache[question] = vec
@@ -203,7 +248,7 @@ class Pipeline:
         if history is not None:
             reading = understand(q, self._read_history(history))
         self._ensure_loaded()
-        assert self._retriever is not None and self._answerer is not None and self._index is not None
+        assert self._retriever is not None and self._answerer is not None and self._store is not None
         if reading is not None:
             return self._ask_in_conversation(question, reading, top_k)
         qvec = self.embed_question(q)
@@ -231,14 +276,14 @@ class Pipeline:
         alone), and the passages retrieval should favour."""
         if not reading.followup:
             return reading, None
-        index = self.index
-        prefer = favour(index, reading.turn)
-        if not about_the_conversation(index, reading, prefer):
+        store = self.store
+        prefer = favour(store, reading.turn)
+        if not about_the_conversation(store, reading, prefer):
             return Reading(reading.question, reading.question, False), None
         return reading, prefer
 
     def _ask_in_conversation(self, question: str, reading: Reading, top_k: int) -> Answer:
-        assert self._retriever is not None and self._answerer is not None and self._index is not None
+        assert self._retriever is not None and self._answerer is not None and self._store is not None
         reading, prefer = self._in_context(reading)
         standalone = reading.standalone
         # The standalone question must fit the limit too: a pronoun can stand for a long phrase.
@@ -284,11 +329,12 @@ class Pipeline:
 
     def source(self, doc_id: str) -> dict:
         """Title, text, metadata (and a PDF's page start offsets) of an indexed document (only ids in the index exist)."""
-        idx = self.index
-        pos = idx.doc_position.get(doc_id)
+        store = self.store
+        pos = store.document_key(doc_id)
         if pos is None:
             raise KeyError(doc_id)
-        out = {"id": doc_id, "title": idx.titles[pos], "text": idx.texts[pos], "meta": idx.metas[pos]}
-        if idx.pages and idx.pages[pos]:
-            out["pages"] = list(idx.pages[pos])
+        doc = store.document(pos)
+        out = {"id": doc_id, "title": doc.title, "text": doc.text, "meta": doc.meta}
+        if doc.pages:
+            out["pages"] = list(doc.pages)
         return out

@@ -28,6 +28,8 @@ from qa.retrieval.retriever import FEATURES, Passage, Retrieval
 from qa.answer.spans import SpanModel
 from qa.answer.reading import WindowReader, WindowReading
 from qa.models.calibration import Calibration, sigmoid, weights_by_name
+from qa.index.faiss_store import as_store
+from qa.index.interface import Store
 from qa.index.store import Index
 
 if TYPE_CHECKING:  # the reader loads only when first used
@@ -166,9 +168,9 @@ def narrow(qtype: str | None, question: str, sentence: str,
 class Answerer:
     """Turns a :class:`Retrieval` into an :class:`Answer`."""
 
-    def __init__(self, index: Index, model: AnswerModel | None = None, threshold: float = 0.5,
+    def __init__(self, index: Store | Index, model: AnswerModel | None = None, threshold: float = 0.5,
                  reader: Callable[[], "Reader | None"] | None = None, spans: SpanModel | None = None):
-        self.index = index
+        self.store = as_store(index)
         self.model = model or AnswerModel.load()
         self.threshold = threshold
         self._reader = reader  # called on first need: the reader loads only if it is ever used
@@ -202,7 +204,7 @@ class Answerer:
             reader = self._reader()
             if reader is not None:
                 settings = reader.calibration.settings if reader.calibration is not None else None
-                self._windows = WindowReader(self.index, reader, settings)
+                self._windows = WindowReader(self.store, reader, settings)
         return self._windows
 
     def answer(self, r: Retrieval, threshold: float | None = None) -> Answer:
@@ -216,7 +218,7 @@ class Answerer:
         if read is None:
             return self._ranker_answer(r, ranked, order, threshold)
         best, readings = read
-        values = reader_features(r, ranked, order, best, readings, self.index)
+        values = reader_features(r, ranked, order, best, readings, self.store)
         calibration = windows.reader.calibration or DEFAULT_CALIBRATION
         conf = calibration.confidence(values)
         wanted_missing = values["type_asked"] > 0 and values["type_found"] == 0
@@ -230,13 +232,13 @@ class Answerer:
             return Answer(r.question, None, True, conf, (), r.passages, explain=explain,
                           reason=f"confidence {percent(conf)} is below the threshold {percent(threshold)}")
         a0, a1 = best.span  # type: ignore[misc]
-        rows = [row for row in range(best.first, best.last)
-                if self.index.sent_span[row][0] < a1 and a0 < self.index.sent_span[row][1]]
-        qs, qe = int(self.index.sent_span[rows[0]][0]), int(self.index.sent_span[rows[-1]][1])
+        spans = [(int(s), int(e)) for s, e in self.store.sentences(np.asarray(best.rows, dtype=np.int64)).span
+                 if s < a1 and a0 < e]
+        qs, qe = spans[0][0], spans[-1][1]
         citations = self._citations(r, ranked, order, best.doc, qs, qe, a0, a1, int(best.candidate))
         note = (f"The question asks for a {_WANTED[r.qtype]}; this answer holds none, so it may not be the one "
                 "asked for." if wanted_missing and r.qtype in _WANTED else None)
-        text = self.index.texts[best.doc]
+        text = self.store.document(best.doc).text
         return Answer(r.question, text[a0:a1], False, conf, tuple(citations), r.passages, explain=explain, note=note)
 
     def read(self, r: Retrieval, ranked: np.ndarray, order: np.ndarray,
@@ -264,42 +266,45 @@ class Answerer:
         if conf < threshold:
             return Answer(r.question, None, True, conf, (), r.passages, explain=explain,
                           reason=f"confidence {percent(conf)} is below the threshold {percent(threshold)}")
-        idx = self.index
+        st = self.store
         best = int(order[0])
         row = int(r.sentence_rows[best])
-        d = int(idx.sent_doc[row])
-        s, e = (int(x) for x in idx.sent_span[row])
+        info = st.sentences(r.sentence_rows)  # document and span of every candidate, in one call
+        d = int(info.doc[best])
+        text = st.document(d).text
+        s, e = (int(x) for x in info.span[best])
         if r.qtype is None:  # no date, number or name asked for: the answer is the sentence
             a0, a1 = 0, e - s
         else:
-            a0, a1 = narrow(r.qtype, r.question, idx.texts[d][s:e], functools.partial(idx.lowercase_words, d),
-                            self.spans)
+            a0, a1 = narrow(r.qtype, r.question, text[s:e], functools.partial(st.lowercase_words, d), self.spans)
         qs, qe = s, e
         # Join an adjacent sentence of the same passage when it is nearly as likely to hold the answer.
         pos = {int(x): i for i, x in enumerate(r.sentence_rows)}
-        near = [(ranked[j], nb) for nb in (row - 1, row + 1) for j in [pos.get(nb)]
-                if j is not None and idx.sent_doc[nb] == d and ranked[best] - ranked[j] < self.model.join_margin]
-        if near:  # the likelier of the two neighbours
-            ns, ne = (int(x) for x in idx.sent_span[max(near)[1]])
+        prev, nxt = st.neighbours(np.array([row], dtype=np.int64))
+        near = [(ranked[j], j) for nb in (int(prev[0]), int(nxt[0])) for j in [pos.get(nb)]
+                if nb >= 0 and j is not None and ranked[best] - ranked[j] < self.model.join_margin]
+        if near:  # the likelier of the two neighbours (on a tie, the later one)
+            j = max(near, key=lambda x: (x[0], int(r.sentence_rows[x[1]])))[1]
+            ns, ne = (int(x) for x in info.span[j])
             qs, qe = min(qs, ns), max(qe, ne)
         citations = self._citations(r, ranked, order, d, qs, qe, s + a0, s + a1, best)
         first = citations[0]
         note = None
         if r.qtype in _WANTED and (first.answer_start, first.answer_end) == (s, e):
             note = f"No {_WANTED[r.qtype]} in this passage fits the question, so the whole sentence is shown."
-        return Answer(r.question, idx.texts[d][s + a0:s + a1], False, conf, tuple(citations), r.passages,
+        return Answer(r.question, text[s + a0:s + a1], False, conf, tuple(citations), r.passages,
                       explain=explain, note=note)
 
     def _explain_row(self, r: Retrieval, scores: np.ndarray, i: int) -> dict:
-        row = int(r.sentence_rows[i])
-        d = int(self.index.sent_doc[row])
-        s, e = (int(x) for x in self.index.sent_span[row])
-        return {"source": self.index.doc_ids[d], "start": s, "end": e, "score": float(scores[i]),
+        row = self.store.sentences(r.sentence_rows[i:i + 1])
+        d = int(row.doc[0])
+        s, e = (int(x) for x in row.span[0])
+        return {"source": self.store.document(d).id, "start": s, "end": e, "score": float(scores[i]),
                 "features": {k: round(float(v), 4) for k, v in zip(FEATURES, r.features[i])}}
 
     def _explain_window(self, w: WindowReading) -> dict:
         span = w.span
-        return {"source": self.index.doc_ids[w.doc], "start": w.start, "end": w.end,
+        return {"source": self.store.document(w.doc).id, "start": w.start, "end": w.end,
                 "answer_start": span[0] if span else None, "answer_end": span[1] if span else None,
                 "answerable": round(w.reading.answer, 4), "margin": round(w.reading.margin, 4)}
 
@@ -307,28 +312,30 @@ class Answerer:
                    a0: int, a1: int, chosen: int) -> list[Citation]:
         """The answer's citation (``text[qs:qe]`` of document ``d``, the answer at ``a0:a1``), then the best
         sentences of other passages that score close to the chosen candidate."""
-        idx = self.index
-        text = idx.texts[d]
-        page = idx.page(d, qs)
-        cites = [Citation(idx.doc_ids[d], idx.titles[d], qs, qe, text[qs:qe], a0, a1,
-                          sigmoid(float(scores[chosen])), cite_url(idx.metas[d].get("url"), text[qs:qe], page, text, qs),
+        st = self.store
+        doc = st.document(d)
+        text = doc.text
+        page = doc.page(qs)
+        cites = [Citation(doc.id, doc.title, qs, qe, text[qs:qe], a0, a1,
+                          sigmoid(float(scores[chosen])), cite_url(doc.meta.get("url"), text[qs:qe], page, text, qs),
                           page)]
+        info = st.sentences(r.sentence_rows)
         used = {(d, qs, qe)}
         for i in order:
             if i == chosen:
                 continue
             if len(cites) >= 3 or scores[chosen] - scores[i] > 1.0:
                 break
-            rrow = int(r.sentence_rows[i])
-            rd = int(idx.sent_doc[rrow])
-            rs, re_ = (int(x) for x in idx.sent_span[rrow])
+            rd = int(info.doc[i])
+            rs, re_ = (int(x) for x in info.span[i])
             if any(ud == rd and min(re_, ue) > max(rs, us) for ud, us, ue in used):
                 continue
             used.add((rd, rs, re_))
-            rpage = idx.page(rd, rs)
-            cites.append(Citation(idx.doc_ids[rd], idx.titles[rd], rs, re_, idx.texts[rd][rs:re_], None, None,
-                                  sigmoid(float(scores[i])), cite_url(idx.metas[rd].get("url"), idx.texts[rd][rs:re_],
-                                                                       rpage, idx.texts[rd], rs), rpage))
+            other = st.document(rd)
+            rpage = other.page(rs)
+            cites.append(Citation(other.id, other.title, rs, re_, other.text[rs:re_], None, None,
+                                  sigmoid(float(scores[i])), cite_url(other.meta.get("url"), other.text[rs:re_],
+                                                                       rpage, other.text, rs), rpage))
         return cites
 
 
@@ -345,12 +352,12 @@ DEFAULT_CALIBRATION = Calibration(("answer", "margin"), (1.0, 0.2), 0.0)
 
 
 def reader_features(r: Retrieval, ranked: np.ndarray, order: np.ndarray, best: WindowReading,
-                    readings: list[WindowReading], index: Index) -> dict[str, float]:
+                    readings: list[WindowReading], store: Store) -> dict[str, float]:
     """Named features of a read answer: the reader's scores, the ranker's signals for the window's sentence,
     and whether the span is of the kind the question asks for."""
     f = dict(zip(FEATURES, r.features[best.candidate]))
     a0, a1 = best.span  # type: ignore[misc]
-    span_text = index.texts[best.doc][a0:a1]
+    span_text = store.document(best.doc).text[a0:a1]
     asked = r.qtype in _WANTED
     found = bool(asked and typed_spans(r.qtype, span_text))
     second = float(ranked[order[1]]) if len(order) > 1 else float(ranked[order[0]]) - 5.0

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from qa.index.store import Index
+from qa.index.interface import Store
 from qa.models.reader import Reader, Reading, context_budget, window
 
 # A number as the question writes it ("24000", "1,500", "3.5"): it names which of several alike sentences is meant.
@@ -38,15 +38,14 @@ DEFAULT_SETTINGS = {
 
 @dataclass(frozen=True)
 class WindowReading:
-    """A window of document ``doc`` (``text[start:end]``, sentence rows ``[first, last)``) around candidate
-    ``candidate`` (a position in ``Retrieval.sentence_rows``), and what the reader made of it."""
+    """A window of document ``doc`` (``text[start:end]``, sentence ids ``rows`` in text order) around
+    candidate ``candidate`` (a position in ``Retrieval.sentence_rows``), and what the reader made of it."""
 
     candidate: int
     doc: int
     start: int
     end: int
-    first: int
-    last: int
+    rows: tuple[int, ...]
     reading: Reading
 
     @property
@@ -57,25 +56,25 @@ class WindowReading:
         return self.start + self.reading.start, self.start + self.reading.end
 
     def covers(self, row: int) -> bool:
-        return self.first <= row < self.last
+        return row in self.rows
 
 
 class WindowReader:
-    """Builds windows over one loaded :class:`Index` and reads them with a :class:`Reader`."""
+    """Builds windows over one :class:`Store` and reads them with a :class:`Reader`."""
 
-    def __init__(self, index: Index, reader: Reader, settings: dict[str, float] | None = None):
-        self.index = index
+    def __init__(self, store: Store, reader: Reader, settings: dict[str, float] | None = None):
+        self.store = store
         self.reader = reader
         self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
         self._counts: OrderedDict[int, int] = OrderedDict()
         self._lock = threading.Lock()
 
     def counts(self, rows: Sequence[int]) -> list[int]:
-        """Word pieces of each sentence row (counted once, kept in a bounded cache)."""
+        """Word pieces of each sentence (counted once, kept in a bounded cache)."""
         with self._lock:
             missing = [r for r in rows if r not in self._counts]
         if missing:
-            found = self.reader.tokenizer.counts([self.index.sentence_text(r) for r in missing])
+            found = self.reader.tokenizer.counts(self.store.sentence_texts(missing))
             with self._lock:
                 self._counts.update(zip(missing, found))
                 while len(self._counts) > COUNT_CACHE:
@@ -83,45 +82,53 @@ class WindowReader:
         with self._lock:
             return [self._counts[r] for r in rows]
 
-    def window(self, row: int, budget: int) -> tuple[int, int]:
-        """Sentence rows ``[first, last)`` of the window around ``row``: its document's sentences only."""
-        idx = self.index
-        d = idx.sent_doc[row]
-        lo, hi = row, row + 1
+    def window(self, row: int, budget: int) -> tuple[int, ...]:
+        """Sentence ids of the window around ``row``, in text order: its document's sentences only."""
         reach = 8  # sentences looked at on each side: more never fit a reader's budget
-        while lo > 0 and row - lo < reach and idx.sent_doc[lo - 1] == d:
-            lo -= 1
-        while hi < len(idx.sent_doc) and hi - row <= reach and idx.sent_doc[hi] == d:
-            hi += 1
-        rows = list(range(lo, hi))
-        first, last = window(self.counts(rows), row - lo, budget)
-        return lo + first, lo + last
+        before, after = [], []
+        at = np.array([row], dtype=np.int64)
+        for _ in range(reach):
+            prev = int(self.store.neighbours(at)[0][0])
+            if prev < 0:
+                break
+            before.append(prev)
+            at = np.array([prev], dtype=np.int64)
+        at = np.array([row], dtype=np.int64)
+        for _ in range(reach):
+            nxt = int(self.store.neighbours(at)[1][0])
+            if nxt < 0:
+                break
+            after.append(nxt)
+            at = np.array([nxt], dtype=np.int64)
+        rows = before[::-1] + [row] + after
+        first, last = window(self.counts(rows), len(before), budget)
+        return tuple(rows[first:last])
+
+    def _text(self, rows: Sequence[int]) -> tuple[int, int, int, str]:
+        """(document, start, end, text) of the sentences ``rows`` (consecutive, one document)."""
+        info = self.store.sentences(np.asarray(rows, dtype=np.int64))
+        d, s, e = int(info.doc[0]), int(info.span[0][0]), int(info.span[-1][1])
+        return d, s, e, self.store.document(d).text[s:e]
 
     def read(self, question: str, candidates: Sequence[int], sentence_rows: np.ndarray, tokens: int,
              done: Sequence[WindowReading] = (), limit: int | None = None) -> list[WindowReading]:
         """Read a window around each candidate (positions in ``sentence_rows``) not inside a window already
         read, at most ``limit`` windows; one batch through the reader."""
-        idx = self.index
         qtokens = self.reader.tokenizer.counts([question])[0]
         budget = context_budget(qtokens, tokens)
-        plans: list[tuple[int, int, int]] = []
+        plans: list[tuple[int, tuple[int, ...]]] = []
         for c in candidates:
             if limit is not None and len(plans) >= limit:
                 break
             row = int(sentence_rows[c])
-            if any(w.covers(row) for w in done) or any(f <= row < la for _, f, la in plans):
+            if any(w.covers(row) for w in done) or any(row in rows for _, rows in plans):
                 continue
-            first, last = self.window(row, budget)
-            plans.append((c, first, last))
+            plans.append((c, self.window(row, budget)))
         if not plans:
             return []
-        spans = []
-        for _, first, last in plans:
-            d = int(idx.sent_doc[first])
-            spans.append((d, int(idx.sent_span[first][0]), int(idx.sent_span[last - 1][1])))
-        readings = self.reader.read(question, [idx.texts[d][s:e] for d, s, e in spans])
-        out = [WindowReading(c, d, s, e, first, last, rd)
-               for (c, first, last), (d, s, e), rd in zip(plans, spans, readings)]
+        spans = [self._text(rows) for _, rows in plans]
+        readings = self.reader.read(question, [text for *_, text in spans])
+        out = [WindowReading(c, d, s, e, rows, rd) for (c, rows), (d, s, e, _), rd in zip(plans, spans, readings)]
         return [self.anchored(question, w) for w in out]
 
     def anchored(self, question: str, w: WindowReading) -> WindowReading:
@@ -131,21 +138,20 @@ class WindowReader:
         span = w.span
         if not numbers or span is None:
             return w
-        idx = self.index
-        held = {row: {n.replace(",", "") for n in _NUMBER.findall(idx.sentence_text(row))}
-                for row in range(w.first, w.last)}
+        texts = self.store.sentence_texts(list(w.rows))
+        held = {row: {n.replace(",", "") for n in _NUMBER.findall(t)} for row, t in zip(w.rows, texts)}
         named = numbers & set().union(*held.values())
-        at = next((row for row in range(w.first, w.last) if idx.sent_span[row][0] <= span[0] < idx.sent_span[row][1]),
-                  None)
+        info = self.store.sentences(np.asarray(w.rows, dtype=np.int64))
+        at = next((row for row, (s, e) in zip(w.rows, info.span) if s <= span[0] < e), None)
         if not named or at is None or named <= held[at]:
             return w
-        rows = [row for row in range(w.first, w.last) if named <= held[row]]
+        rows = [row for row in w.rows if named <= held[row]]
         if not rows:
             return w
-        row = min(rows, key=lambda r: abs(r - at))
-        d, (s, e) = int(idx.sent_doc[row]), (int(x) for x in idx.sent_span[row])
-        rd = self.reader.read(question, [idx.texts[d][s:e]])[0]
-        return WindowReading(w.candidate, d, s, e, row, row + 1, rd)
+        row = min(rows, key=lambda r: abs(w.rows.index(r) - w.rows.index(at)))
+        d, s, e, text = self._text([row])
+        rd = self.reader.read(question, [text])[0]
+        return WindowReading(w.candidate, d, s, e, (row,), rd)
 
     def best(self, readings: Sequence[WindowReading], ranked: np.ndarray) -> WindowReading | None:
         """The window whose span is likeliest the answer: the reader's answerability and span margin,

@@ -52,14 +52,18 @@ def load_question_set(path: Path, split: str | None = None) -> QuestionSet:
 
 def citations_exact(pipeline: Pipeline, ans: Answer) -> bool:
     """Every quote equals the document text at its offsets, and the answer sits at its offsets."""
-    idx = pipeline.index
+    store = pipeline.store
+
+    def text_of(source: str) -> str:
+        return store.document(store.document_key(source)).text
+
     for c in ans.citations:
-        text = idx.texts[idx.doc_position[c.source]]
+        text = text_of(c.source)
         if text[c.start:c.end] != c.quote:
             return False
     if ans.citations:
         first = ans.citations[0]
-        text = idx.texts[idx.doc_position[first.source]]
+        text = text_of(first.source)
         if text[first.answer_start:first.answer_end] != ans.answer:
             return False
     return True
@@ -257,7 +261,11 @@ def eval_claim_set(pipeline: Pipeline, claims: list[dict], progress: Callable = 
 
     pipeline.ensure_index(progress=False)
     pipeline.check("warm-up claim")
-    idx = pipeline.index
+    store = pipeline.store
+
+    def text_of(source: str) -> str:
+        return store.document(store.document_key(source)).text
+
     times: list[float] = []
     confusion = {g: {p: 0 for p in VERDICTS} for g in VERDICTS}
     exact = detail_found = right_source = with_source = 0
@@ -267,8 +275,8 @@ def eval_claim_set(pipeline: Pipeline, claims: list[dict], progress: Callable = 
         v = pipeline.check(c["claim"])
         times.append(time.perf_counter() - t)
         confusion[c["verdict"]][v.verdict] += 1
-        exact += all(idx.texts[idx.doc_position[e.source]][e.start:e.end] == e.quote for e in v.evidence) and all(
-            idx.texts[idx.doc_position[m.source]][m.evidence_start:m.evidence_end] == m.evidence_text
+        exact += all(text_of(e.source)[e.start:e.end] == e.quote for e in v.evidence) and all(
+            text_of(m.source)[m.evidence_start:m.evidence_end] == m.evidence_text
             for m in v.mismatches)
         if v.verdict == c["verdict"] and v.evidence and c.get("source"):
             with_source += 1

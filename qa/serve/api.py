@@ -180,8 +180,8 @@ def create_app(pipeline: Pipeline, ui: bool = True, build_seconds: float | None 
     async def health() -> dict:
         """200 once the index is loaded; ``stale`` says why it no longer matches the corpus, when it does not."""
         # On the event loop, not the threadpool: busy worker threads cannot delay it.
-        index = pipeline.loaded_index or await run_in_threadpool(lambda: pipeline.index)
-        out: dict[str, Any] = {"status": "ok", "documents": len(index.doc_ids)}
+        store = pipeline.loaded_store or await run_in_threadpool(lambda: pipeline.store)
+        out: dict[str, Any] = {"status": "ok", "documents": store.counts()["documents"]}
         if pipeline.stale:
             out["stale"] = pipeline.stale
         return out

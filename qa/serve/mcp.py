@@ -15,6 +15,8 @@ the CLI prints; nothing is written to stdout but the protocol.
 
 from __future__ import annotations
 
+import sys
+
 from typing import Any
 from urllib.parse import quote
 
@@ -87,7 +89,11 @@ def build_server(pipeline: Pipeline) -> MCPServer:
     return server
 
 
-def serve_stdio(pipeline: Pipeline) -> None:
-    """Serve ``pipeline`` over MCP on stdin/stdout until the client closes them."""
+def serve_stdio(pipeline: Pipeline, warn=None) -> None:
+    """Serve ``pipeline`` over MCP on stdin/stdout until the client closes them (the index is built first
+    when it is missing or stale; what a person should read goes to stderr)."""
+    report = pipeline.ensure_index(progress=False, warn=warn)
+    if report is not None:
+        print(f"index built: {report.documents} documents, {report.chunks} passages", file=sys.stderr)
     pipeline.warm_up()
     build_server(pipeline).run("stdio")

@@ -105,17 +105,17 @@ def build_ui(pipeline: Pipeline, on_answer: Callable[[Answer], None] | None = No
     told = on_answer or (lambda answer: None)
     limit = pipeline.config.limits.max_question_chars
     try:
-        index = pipeline.index
-        doc_ids = list(index.doc_ids)
+        index = pipeline.store
+        listed = index.catalogue()
     except QAError:  # no index yet: quotes are then checked against every document, and no examples are offered
-        index, doc_ids = None, []
+        index, listed = None, []
+    doc_ids = [d for _, d, _, _ in listed]
     config = pipeline.config
     drawn: tuple[str, ...] = ()
     if index is not None and doc_ids and not config.examples and not examples_for(config, doc_ids)[0]:
         drawn = draw_questions(index, pipeline.ask)  # the corpus's own questions, answered before offered
     questions, claims = examples_for(config, doc_ids, drawn)
-    docs = [{"id": d, "title": index.titles[i], "pages": len(index.pages[i]) if index.pages else 0}
-            for i, d in enumerate(doc_ids)] if index is not None else []
+    docs = [{"id": d, "title": title, "pages": pages} for _, d, title, pages in listed]
 
     def text_of(doc_id: str) -> str:
         return pipeline.source(doc_id)["text"]
@@ -124,7 +124,7 @@ def build_ui(pipeline: Pipeline, on_answer: Callable[[Answer], None] | None = No
         return pipeline.source(doc_id)["title"]
 
     def in_corpus(stem: str) -> bool:
-        return index is not None and index.bm25_sentences.has(stem)
+        return index is not None and index.has_term(stem)
 
     turns_kept = pipeline.config.limits.max_history_turns
 

@@ -1,4 +1,4 @@
-"""What the fine-tuning scripts share (bench/train_reader.py, bench/train_extractor.py, bench/train_span_reader.py;
+"""What the fine-tuning scripts share (bench/train_reader.py; the word list too):
 the word list too): the optimiser, a training step, which weights train, and saving them.
 
 Unlike ``_common.py`` this sets no torch thread count: training uses every core.

@@ -1,25 +1,22 @@
 """How well the confidence tells answerable questions from ones the corpus cannot answer.
 
-    python bench/answerability.py [--questions 600] [--reader | --extractor]
+    python bench/answerability.py [--questions 600] [--config qa.yaml]
 
-Prints, for the seed question set (dev and test splits) and for held-out SQuAD *train*
-questions, the ROC AUC of the calibrated confidence (answerable vs off-topic) and the
-abstention rates at the configured ``abstain_threshold``. Off-topic SQuAD questions come in
-two kinds: *near* (their paragraph is left out of an article that stays in the corpus: same
-topic, names and words, no answer) and *far* (questions about other articles).
+Asks every question through the whole pipeline (with the reader as the config says) and prints,
+per set, the abstention rates at the configured ``abstain_threshold`` and the ROC AUC of the
+confidence between answerable questions and each kind of unanswerable one:
 
-The SQuAD corpus is the ranker's (``bench/train_ranker.py``: articles i%10==0, every 6th
-paragraph left out, index cached under .cache/squad-train); the questions are those its fit
-did not draw. ``--reader`` also scores the top sentence with the reader (the cross-encoder) and
-prints the AUC of its logit alone and of a logistic combination with the confidence
-(5-fold cross-validated): whether running the reader would buy better abstentions.
-``--extractor`` does the same with the span extractor's margin (best span against "no span here")
-for the top sentence.
+- the seed question set (dev and test splits): off-topic and near-topic unanswerable questions;
+- the documentation set (eval/docs.yaml, eval/docs_questions.yaml), when present;
+- held-out SQuAD *train* (articles i%10==9, which neither the reader, its calibration nor the ranker
+  saw) as a corpus with every 6th paragraph left out: *near* questions (their paragraph is left out:
+  same topic, names and words, no answer) and *far* ones (questions about articles i%10==5).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -29,105 +26,62 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT  # noqa: E402
 
 from qa import Pipeline  # noqa: E402
-from qa.config import config_from_dict  # noqa: E402
-from qa.evaluation.evaluate import load_question_set  # noqa: E402
-from qa.evaluation.squad import sample, write_corpus  # noqa: E402
-from train_ranker import WORK, ranker_data, ranker_draws  # noqa: E402
+from qa.config import load_config  # noqa: E402
+from qa.evaluation.evaluate import load_question_set, roc_auc  # noqa: E402
+from qa.evaluation.squad import load_squad, sample, write_corpus  # noqa: E402
+
+TRAIN = ROOT.parent / "shared" / "data" / "squad-train-v1.1.reconstructed.json"
+WORK = ROOT / ".cache" / "answerability"
 
 
-def rows_for(p: Pipeline, items, reader) -> list[dict]:
-    """Per (question, kind): the confidence and, with a reader, its logit for the top sentence."""
-    answerer = p._answerer
-    out = []
-    for q, kind in items:
-        r = p._retriever.retrieve(q, p.embed_question(q), top_k=p.config.top_k)
-        if len(r.sentence_rows) == 0:
-            out.append({"kind": kind, "conf": 0.0, "logit": -10.0})
-            continue
-        scores = answerer.sentence_scores(r)
-        conf = answerer.confidence(answerer.calibration_features(r, scores))
-        logit = None
-        if reader is not None:
-            top = int(r.sentence_rows[int(np.argmax(scores))])
-            logit = float(reader.score(q, [p.index.sentence_text(top)])[0])
-        out.append({"kind": kind, "conf": conf, "logit": logit})
-    return out
+def confidences(p: Pipeline, questions: list[str]) -> np.ndarray:
+    return np.array([p.ask(q).confidence for q in questions])
 
 
-def report(name: str, rows: list[dict], threshold: float, with_reader: str | None) -> None:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import cross_val_predict
-
-    y = np.array([r["kind"] == "answerable" for r in rows], dtype=int)
-    conf = np.array([r["conf"] for r in rows])
-    kinds = sorted({r["kind"] for r in rows} - {"answerable"})
-    line = [f"{name}: {int(y.sum())} answerable, abstain {np.mean(conf[y == 1] < threshold):.3f}"]
-    for k in kinds:
-        m = np.array([r["kind"] == k for r in rows])
-        sel = m | (y == 1)
-        line.append(f"{k} {int(m.sum())}: answered {np.mean(conf[m] >= threshold):.3f}, "
-                    f"AUC {roc_auc_score(y[sel], conf[sel]):.3f}")
-    print("; ".join(line))
-    if with_reader:
-        c = np.clip(conf, 1e-4, 1 - 1e-4)
-        X = np.c_[np.log(c / (1 - c)), [r["logit"] for r in rows]]
-        folds = min(5, int(y.sum()), int((1 - y).sum()))
-        both = cross_val_predict(LogisticRegression(), X, y, cv=folds, method="predict_proba")[:, 1]
-        print(f"  AUC: confidence {roc_auc_score(y, conf):.3f}, {with_reader} {roc_auc_score(y, X[:, 1]):.3f}, "
-              f"both (cross-validated) {roc_auc_score(y, both):.3f}")
+def report(name: str, answerable: np.ndarray, others: dict[str, np.ndarray], threshold: float) -> None:
+    parts = [f"answerable {len(answerable)} abstained {np.mean(answerable < threshold):.3f}"]
+    for kind, conf in others.items():
+        if len(conf):
+            parts.append(f"{kind} {len(conf)} abstained {np.mean(conf < threshold):.3f} "
+                         f"(AUC {roc_auc(list(answerable), list(conf)):.3f})")
+    print(f"{name}: " + "; ".join(parts))
 
 
-class _Margins:
-    """The extractor's margins, read like reader logits."""
-
-    def __init__(self, extractor):
-        self.extractor = extractor
-
-    def score(self, question, sentences) -> np.ndarray:
-        return np.array([s.margin if s else -99.0 for s in self.extractor.spans(question, sentences)])
+def question_set(p: Pipeline, path: Path, name: str, threshold: float) -> None:
+    for split in ("dev", "test"):
+        qs = load_question_set(path, split)
+        report(f"{name} {split}", confidences(p, [q["question"] for q in qs.answerable]),
+               {"off-topic": confidences(p, [q["question"] for q in qs.off_topic]),
+                "near-topic unanswerable": confidences(p, [q["question"] for q in qs.unanswerable])}, threshold)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--questions", type=int, default=600, help="answerable SQuAD questions (half as many of each off-topic kind)")
-    ap.add_argument("--reader", action="store_true", help="also measure the reader's logit as an answerability signal")
-    ap.add_argument("--extractor", action="store_true", help="also measure the extractor's span margin as one")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--questions", type=int, default=600)
+    ap.add_argument("--config", default=str(ROOT / "qa.yaml"), help="the settings (reader, threshold) to measure")
     args = ap.parse_args()
-    signal = "reader logit" if args.reader else "extractor margin" if args.extractor else None
-
-    seed = Pipeline.from_config(ROOT / "qa.yaml")
+    cfg = load_config(args.config)
+    threshold = cfg.abstain_threshold
+    seed = Pipeline(cfg)
     seed.ensure_index(progress=False)
-    seed.ask("warm-up question")
-    reader = None
-    if args.reader:
-        from qa.models.reader import shared
+    question_set(seed, ROOT / "eval" / "seed_questions.yaml", "seed", threshold)
+    docs_cfg = ROOT / "eval" / "docs.yaml"
+    if docs_cfg.is_file():
+        d = load_config(docs_cfg)
+        docs = Pipeline(dataclasses.replace(cfg, corpus=d.corpus, index=d.index), embedder=seed.embedder)
+        docs.ensure_index(progress=True)
+        question_set(docs, ROOT / "eval" / "docs_questions.yaml", "docs", threshold)
 
-        reader = shared(seed.embedder, seed.config.runtime)
-    elif args.extractor:
-        from qa.models.extractor import shared as shared_extractor
-
-        reader = _Margins(shared_extractor(seed.config.runtime))
-    threshold = seed.config.abstain_threshold
-    for split in ("dev", "test"):
-        qs = load_question_set(ROOT / "eval" / "seed_questions.yaml", split)
-        items = [(q["question"], "answerable") for q in qs.answerable] + [(q["question"], "off-topic") for q in qs.off_topic]
-        report(f"seed {split}", rows_for(seed, items, reader), threshold, signal)
-
-    # The ranker's corpus, and the questions its fit drew (left out here).
-    docs, questions, near, far = ranker_data()
-    drawn, drawn_off = ranker_draws(questions, near, far)
-    used = {q.id for q in drawn + drawn_off}
-    fresh = lambda qs: [q for q in qs if q.id not in used]  # noqa: E731
-    write_corpus(docs, WORK / "corpus")
-    p = Pipeline(config_from_dict({"corpus": str(WORK / "corpus"), "index": str(WORK / "index")}), embedder=seed.embedder)
+    ids = [i for i in range(442) if i % 10 == 9]
+    texts, questions, near = load_squad(TRAIN, ids, hold_out=lambda i, j: j % 6 == 3)
+    _, far = load_squad(TRAIN, [i for i in range(442) if i % 10 == 5])
+    write_corpus(texts, WORK / "corpus")
+    p = Pipeline(dataclasses.replace(cfg, corpus=WORK / "corpus", index=WORK / "index"), embedder=seed.embedder)
     p.ensure_index(progress=True)
-    p.ask("warm-up question")
     n = args.questions
-    items = ([(q.question, "answerable") for q in sample(fresh(questions), n, seed=21)]
-             + [(q.question, "near") for q in sample(fresh(near), n // 2, seed=22)]
-             + [(q.question, "far") for q in sample(fresh(far), n // 2, seed=23)])
-    report("held-out SQuAD train", rows_for(p, items, reader), threshold, signal)
+    report("held-out SQuAD train (i%10==9)", confidences(p, [q.question for q in sample(questions, n, seed=21)]),
+           {"near": confidences(p, [q.question for q in sample(near, n // 2, seed=22)]),
+            "far": confidences(p, [q.question for q in sample(far, n // 2, seed=23)])}, threshold)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,16 @@ expected status (200, or the 4xx a junk request must get) with a JSON body; anyt
 any exception, is an error. Prints throughput, latency percentiles, errors, status counts and the
 server's RSS at the start and the end.
 
-    python bench/load.py                       # 16 clients, 60 s, seed corpus
+``--flood`` instead measures the rate limit (issue 23): the server runs with ``limits.requests_per_minute``
+(``--rate``, default 60) and trusts 127.0.0.1 as a proxy, so each client is its own address through
+``X-Forwarded-For``. ``--clients`` well-behaved clients (default 8) send at ``--pace`` of the limit (default
+0.8) for ``--seconds`` alone, then again for ``--seconds`` beside one client at 10x the limit. It prints, for
+each phase, the well-behaved clients' refusals (429/503, which must be 0) and p95, the flood's status
+counts (429s, never a 5xx) and the ratio of the two p95s (target: at most 1.5).
+
+    python bench/load.py                       # 16 clients, 60 s, seed corpus, limits off
     python bench/load.py --clients 4 --seconds 10 --json
+    python bench/load.py --flood --clients 8 --seconds 60
 """
 
 from __future__ import annotations
@@ -106,10 +114,20 @@ class Stats:
 
 
 def client(port: int, requests: list, stats: Stats, deadline: float, budget: list[int], seed: int,
-           fresh: float = 0.0, vocab: list[str] | None = None) -> None:
+           fresh: float = 0.0, vocab: list[str] | None = None, address: str | None = None, interval: float = 0.0,
+           refusable: bool = False) -> None:
+    """Send requests until ``deadline``; with ``interval``, one every ``interval`` seconds (from a random phase),
+    as ``address`` (X-Forwarded-For). ``refusable``: a 429 is an expected answer, not an error."""
     rng = random.Random(seed)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    headers = {"Content-Type": "application/json", **({"X-Forwarded-For": address} if address else {})}
+    due = time.monotonic() + rng.random() * interval
     while time.monotonic() < deadline:
+        if interval:
+            time.sleep(max(0.0, due - time.monotonic()))
+            due += interval
+            if time.monotonic() >= deadline:
+                break
         with stats.lock:
             if budget[0] <= 0:
                 break
@@ -120,7 +138,7 @@ def client(port: int, requests: list, stats: Stats, deadline: float, budget: lis
             kind, body, expected = rng.choice(requests)
         t0 = time.perf_counter()
         try:
-            conn.request("POST", "/api/ask", body, {"Content-Type": "application/json"})
+            conn.request("POST", "/api/ask", body, headers)
             r = conn.getresponse()
             payload = r.read()
             dt = time.perf_counter() - t0
@@ -129,7 +147,9 @@ def client(port: int, requests: list, stats: Stats, deadline: float, budget: lis
                 parsed = json.loads(payload)
             except ValueError:
                 parsed = None
-            if r.status != expected or not isinstance(parsed, dict):
+            if refusable and r.status == 429 and isinstance(parsed, dict) and r.getheader("Retry-After"):
+                kind = "refused"
+            elif r.status != expected or not isinstance(parsed, dict):
                 error = f"{kind}: HTTP {r.status} (expected {expected}): {payload[:120]!r}"
             elif r.status == 200 and "abstained" not in parsed:
                 error = f"{kind}: 200 without the answer contract: {payload[:120]!r}"
@@ -176,20 +196,32 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", type=Path, default=None, help="qa.yaml to serve (default: the seed corpus, "
                                                                  "indexed into a temporary folder)")
-    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--clients", type=int, default=None, help="default 16 (--flood: 8 well-behaved ones)")
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--max-requests", type=int, default=50_000, help="stop after this many requests in all")
     ap.add_argument("--fresh", type=float, default=0.3,
                     help="share of requests that are new questions (never cached), the rest drawn from the mix")
     ap.add_argument("--startup-timeout", type=float, default=600.0)
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    ap.add_argument("--flood", action="store_true", help="measure the rate limit (see the module)")
+    ap.add_argument("--rate", type=int, default=60, help="--flood: limits.requests_per_minute of the server")
+    ap.add_argument("--pace", type=float, default=0.8, help="--flood: well-behaved clients' rate, a share of --rate")
     args = ap.parse_args(argv)
+    args.clients = args.clients or (8 if args.flood else 16)
 
     tmp = Path(tempfile.mkdtemp(prefix="qa-load-"))
     config = args.config
     if config is None:
         config = tmp / "qa.yaml"
         config.write_text(f"corpus: {ROOT / 'seeds'}\nindex: {tmp / 'index'}\n", encoding="utf-8")
+    if args.flood:
+        settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+        for key in ("corpus", "index"):
+            settings[key] = str((config.parent / settings[key]).resolve())
+        settings["trusted_proxies"] = ["127.0.0.1"]
+        settings.setdefault("limits", {})["requests_per_minute"] = args.rate
+        config = tmp / "qa-flood.yaml"
+        config.write_text(yaml.safe_dump(settings), encoding="utf-8")
     port, log = free_port(), tmp / "server.log"
     t_start = time.monotonic()
     proc = start_server(config, port, log)
@@ -202,6 +234,12 @@ def main(argv: list[str] | None = None) -> int:
         warm = Stats()  # one of each, so the model and caches are loaded before RSS is read
         client(port, requests[:5], warm, time.monotonic() + 60, [5], 0)
         rss_start = rss_mb(proc.pid)
+        if args.flood:
+            result = flood(args, port, requests, vocab)
+            result["server_alive"] = proc.poll() is None
+            result["errors"] += 0 if result["server_alive"] else 1
+            print(json.dumps(result, indent=None if args.json else 1))
+            return 1 if result["errors"] else 0
         stats, budget = Stats(), [args.max_requests]
         deadline = time.monotonic() + args.seconds
         threads = [threading.Thread(target=client, args=(port, requests, stats, deadline, budget, i, args.fresh, vocab))
@@ -260,6 +298,45 @@ def main(argv: list[str] | None = None) -> int:
     if not alive:
         print(f"error: the server died:\n{log.read_text()[-2000:]}", file=sys.stderr)
     return 1 if result["errors"] else 0
+
+
+def flood(args, port: int, requests: list, vocab: list[str]) -> dict:
+    """Well-behaved clients alone, then beside a client at 10x the limit (see the module)."""
+    interval = 60.0 / (args.rate * args.pace)
+
+    def phase(with_flood: bool) -> tuple[Stats, Stats, float]:
+        polite, rude, budget = Stats(), Stats(), [10**9]
+        deadline = time.monotonic() + args.seconds
+        threads = [threading.Thread(target=client, args=(port, requests, polite, deadline, budget, i, args.fresh, vocab,
+                                                         f"198.51.100.{i + 1}", interval)) for i in range(args.clients)]
+        if with_flood:  # two connections of one address at 5x each: 10x even while some replies are slow
+            threads += [threading.Thread(target=client, args=(port, requests, rude, deadline, budget, 99 + j, args.fresh,
+                                                              vocab, "203.0.113.66", 60.0 / (5 * args.rate), True))
+                        for j in range(2)]
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return polite, rude, time.monotonic() - t0
+
+    def summary(stats: Stats) -> dict:
+        ok = [lat for kind, lats in stats.by_kind.items() if kind not in ("junk", "refused") for lat in lats]
+        return {"requests": len(stats.latencies), "status": dict(stats.status),
+                "p50_ms": round(pct(ok, 50) * 1000, 1), "p95_ms": round(pct(ok, 95) * 1000, 1),
+                "refused": sum(v for k, v in stats.status.items() if k in ("429", "503")),
+                "errors": len(stats.errors), "first_errors": stats.errors[:5]}
+
+    alone, _, _ = phase(False)
+    beside, rude, t_flood = phase(True)
+    a, b, f = summary(alone), summary(beside), summary(rude)
+    fives = sum(v for k, v in rude.status.items() if k.startswith("5") or k == "exception")
+    return {"rate_per_minute": args.rate, "clients": args.clients, "pace_per_minute": round(60 / interval, 1),
+            "seconds": args.seconds, "alone": a, "with_flood": b,
+            "flood": {**f, "sent_per_minute": round(f["requests"] / t_flood * 60, 1), "5xx": fives},
+            "p95_ratio": round(b["p95_ms"] / a["p95_ms"], 2) if a["p95_ms"] else None,
+            "errors": a["errors"] + b["errors"] + f["errors"] + a["refused"] + b["refused"] + fives,
+            "cpus": os.cpu_count(), "loadavg_1min": round(os.getloadavg()[0], 2)}
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa import Pipeline  # noqa: E402
 from qa.answer.answerer import CALIBRATION_FEATURES, AnswerModel, Answerer  # noqa: E402
-from qa.config import config_from_dict  # noqa: E402
+from qa.config import config_from_dict, load_config  # noqa: E402
 from qa.retrieval.retriever import FEATURES  # noqa: E402
 from qa.evaluation.squad import load_squad, sample, write_corpus  # noqa: E402
 from qa.evaluation.evaluate import load_question_set  # noqa: E402
@@ -90,78 +90,10 @@ def top_correct(index, model: AnswerModel, rs, labels) -> np.ndarray:
                      for r, lab in zip(rs, labels)])
 
 
-def reader_logits(index, model: AnswerModel, rs, reader, n: int) -> list[np.ndarray]:
-    """The reader's logits for each retrieval's top ``n`` sentences by the ranker."""
-    ans = Answerer(index, model)
-    out = []
-    for r in rs:
-        top = np.argsort(-ans.sentence_scores(r), kind="stable")[:n]
-        out.append(reader.score(r.question, [index.sentence_text(int(r.sentence_rows[i])) for i in top]))
-    return out
-
-
-class _Precomputed:
-    """Stands in for the reader with logits already computed for the ranker's top sentences."""
-
-    def __init__(self, logits: np.ndarray):
-        self.logits = logits
-
-    def score(self, question, sentences) -> np.ndarray:
-        return self.logits[:len(sentences)]
-
-
 def seed_labels(seed: Pipeline, rs, questions) -> list[np.ndarray]:
     """Per seed retrieval: which candidate sentences hold a gold answer string."""
     return [np.array([any(a in seed.index.sentence_text(int(row)) for a in q.answers) for row in r.sentence_rows],
                      dtype=np.int32) for r, q in zip(rs, questions)]
-
-
-def fit_reader(p: Pipeline, model: AnswerModel, R_fit, fit_labels, R_hold, hold_labels, share: float) -> dict:
-    """Candidates, margin and weight of the reader, by top-1 accuracy on the fit questions.
-
-    The margin is capped so that the reader runs on at most ``share`` of the questions: it costs about
-    8 ms per candidate sentence, and the median question must stay as fast as a plain hybrid search.
-    """
-    from qa.models.reader import Reader
-
-    reader = Reader.load()
-    if reader is None:
-        print("no reader weights (run bench/train_reader.py): the reader stays off", file=sys.stderr)
-        return {}
-    n_max = 6
-    t = time.time()
-    R_fit, fit_labels = R_fit[:1500], fit_labels[:1500]
-    L_fit = reader_logits(p.index, model, R_fit, reader, n_max)
-    L_hold = reader_logits(p.index, model, R_hold, reader, n_max)
-    print(f"reader logits {time.time() - t:.0f}s", file=sys.stderr)
-
-    def accuracy(rs, labels, logits, n, margin, weight):
-        """Top-1 accuracy and share of questions re-read, through the shipped rule (Answerer.reread)."""
-        settings = dataclasses.replace(model, reader_candidates=n, reader_margin=margin, reader_weight=weight)
-        hits = runs = 0
-        for r, lab, lg in zip(rs, labels, logits):
-            ans = Answerer(p.index, settings, reader=lambda lg=lg: _Precomputed(lg))
-            scores, ran = ans.reread(r, ans.sentence_scores(r))
-            runs += ran is not None
-            hits += bool(len(lab) and lab[int(np.argmax(scores))])
-        return hits / len(rs), runs / len(rs)
-
-    grid = [(n, m, w) for n in (2, 3, 4, 5, 6) for m in (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 99.0)
-            for w in (0.25, 0.5, 1.0, 1.5, 2.0, 3.0)]
-    scored = []
-    for n, m, w in grid:
-        acc, runs = accuracy(R_fit, fit_labels, L_fit, n, m, w)
-        if runs <= share:
-            scored.append((acc, -n, -m, n, m, w))
-    # Among settings within 0.2 points of the best, the fewest candidates (each costs latency), then the
-    # smallest margin (the reader runs less often).
-    top_acc = max(x[0] for x in scored)
-    acc, _, _, n, m, w = max((x for x in scored if x[0] >= top_acc - 0.002), key=lambda x: (x[1], x[2], x[0]))
-    base = accuracy(R_hold, hold_labels, L_hold, 1, -1.0, 0.0)[0]
-    hold, runs = accuracy(R_hold, hold_labels, L_hold, n, m, w)
-    print(f"reader: {n} candidates, margin {m}, weight {w}: fit @1 {acc:.3f}; held-out train @1 {base:.3f} -> "
-          f"{hold:.3f}, reader ran on {runs:.0%} of questions", file=sys.stderr)
-    return {"reader_candidates": n, "reader_margin": m, "reader_weight": w}
 
 
 def fit_listwise(groups: list[tuple[np.ndarray, np.ndarray]], weights: np.ndarray, l2: float = 1e-3):
@@ -195,8 +127,6 @@ def write_model(model: AnswerModel, out: Path, fitted_on: str) -> None:
         "features": list(FEATURES), "ranker": list(model.ranker), "ranker_bias": model.ranker_bias,
         "calibration_features": list(CALIBRATION_FEATURES), "calibration": list(model.calibration),
         "calibration_bias": model.calibration_bias, "join_margin": model.join_margin,
-        "reader": {"candidates": model.reader_candidates, "margin": model.reader_margin,
-                   "weight": model.reader_weight} if model.reader_candidates else None,
         "fitted_on": fitted_on,
     }, indent=1) + "\n")
     print("wrote", out, file=sys.stderr)
@@ -208,12 +138,8 @@ def main() -> None:
     ap.add_argument("--offtopic", type=int, default=1500)
     ap.add_argument("--seed-share", type=float, default=0.2, help="weight of the seed dev split in the fit")
     ap.add_argument("--pointwise", action="store_true", help="rank with the pointwise logistic fit")
-    ap.add_argument("--reader-share", type=float, default=0.4,
-                    help="the most questions the reader may run on (it costs latency)")
     ap.add_argument("--calibrate", choices=("correct", "topic"), default="topic",
                     help="confidence target: the question is answerable (default), or the top answer is right")
-    ap.add_argument("--reader-only", action="store_true",
-                    help="keep the shipped ranker and calibrator; refit only when and how the reader re-reads")
     ap.add_argument("--out", default=str(ROOT / "qa" / "data" / "ranker.json"))
     args = ap.parse_args()
     from sklearn.linear_model import LogisticRegression
@@ -221,7 +147,9 @@ def main() -> None:
     docs, questions, near, far = ranker_data()
     qs, off = ranker_draws(questions, near, far, args.questions, args.offtopic)
     write_corpus(docs, WORK / "corpus")
-    cfg = config_from_dict({"corpus": str(WORK / "corpus"), "index": str(WORK / "index")})
+    # The ranker and its calibrator are fitted without the reader: they serve `reader: false`, and the
+    # reader's own calibration (bench/calibrate_reader.py) takes the ranker's scores as features.
+    cfg = config_from_dict({"corpus": str(WORK / "corpus"), "index": str(WORK / "index"), "reader": False})
     p = Pipeline(cfg)
     t = time.time()
     print(p.build_index(), f"{time.time() - t:.0f}s", file=sys.stderr)
@@ -238,19 +166,12 @@ def main() -> None:
     print(f"retrieval {time.time() - t:.0f}s", file=sys.stderr)
 
     fit_labels = [labels_for(p, r, g) for r, g in zip(R_fit, fit_q)]
-    if args.reader_only:  # e.g. after retraining the reader: its settings, the rest as shipped
-        shipped = AnswerModel.load()
-        settings = fit_reader(p, shipped, R_fit, fit_labels, R_hold,
-                              [labels_for(p, r, g) for r, g in zip(R_hold, hold_q)], args.reader_share)
-        fitted_on = json.loads((ROOT / "qa" / "data" / "ranker.json").read_text())["fitted_on"]
-        write_model(dataclasses.replace(shipped, **settings), Path(args.out), fitted_on)
-        return
     X = np.vstack([r.features for r in R_fit])
     y = np.concatenate(fit_labels)
     weights = np.ones(len(y))
     # The seed corpus's dev split (never its test split) joins the fit with a fixed share of the
     # weight, so the ranker also fits long single-topic documents, not only Wikipedia paragraphs.
-    seed = Pipeline.from_config(ROOT / "qa.yaml")
+    seed = Pipeline(dataclasses.replace(load_config(ROOT / "qa.yaml"), reader=False))
     seed.ensure_index(progress=False)
     seed_set = load_question_set(ROOT / "eval" / "seed_questions.yaml", "dev")
     seed_q = [SimpleNamespace(question=q["question"], answers=[str(a) for a in q["answers"]]) for q in seed_set.answerable]
@@ -301,10 +222,6 @@ def main() -> None:
     cal = LogisticRegression(C=1.0, max_iter=2000).fit(Xc, yc, sample_weight=wc * len(yc))
     model = AnswerModel(model.ranker, model.ranker_bias, tuple(map(float, cal.coef_[0])),
                         float(cal.intercept_[0]))
-    reader_fit = fit_reader(p, model, R_fit, fit_labels, R_hold, [labels_for(p, r, g) for r, g in zip(R_hold, hold_q)],
-                            args.reader_share)
-    if reader_fit:
-        model = dataclasses.replace(model, **reader_fit)
     conf_pos = confidences(p.index, model, R_hold)
     conf_neg = confidences(p.index, model, R_off_hold)
     for th in (0.3, 0.5, 0.7):

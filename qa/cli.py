@@ -1,4 +1,4 @@
-"""Command line: ``qa [--config FILE] {index,ask,chat,check,serve,eval}``.
+"""Command line: ``qa [--config FILE] {index,ask,chat,check,serve,mcp,eval}``.
 
 A thin edge: parse arguments, call :class:`Pipeline`, print. User mistakes
 (bad config, empty question, missing index) exit 2 with one line on stderr;
@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build or update the index (only changed documents are embedded)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="embed on Ray Data actors (a local Ray, or the cluster at ADDRESS, e.g. auto); needs .[ray]")
 
     p = sub.add_parser("ask", help="answer a question ('-' reads one question per line from stdin)")
     p.add_argument("question")
@@ -61,11 +63,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="all", choices=["all", "dev", "test"], help="subset of a YAML set")
     p.add_argument("--workdir", metavar="DIR",
                    help="SQuAD only: keep the corpus and index in DIR, so a rerun embeds nothing")
+    p.add_argument("--exclude", metavar="FILE",
+                   help="SQuAD only: leave out the articles of this SQuAD-format file (e.g. ones tuned on)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     p = sub.add_parser("serve", help="start the web UI and HTTP API (builds the index if needed)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=_port, default=7860)
+
+    sub.add_parser("mcp", help="serve the pipeline to an AI assistant over MCP on stdin/stdout (tools ask, "
+                               "check_claim, check_quote; the documents as resources)")
     return ap
 
 
@@ -100,8 +107,11 @@ def _render(ans) -> str:
 
 
 def _cmd_index(pipeline, args) -> int:
-    report = pipeline.build_index(rebuild=args.rebuild, progress=not args.json and sys.stderr.isatty(),
-                                  warn=_warn)
+    if args.ray is not None:
+        e = pipeline.config.embedding
+        pipeline.config = dataclasses.replace(pipeline.config, embedding=dataclasses.replace(
+            e, engine="ray", address=args.ray or e.address))
+    report = pipeline.build_index(rebuild=args.rebuild, progress=not args.json and sys.stderr.isatty(), warn=_warn)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     elif report.skipped:
@@ -368,7 +378,13 @@ def _cmd_serve(pipeline, args) -> int:
 
     if args.port:  # port 0: the system picks one, and uvicorn's log names it
         announce_when_listening(args.host, args.port)
-    serve(pipeline, host=args.host, port=args.port)
+    serve(pipeline, host=args.host, port=args.port, build_seconds=report.seconds if report is not None else None)
+    return EXIT_OK
+
+
+def _cmd_mcp(pipeline, args) -> int:
+    from qa.serve.mcp import serve_stdio
+    serve_stdio(pipeline, warn=_warn)  # stdout carries the protocol: every word for a person goes to stderr
     return EXIT_OK
 
 
@@ -388,6 +404,7 @@ def _cmd_eval(pipeline, args) -> int:
     from qa.evaluation.dialogues import eval_dialogues, is_dialogue_set, load_dialogue_set
     from qa.evaluation.evaluate import (eval_claim_set, eval_question_set, eval_squad, is_claim_set, load_claim_set,
                              load_question_set)
+    from qa.evaluation.squad import titles
     from qa.pipeline import Pipeline
 
     path = Path(args.file)
@@ -399,8 +416,10 @@ def _cmd_eval(pipeline, args) -> int:
             cfg = dataclasses.replace(pipeline.config, corpus=corpus, index=index)
             return Pipeline(cfg, embedder=pipeline.embedder)
 
-        workdir = Path(args.workdir) if args.workdir else None
-        result = eval_squad(path, args.limit, args.seed, make, workdir=workdir, progress=bar)
+        if args.exclude and not Path(args.exclude).is_file():
+            raise QAError(f"--exclude file not found: {args.exclude}")
+        result = eval_squad(path, args.limit, args.seed, make, workdir=Path(args.workdir) if args.workdir else None,
+                            progress=bar, exclude=titles(args.exclude) if args.exclude else set())
     elif is_dialogue_set(path):
         dialogues = load_dialogue_set(path, args.split)
         result = eval_dialogues(pipeline, dialogues[:args.limit] if args.limit is not None else dialogues, progress=bar)
@@ -410,7 +429,7 @@ def _cmd_eval(pipeline, args) -> int:
     else:
         qs = load_question_set(path, args.split)
         if args.limit is not None:
-            qs = type(qs)(qs.answerable[:args.limit], qs.off_topic[:args.limit])
+            qs = type(qs)(qs.answerable[:args.limit], qs.off_topic[:args.limit], qs.unanswerable[:args.limit])
         result = eval_question_set(pipeline, qs, progress=bar)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
@@ -459,8 +478,10 @@ def main(argv: list[str] | None = None) -> int:
             raise QAError(f"qa chat takes '-' (questions from stdin) or nothing (a prompt), got {args.input!r}")
         if args.command == "chat" and args.json and args.input != "-":
             raise QAError("--json reads the questions from stdin: qa chat --json -")
-        if args.command in ("ask", "chat") and args.top_k is not None and not 1 <= args.top_k <= 100:
-            raise QAError(f"--top-k must be between 1 and 100, got {args.top_k}")
+        from qa.config import TOP_K_RANGE, valid_top_k
+
+        if args.command in ("ask", "chat") and args.top_k is not None and not valid_top_k(args.top_k):
+            raise QAError(f"--top-k must be {TOP_K_RANGE}, got {args.top_k}")
         # Imported here, not at the top: usage errors and --help never load numpy, torch or the index.
         from qa.pipeline import Pipeline
 
@@ -468,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
         pipeline.on_stale = lambda reason: _warn(f"{reason}; answering from the last good build until "
                                                  f"`{_qa(args)} index` runs")
         handler = {"index": _cmd_index, "ask": _cmd_ask, "chat": _cmd_chat, "check": _cmd_check, "serve": _cmd_serve,
-                   "eval": _cmd_eval}[args.command]
+                   "mcp": _cmd_mcp, "eval": _cmd_eval}[args.command]
         return handler(pipeline, args)
     except QAError as exc:
         message = str(exc)

@@ -20,19 +20,20 @@ from qa.answer.answerer import Answer, Answerer, AnswerModel
 from qa.answer.conversation import Reading, about_the_conversation, favour, read_history, understand
 from qa.check.claims import CheckSettings, ClaimChecker, Verdict
 from qa.check.split import split_claims
-from qa.config import Config, load_config
+from qa.config import TOP_K_RANGE, Config, load_config, valid_top_k
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
-from qa.errors import InputError, QAError, StaleIndexError, IndexMissingError
+from qa.errors import ConfigError, InputError, QAError, StaleIndexError, IndexMissingError
 from qa.text.chars import blank, clean_text
 from qa.text.words import tokenize
 from qa.retrieval.retriever import Retriever
 from qa.index.build import BuildReport, build_index
+from qa.index.faiss_store import FaissStore
+from qa.index.interface import Store
 from qa.index.store import Index, live_path, load_index
 
-if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; torch when the reader runs
+if TYPE_CHECKING:  # rapidfuzz and difflib load only when a quote is checked; the reader when first used
     from qa.check.quotes import QuoteCheck
     from qa.retrieval.retriever import Favour
-    from qa.models.extractor import Extractor, OnnxExtractor
     from qa.models.reader import Reader
 
 
@@ -56,14 +57,14 @@ class Pipeline:
     """Question answering over one configured corpus and index."""
 
     def __init__(self, config: Config, embedder: Embedder | None = None, answer_model: AnswerModel | None = None,
-                 reader: "Reader | None" = None, extractor: "Extractor | OnnxExtractor | None" = None):
+                 reader: "Reader | None" = None):
         self.config = config
         self._embedder = embedder
-        self._reader = reader  # the shipped reader is loaded on first use when none is given
-        self._extractor = extractor  # likewise the shipped span extractor
+        self._reader = reader  # the configured reader is loaded on first use when none is given
         self._verifier = None  # likewise the claim verifier (only with ``verifier: true``)
         self._answer_model = answer_model
         self._index: Index | None = None
+        self._store: Store | None = None
         self._retriever: Retriever | None = None
         self._answerer: Answerer | None = None
         self._checker: ClaimChecker | None = None
@@ -91,10 +92,11 @@ class Pipeline:
         return self._embedder
 
     def _load_reader(self) -> "Reader | None":
-        if self._reader is None:
-            from qa.models.reader import shared
+        if self._reader is None and self.config.reader:
+            from qa.models.reader import READER_FILE, shared
 
-            self._reader = shared(self._embedder, self.config.runtime)
+            path = READER_FILE if self.config.reader is True else Path(self.config.reader)
+            self._reader = shared(path, self.config.runtime)
         return self._reader
 
     def _load_verifier(self):
@@ -104,30 +106,35 @@ class Pipeline:
             self._verifier = shared(runtime=self.config.runtime)
         return self._verifier
 
-    def _load_extractor(self) -> "Extractor | OnnxExtractor | None":
-        if self._extractor is None:
-            from qa.models.extractor import shared
-
-            self._extractor = shared(self.config.runtime)
-        return self._extractor
-
     def warm_up(self) -> None:
-        """Load the index, the embedding model and (when enabled) the reader and extractor, so no request waits."""
+        """Load the index, the embedding model and (when enabled) the reader, so no request waits."""
         self._ensure_loaded()
         self.embedder.embed(["warm-up question"])
-        if self.config.reader:
-            self._load_reader()
+        self._load_reader()
         if self.config.verifier:
             self._load_verifier()
-        if self.config.extractor:
-            self._load_extractor()
-        self.index.normalised  # noqa: B018 (the quote checker's texts: read now, not on a first quote)
+        if self._index is not None:
+            self._index.normalised  # noqa: B018 (the quote checker's texts: read now, not on a first quote)
 
     @property
     def index(self) -> Index:
+        """The in-process index of the faiss backend (claim and quote checks, the UI's word list read it)."""
         self._ensure_loaded()
-        assert self._index is not None
+        if self._index is None:
+            raise ConfigError(f"this needs the faiss backend's in-process index; store.kind is {self.config.store.kind!r}")
         return self._index
+
+    @property
+    def store(self) -> Store:
+        """The loaded index seen through the store interface (what retrieval and answering read)."""
+        self._ensure_loaded()
+        assert self._store is not None
+        return self._store
+
+    @property
+    def loaded_store(self) -> Store | None:
+        """The store when it is loaded already, else None (never loads)."""
+        return self._store
 
     @property
     def loaded_index(self) -> Index | None:
@@ -137,35 +144,61 @@ class Pipeline:
     @property
     def stale(self) -> str | None:
         """Why the loaded index no longer matches the corpus or settings (it still answers), or None."""
-        return self._index.stale if self._index is not None else None
+        return self._store.stale if self._store is not None else None
 
     def _ensure_loaded(self, on_stale: Callable[[str], None] | None = None) -> None:
-        if self._index is None:
+        if self._store is None:
             with self._lock:
-                if self._index is None:
-                    self._attach(load_index(self.config, stale=on_stale or self.on_stale))
+                if self._store is None:
+                    if self.config.store.kind == "milvus":
+                        from qa.index.milvus import MilvusStore
+
+                        self._attach_store(MilvusStore(self.config))
+                    else:
+                        self._attach(load_index(self.config, stale=on_stale or self.on_stale))
 
     def _attach(self, index: Index) -> None:
+        self._attach_store(FaissStore(index), index)
+
+    def _attach_store(self, store: Store, index: Index | None = None) -> None:
         r = self.config.retrieval
-        self._retriever = Retriever(index, r.dense_weight, r.candidates, r.sentence_weight)
-        self._answerer = Answerer(index, self._answer_model, self.config.abstain_threshold,
-                                  reader=self._load_reader if self.config.reader else None,
-                                  extractor=self._load_extractor if self.config.extractor else None)
-        self._checker = ClaimChecker(index, self._retriever, self.check_settings,
+        retriever = Retriever(store, r.dense_weight, r.candidates, r.sentence_weight)
+        self._answerer = Answerer(store, self._answer_model, self.config.abstain_threshold,
+                                  reader=self._load_reader if (self.config.reader or self._reader) else None)
+        self._checker = ClaimChecker(store, retriever, self.check_settings,
                                      verifier=self._load_verifier if self.config.verifier else None)
+        self._retriever = retriever
         with self._qlock:
             self._qcache.clear()
-        self._index = index
+        # The previous store is not closed: clients of one Milvus URI share a connection.
+        self._store, self._index = store, index
 
     def build_index(self, rebuild: bool = False, progress: bool = True,
                     warn: Callable[[str], None] | None = None) -> BuildReport:
         """Build or update the index for the configured corpus, then use it."""
         with self._lock:
-            report = build_index(self.config, self.embedder, rebuild=rebuild, progress=progress, warn=warn)
+            if self.config.store.kind == "milvus":
+                from qa.index.milvus import MilvusStore
+                from qa.index.milvus_build import build_milvus
+
+                report = build_milvus(self.config, self._bulk_embedder(), rebuild=rebuild, progress=progress, warn=warn)
+                self._attach_store(MilvusStore(self.config))
+                return report
+            report = build_index(self.config, self._bulk_embedder(), rebuild=rebuild, progress=progress, warn=warn)
             # Reload unless nothing changed and the live build is the one already in memory.
             if not (report.skipped and self._index is not None and self._index.path == live_path(self.config.index)):
                 self._attach(load_index(self.config, check=False))
             return report
+
+    def _bulk_embedder(self) -> Embedder:
+        """What embeds an index build: the model here, or Ray actors (``embedding: {engine: ray}``)."""
+        e = self.config.embedding
+        if e.engine != "ray":
+            return self.embedder
+        from qa.models.ray_embedding import RayEmbedder
+
+        return RayEmbedder(self.embedder, self.config.model, self.config.runtime, e.address, e.workers, e.batch,
+                           work_dir=self.config.index)
 
     def ensure_index(self, progress: bool = True, warn: Callable[[str], None] | None = None) -> BuildReport | None:
         """Load the index, building or updating it first when it is missing or stale.
@@ -199,10 +232,10 @@ class Pipeline:
                 self._qcache.move_to_end(question)
                 return vec
         vec = self.embedder.embed([question])[0]
-        index = self._index
-        if index is not None and vec.shape[-1] != index.vectors.shape[1]:
+        store = self._store
+        if store is not None and vec.shape[-1] != store.dimension:
             # same model name, other weights: never search with mismatched vectors
-            raise StaleIndexError(f"the index holds {index.vectors.shape[1]}-dimensional vectors but the model "
+            raise StaleIndexError(f"the index holds {store.dimension}-dimensional vectors but the model "
                                   f"{self.config.model!r} gives {vec.shape[-1]}: run `qa index --rebuild`")
         with self._qlock:
             self._qcache[question] = vec
@@ -220,13 +253,13 @@ class Pipeline:
         """
         q = clean_text(question, "question", self.config.limits.max_question_chars)
         top_k = self.config.top_k if top_k is None else top_k
-        if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 100:
-            raise InputError(f"top_k must be an integer between 1 and 100, got {top_k!r}")
+        if not valid_top_k(top_k):
+            raise InputError(f"top_k must be an integer {TOP_K_RANGE}, got {top_k!r}")
         reading = None
         if history is not None:
             reading = understand(q, self._read_history(history))
         self._ensure_loaded()
-        assert self._retriever is not None and self._answerer is not None and self._index is not None
+        assert self._retriever is not None and self._answerer is not None and self._store is not None
         if reading is not None:
             return self._ask_in_conversation(question, reading, top_k)
         qvec = self.embed_question(q)
@@ -254,14 +287,14 @@ class Pipeline:
         alone), and the passages retrieval should favour."""
         if not reading.followup:
             return reading, None
-        index = self.index
-        prefer = favour(index, reading.turn)
-        if not about_the_conversation(index, reading, prefer):
+        store = self.store
+        prefer = favour(store, reading.turn)
+        if not about_the_conversation(store, reading, prefer):
             return Reading(reading.question, reading.question, False), None
         return reading, prefer
 
     def _ask_in_conversation(self, question: str, reading: Reading, top_k: int) -> Answer:
-        assert self._retriever is not None and self._answerer is not None and self._index is not None
+        assert self._retriever is not None and self._answerer is not None and self._store is not None
         reading, prefer = self._in_context(reading)
         standalone = reading.standalone
         # The standalone question must fit the limit too: a pronoun can stand for a long phrase.
@@ -307,11 +340,12 @@ class Pipeline:
 
     def source(self, doc_id: str) -> dict:
         """Title, text, metadata (and a PDF's page start offsets) of an indexed document (only ids in the index exist)."""
-        idx = self.index
-        pos = idx.doc_position.get(doc_id)
+        store = self.store
+        pos = store.document_key(doc_id)
         if pos is None:
             raise KeyError(doc_id)
-        out = {"id": doc_id, "title": idx.titles[pos], "text": idx.texts[pos], "meta": idx.metas[pos]}
-        if idx.pages and idx.pages[pos]:
-            out["pages"] = list(idx.pages[pos])
+        doc = store.document(pos)
+        out = {"id": doc_id, "title": doc.title, "text": doc.text, "meta": doc.meta}
+        if doc.pages:
+            out["pages"] = list(doc.pages)
         return out

@@ -35,8 +35,8 @@ def fake_pipeline(tmp: Path, corpus: Path | None = None, **settings) -> Pipeline
     if corpus is None:
         corpus = tmp / "seeds"
         shutil.copytree(SEEDS, corpus)
-    # Unit tests stay model-free: the cross-encoder reader and the extractor are off unless a test turns them on.
-    cfg = config_from_dict({"corpus": str(corpus), "index": str(tmp / "index"), "reader": False, "extractor": False, **settings})
+    # Unit tests stay model-free: the span reader is off unless a test turns it on.
+    cfg = config_from_dict({"corpus": str(corpus), "index": str(tmp / "index"), "reader": False, **settings})
     p = Pipeline(cfg, embedder=FakeEmbedder())
     p.build_index(progress=False)
     return p

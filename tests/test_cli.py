@@ -127,7 +127,7 @@ def test_serve_prints_the_address_to_open_once_it_listens(config_file, capsys, m
 
     import qa.serve.api
 
-    def fake_serve(pipeline, host, port):
+    def fake_serve(pipeline, host, port, **_):
         assert "open http" not in capsys.readouterr().out  # nothing listens yet: nothing announced
         with socket.socket() as server:
             server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

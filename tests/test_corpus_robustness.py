@@ -145,7 +145,7 @@ def test_cli_index_prints_one_warning_line_per_skipped_file(hostile, capsys, mon
 # ------------------------------------------------------------------ names, encodings and page structure
 
 def _pipeline(tmp_path, corpus, embedder=None) -> Pipeline:
-    cfg = config_from_dict({"corpus": str(corpus), "index": str(tmp_path / "index"), "reader": False, "extractor": False})
+    cfg = config_from_dict({"corpus": str(corpus), "index": str(tmp_path / "index"), "reader": False})
     return Pipeline(cfg, embedder=embedder or FakeEmbedder())
 
 

@@ -70,7 +70,7 @@ def test_squad_answers_that_do_not_match_their_text_are_reported(tmp_path, caplo
 
 def test_squad_recall_at_5_is_never_below_recall_at_1(tmp_path):
     def make(corpus, index):
-        cfg = config_from_dict({"corpus": str(corpus), "index": str(index), "reader": False, "extractor": False, "abstain_threshold": 0.0})
+        cfg = config_from_dict({"corpus": str(corpus), "index": str(index), "reader": False, "abstain_threshold": 0.0})
         return Pipeline(cfg, embedder=FakeEmbedder())
 
     r = eval_squad(_squad_file(tmp_path), None, 0, make, workdir=tmp_path / "work")

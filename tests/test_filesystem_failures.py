@@ -171,7 +171,7 @@ def test_a_real_full_disk_and_a_real_read_only_folder(tmp_path):
     index = tmp_path / "index"
     index.mkdir()
     cfg = tmp_path / "qa.yaml"
-    cfg.write_text(f"corpus: {corpus}\nindex: {index}\nreader: false\nextractor: false\nabstain_threshold: 0.0\n")
+    cfg.write_text(f"corpus: {corpus}\nindex: {index}\nreader: false\nabstain_threshold: 0.0\n")
     script = DRIVER.format(root=str(ROOT), cfg=str(cfg), index=str(index), corpus=str(corpus))
     proc = subprocess.run([unshare, "-rm", sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=300, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"})

@@ -261,7 +261,7 @@ def test_two_builds_at_once_take_turns_and_leave_one_loadable_index(tmp_path):
     from qa.index.build import build_index
 
     corpus = make_corpus(tmp_path, CORPUS)
-    cfg = config_from_dict({"corpus": str(corpus), "index": str(tmp_path / "index"), "reader": False, "extractor": False})
+    cfg = config_from_dict({"corpus": str(corpus), "index": str(tmp_path / "index"), "reader": False})
     waited, reports = [], []
     with build_lock(cfg.index):  # another process's build holds the folder
         t = threading.Thread(target=lambda: reports.append(build_index(cfg, SlowEmbedder(), progress=False,
@@ -308,7 +308,7 @@ def test_sources_yaml_edited_during_a_build_is_read_by_the_next(tmp_path):
             (corpus / "sources.yaml").write_text("a.txt:\n  title: New title, longer\n", encoding="utf-8")
             return super().embed(texts)
 
-    cfg = {"corpus": str(corpus), "index": str(tmp_path / "index"), "reader": False, "extractor": False}
+    cfg = {"corpus": str(corpus), "index": str(tmp_path / "index"), "reader": False}
     from qa.config import config_from_dict
 
     Pipeline(config_from_dict(cfg), embedder=EditingEmbedder()).build_index(progress=False)

@@ -21,17 +21,19 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from qa.text.types import DATE, NUMBER, PERSON, PLACE, candidate_spans, widened
+from qa.text.types import DATE, NUMBER, PERSON, PLACE, candidate_spans, typed_spans, widened
 from qa.text.links import cite_url, link_fields, safe_url
 from qa.text.markup import percent
 from qa.retrieval.retriever import FEATURES, Passage, Retrieval
 from qa.answer.spans import SpanModel
 from qa.answer.directions import demote_reversed
-from qa.models.calibration import sigmoid, weights_by_name
+from qa.answer.reading import WindowReader, WindowReading
+from qa.models.calibration import Calibration, sigmoid, weights_by_name
+from qa.index.faiss_store import as_store
+from qa.index.interface import Store
 from qa.index.store import Index
 
-if TYPE_CHECKING:  # the reader and the extractor load only when first used
-    from qa.models.extractor import Extractor, OnnxExtractor
+if TYPE_CHECKING:  # the reader loads only when first used
     from qa.models.reader import Reader
 
 WEIGHTS_FILE = Path(__file__).resolve().parents[1] / "data" / "ranker.json"
@@ -121,11 +123,6 @@ class AnswerModel:
     calibration: tuple[float, ...]
     calibration_bias: float
     join_margin: float = 0.5
-    # The reader re-scores the top ``reader_candidates`` sentences when the best two are less than
-    # ``reader_margin`` apart: score + reader_weight * reader logit. 0 candidates: never.
-    reader_candidates: int = 0
-    reader_margin: float = 0.0
-    reader_weight: float = 0.0
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_FILE) -> "AnswerModel":
@@ -135,10 +132,7 @@ class AnswerModel:
         refit = "bench/train_ranker.py"
         ranker = weights_by_name(data["features"], data["ranker"], FEATURES, path, refit)
         calibration = weights_by_name(data["calibration_features"], data["calibration"], CALIBRATION_FEATURES, path, refit)
-        reader = data.get("reader") or {}
-        return cls(ranker, data["ranker_bias"], calibration,
-                   data["calibration_bias"], data.get("join_margin", 0.5), int(reader.get("candidates", 0)),
-                   float(reader.get("margin", 0.0)), float(reader.get("weight", 0.0)))
+        return cls(ranker, data["ranker_bias"], calibration, data["calibration_bias"], data.get("join_margin", 0.5))
 
     @classmethod
     def default(cls) -> "AnswerModel":
@@ -150,8 +144,6 @@ class AnswerModel:
                      idf_coverage=1.0, context_coverage=1.0, chunk_coverage=0.0, missing_rare=-1.0)
         return cls(tuple(ranker[f] for f in FEATURES), -4.0, tuple(calib[f] for f in CALIBRATION_FEATURES), -6.0)
 
-
-_TYPE_MATCH = FEATURES.index("type_match")
 
 # What a typed question asks for, in words: said when the chosen sentence holds nothing of the kind.
 _WANTED = {DATE: "date", NUMBER: "number", PERSON: "name", PLACE: "place"}
@@ -177,47 +169,23 @@ def narrow(qtype: str | None, question: str, sentence: str,
 class Answerer:
     """Turns a :class:`Retrieval` into an :class:`Answer`."""
 
-    def __init__(self, index: Index, model: AnswerModel | None = None, threshold: float = 0.5,
-                 reader: Callable[[], "Reader | None"] | None = None, spans: SpanModel | None = None,
-                 extractor: Callable[[], "Extractor | OnnxExtractor | None"] | None = None):
-        self.index = index
+    def __init__(self, index: Store | Index, model: AnswerModel | None = None, threshold: float = 0.5,
+                 reader: Callable[[], "Reader | None"] | None = None, spans: SpanModel | None = None):
+        self.store = as_store(index)
         self.model = model or AnswerModel.load()
         self.threshold = threshold
         self._reader = reader  # called on first need: the reader loads only if it is ever used
-        self._extractor = extractor  # likewise: narrows the answers of questions that ask for no date/number/name
+        self._windows: WindowReader | None = None
         self.spans = spans or SpanModel.load()
         self._w = np.asarray(self.model.ranker, dtype=np.float32)
 
     def sentence_scores(self, r: Retrieval) -> np.ndarray:
         scores = r.features @ self._w + self.model.ranker_bias
         # Roles hook (qa/answer/directions.py): a sentence stating the asked direction reversed is no answer.
-        return demote_reversed(r.question, scores, lambda i: self.index.sentence_text(int(r.sentence_rows[i])))
-
-    def reread(self, r: Retrieval, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Scores after the reader re-reads the closest candidates, and its logits (None if it did not run).
-
-        The re-read sentences keep the ranker's best score at the top, so the scale stays the ranker's.
-        """
-        m = self.model
-        if self._reader is None or m.reader_candidates < 2 or len(scores) < 2:
-            return scores, None
-        order = np.argsort(-scores, kind="stable")
-        # The ranker is in doubt when its best two are close, or when its best sentence lacks the
-        # date/number/name the question asks for, however far ahead it is: then the reader re-reads.
-        lacks_type = r.qtype is not None and r.features[order[0], _TYPE_MATCH] < 1.0
-        if scores[order[0]] - scores[order[1]] >= m.reader_margin and not lacks_type:
-            return scores, None
-        reader = self._reader()
-        if reader is None:
-            return scores, None
-        top = order[:m.reader_candidates]
-        logits = reader.score(r.question, [self.index.sentence_text(int(r.sentence_rows[i])) for i in top])
-        combined = scores[top] + m.reader_weight * logits
-        out = scores.copy()
-        out[top] = combined + (scores[order[0]] - combined.max())
-        return out, logits
+        return demote_reversed(r.question, scores, lambda i: self.store.sentence_texts([int(r.sentence_rows[i])])[0])
 
     def calibration_features(self, r: Retrieval, scores: np.ndarray) -> np.ndarray:
+        """The ranker's own confidence features (used when no reader reads)."""
         order = np.argsort(-scores, kind="stable")
         b = order[0]
         second = scores[order[1]] if len(order) > 1 else scores[b] - 5.0
@@ -233,88 +201,175 @@ class Answerer:
     def confidence(self, calib: np.ndarray) -> float:
         return sigmoid(float(calib @ np.asarray(self.model.calibration)) + self.model.calibration_bias)
 
+    def window_reader(self) -> WindowReader | None:
+        """The reader over this index (loaded on first use), or None when reading is off or impossible."""
+        if self._windows is None and self._reader is not None:
+            reader = self._reader()
+            if reader is not None:
+                settings = reader.calibration.settings if reader.calibration is not None else None
+                self._windows = WindowReader(self.store, reader, settings)
+        return self._windows
+
     def answer(self, r: Retrieval, threshold: float | None = None) -> Answer:
         threshold = self.threshold if threshold is None else threshold
         if len(r.sentence_rows) == 0:
             return Answer(r.question, None, True, 0.0, (), r.passages, reason="the index holds no passages")
         ranked = self.sentence_scores(r)
-        calib = self.calibration_features(r, ranked)
-        conf = self.confidence(calib)
-        # The reader only re-reads questions that will be answered.
-        scores, logits = self.reread(r, ranked) if conf >= threshold else (ranked, None)
-        order = np.argsort(-scores, kind="stable")
-        if logits is not None and order[0] != int(np.argmax(ranked)):
-            # The reader chose another sentence: the confidence is that sentence's, not the one it displaced.
-            calib = self.calibration_features(r, scores)
-            conf = self.confidence(calib)
-        explain = {"question_type": r.qtype, "threshold": threshold,
-                   "calibration": dict(zip(CALIBRATION_FEATURES, map(float, calib))),
-                   "top_sentences": [self._explain_row(r, scores, int(i)) for i in order[:5]],
-                   "reader": None if logits is None else [round(float(x), 4) for x in logits]}
+        order = np.argsort(-ranked, kind="stable")
+        windows = self.window_reader()
+        read = self.read(r, ranked, order, windows) if windows is not None else None
+        if read is None:
+            return self._ranker_answer(r, ranked, order, threshold)
+        best, readings = read
+        values = reader_features(r, ranked, order, best, readings, self.store)
+        calibration = windows.reader.calibration or DEFAULT_CALIBRATION
+        conf = calibration.confidence(values)
+        wanted_missing = values["type_asked"] > 0 and values["type_found"] == 0
+        if wanted_missing:  # a "who" answered by no name is never shown as a sure answer
+            conf = min(conf, windows.settings.get("type_cap", TYPE_CAP))
+        explain = {"question_type": r.qtype, "threshold": threshold, "reader": windows.reader.name,
+                   "calibration": {k: round(float(v), 4) for k, v in values.items()},
+                   "top_sentences": [self._explain_row(r, ranked, int(i)) for i in order[:5]],
+                   "windows": [self._explain_window(w) for w in readings]}
         if conf < threshold:
             return Answer(r.question, None, True, conf, (), r.passages, explain=explain,
                           reason=f"confidence {percent(conf)} is below the threshold {percent(threshold)}")
-        citations = self._citations(r, scores, order)
-        first = citations[0]
-        note = None
-        sentence = tuple(int(x) for x in self.index.sent_span[int(r.sentence_rows[int(order[0])])])
-        if r.qtype in _WANTED and (first.answer_start, first.answer_end) == sentence:
-            note = f"No {_WANTED[r.qtype]} in this passage fits the question, so the whole sentence is shown."
-        return Answer(r.question, first.quote[first.answer_start - first.start:first.answer_end - first.start],
-                      False, conf, tuple(citations), r.passages, explain=explain, note=note)
+        a0, a1 = best.span  # type: ignore[misc]
+        spans = [(int(s), int(e)) for s, e in self.store.sentences(np.asarray(best.rows, dtype=np.int64)).span
+                 if s < a1 and a0 < e]
+        qs, qe = spans[0][0], spans[-1][1]
+        citations = self._citations(r, ranked, order, best.doc, qs, qe, a0, a1, int(best.candidate))
+        note = (f"The question asks for a {_WANTED[r.qtype]}; this answer holds none, so it may not be the one "
+                "asked for." if wanted_missing and r.qtype in _WANTED else None)
+        text = self.store.document(best.doc).text
+        return Answer(r.question, text[a0:a1], False, conf, tuple(citations), r.passages, explain=explain, note=note)
 
-    def _extract(self, question: str, sentence: str) -> tuple[int, int]:
-        """The extractor's span of ``sentence`` when it is sure enough of it, else the whole sentence."""
-        extractor = self._extractor() if self._extractor is not None else None
-        if extractor is None:
-            return 0, len(sentence)
-        span = extractor.spans(question, [sentence])[0]
-        if span is None or span.margin < extractor.min_margin or not sentence[span.start:span.end].strip():
-            return 0, len(sentence)
-        return span.start, span.end
+    def read(self, r: Retrieval, ranked: np.ndarray, order: np.ndarray,
+             windows: WindowReader) -> tuple[WindowReading, list[WindowReading]] | None:
+        """Read the window of the ranker's best sentence and, in doubt, of the next ones; the best reading
+        and all of them (None when the reader marked nothing anywhere)."""
+        s = windows.settings
+        readings = windows.read(r.question, order[:1], r.sentence_rows, int(s["first_tokens"]))
+        margin = float(ranked[order[0]] - ranked[order[1]]) if len(order) > 1 else float("inf")
+        if len(order) > 1 and (margin < s["doubt_margin"] or not readings
+                               or readings[0].reading.answer < s["doubt_answer"]):
+            readings += windows.read(r.question, order[1:], r.sentence_rows, int(s["more_tokens"]), done=readings,
+                                     limit=int(s["more_windows"]))
+        best = windows.best(readings, ranked)
+        return None if best is None else (best, readings)
 
-    def _explain_row(self, r: Retrieval, scores: np.ndarray, i: int) -> dict:
-        row = int(r.sentence_rows[i])
-        d = int(self.index.sent_doc[row])
-        s, e = (int(x) for x in self.index.sent_span[row])
-        return {"source": self.index.doc_ids[d], "start": s, "end": e, "score": float(scores[i]),
-                "features": {k: round(float(v), 4) for k, v in zip(FEATURES, r.features[i])}}
-
-    def _citations(self, r: Retrieval, scores: np.ndarray, order: np.ndarray) -> list[Citation]:
-        idx = self.index
+    def _ranker_answer(self, r: Retrieval, ranked: np.ndarray, order: np.ndarray, threshold: float) -> Answer:
+        """The answer without a reader: the ranker's best sentence, narrowed to a date, number or name when
+        the question asks for one; the ranker's calibrator gives the confidence."""
+        calib = self.calibration_features(r, ranked)
+        conf = self.confidence(calib)
+        explain = {"question_type": r.qtype, "threshold": threshold, "reader": None,
+                   "calibration": dict(zip(CALIBRATION_FEATURES, map(float, calib))),
+                   "top_sentences": [self._explain_row(r, ranked, int(i)) for i in order[:5]]}
+        if conf < threshold:
+            return Answer(r.question, None, True, conf, (), r.passages, explain=explain,
+                          reason=f"confidence {percent(conf)} is below the threshold {percent(threshold)}")
+        st = self.store
         best = int(order[0])
         row = int(r.sentence_rows[best])
-        d = int(idx.sent_doc[row])
-        text = idx.texts[d]
-        s, e = (int(x) for x in idx.sent_span[row])
-        if r.qtype is None:  # no date, number or name asked for: typed narrowing has nothing to pick
-            a0, a1 = self._extract(r.question, text[s:e])
+        info = st.sentences(r.sentence_rows)  # document and span of every candidate, in one call
+        d = int(info.doc[best])
+        text = st.document(d).text
+        s, e = (int(x) for x in info.span[best])
+        if r.qtype is None:  # no date, number or name asked for: the answer is the sentence
+            a0, a1 = 0, e - s
         else:
-            a0, a1 = narrow(r.qtype, r.question, text[s:e], functools.partial(idx.lowercase_words, d), self.spans)
+            a0, a1 = narrow(r.qtype, r.question, text[s:e], functools.partial(st.lowercase_words, d), self.spans)
         qs, qe = s, e
         # Join an adjacent sentence of the same passage when it is nearly as likely to hold the answer.
         pos = {int(x): i for i, x in enumerate(r.sentence_rows)}
-        near = [(scores[j], nb) for nb in (row - 1, row + 1) for j in [pos.get(nb)]
-                if j is not None and idx.sent_doc[nb] == d and scores[best] - scores[j] < self.model.join_margin]
-        if near:  # the likelier of the two neighbours
-            ns, ne = (int(x) for x in idx.sent_span[max(near)[1]])
+        prev, nxt = st.neighbours(np.array([row], dtype=np.int64))
+        near = [(ranked[j], j) for nb in (int(prev[0]), int(nxt[0])) for j in [pos.get(nb)]
+                if nb >= 0 and j is not None and ranked[best] - ranked[j] < self.model.join_margin]
+        if near:  # the likelier of the two neighbours (on a tie, the later one)
+            j = max(near, key=lambda x: (x[0], int(r.sentence_rows[x[1]])))[1]
+            ns, ne = (int(x) for x in info.span[j])
             qs, qe = min(qs, ns), max(qe, ne)
-        page = idx.page(d, qs)
-        cites = [Citation(idx.doc_ids[d], idx.titles[d], qs, qe, text[qs:qe], s + a0, s + a1,
-                          sigmoid(float(scores[best])), cite_url(idx.metas[d].get("url"), text[qs:qe], page, text, qs), page)]
-        # Supporting citations: the best sentence of other passages that score close to the answer.
+        citations = self._citations(r, ranked, order, d, qs, qe, s + a0, s + a1, best)
+        first = citations[0]
+        note = None
+        if r.qtype in _WANTED and (first.answer_start, first.answer_end) == (s, e):
+            note = f"No {_WANTED[r.qtype]} in this passage fits the question, so the whole sentence is shown."
+        return Answer(r.question, text[s + a0:s + a1], False, conf, tuple(citations), r.passages,
+                      explain=explain, note=note)
+
+    def _explain_row(self, r: Retrieval, scores: np.ndarray, i: int) -> dict:
+        row = self.store.sentences(r.sentence_rows[i:i + 1])
+        d = int(row.doc[0])
+        s, e = (int(x) for x in row.span[0])
+        return {"source": self.store.document(d).id, "start": s, "end": e, "score": float(scores[i]),
+                "features": {k: round(float(v), 4) for k, v in zip(FEATURES, r.features[i])}}
+
+    def _explain_window(self, w: WindowReading) -> dict:
+        span = w.span
+        return {"source": self.store.document(w.doc).id, "start": w.start, "end": w.end,
+                "answer_start": span[0] if span else None, "answer_end": span[1] if span else None,
+                "answerable": round(w.reading.answer, 4), "margin": round(w.reading.margin, 4)}
+
+    def _citations(self, r: Retrieval, scores: np.ndarray, order: np.ndarray, d: int, qs: int, qe: int,
+                   a0: int, a1: int, chosen: int) -> list[Citation]:
+        """The answer's citation (``text[qs:qe]`` of document ``d``, the answer at ``a0:a1``), then the best
+        sentences of other passages that score close to the chosen candidate."""
+        st = self.store
+        doc = st.document(d)
+        text = doc.text
+        page = doc.page(qs)
+        cites = [Citation(doc.id, doc.title, qs, qe, text[qs:qe], a0, a1,
+                          sigmoid(float(scores[chosen])), cite_url(doc.meta.get("url"), text[qs:qe], page, text, qs),
+                          page)]
+        info = st.sentences(r.sentence_rows)
         used = {(d, qs, qe)}
-        for i in order[1:]:
-            if len(cites) >= 3 or scores[best] - scores[i] > 1.0:
+        for i in order:
+            if i == chosen:
+                continue
+            if len(cites) >= 3 or scores[chosen] - scores[i] > 1.0:
                 break
-            rrow = int(r.sentence_rows[i])
-            rd = int(idx.sent_doc[rrow])
-            rs, re_ = (int(x) for x in idx.sent_span[rrow])
+            rd = int(info.doc[i])
+            rs, re_ = (int(x) for x in info.span[i])
             if any(ud == rd and min(re_, ue) > max(rs, us) for ud, us, ue in used):
                 continue
             used.add((rd, rs, re_))
-            rpage = idx.page(rd, rs)
-            cites.append(Citation(idx.doc_ids[rd], idx.titles[rd], rs, re_, idx.texts[rd][rs:re_], None, None,
-                                  sigmoid(float(scores[i])), cite_url(idx.metas[rd].get("url"), idx.texts[rd][rs:re_],
-                                                                       rpage, idx.texts[rd], rs), rpage))
+            other = st.document(rd)
+            rpage = other.page(rs)
+            cites.append(Citation(other.id, other.title, rs, re_, other.text[rs:re_], None, None,
+                                  sigmoid(float(scores[i])), cite_url(other.meta.get("url"), other.text[rs:re_],
+                                                                       rpage, other.text, rs), rpage))
         return cites
+
+
+# ------------------------------------------------------------------ the reader's confidence
+
+TYPE_CAP = 0.5  # the highest confidence of an answer that holds no date/number/name/place when one is asked for
+
+READER_FEATURES = ("answer", "margin", "first_answer", "ranker_best", "ranker_margin", "chosen_score", "chosen_top",
+                   "dense", "coverage", "idf_coverage", "context_coverage", "chunk_coverage", "missing_rare",
+                   "type_asked", "type_found", "windows", "span_chars")
+
+# Until a reader's file carries its fitted calibration: the reader's own scores, nothing else.
+DEFAULT_CALIBRATION = Calibration(("answer", "margin"), (1.0, 0.2), 0.0)
+
+
+def reader_features(r: Retrieval, ranked: np.ndarray, order: np.ndarray, best: WindowReading,
+                    readings: list[WindowReading], store: Store) -> dict[str, float]:
+    """Named features of a read answer: the reader's scores, the ranker's signals for the window's sentence,
+    and whether the span is of the kind the question asks for."""
+    f = dict(zip(FEATURES, r.features[best.candidate]))
+    a0, a1 = best.span  # type: ignore[misc]
+    span_text = store.document(best.doc).text[a0:a1]
+    asked = r.qtype in _WANTED
+    found = bool(asked and typed_spans(r.qtype, span_text))
+    second = float(ranked[order[1]]) if len(order) > 1 else float(ranked[order[0]]) - 5.0
+    clip = lambda x: float(max(-20.0, min(20.0, x)))  # noqa: E731 (scores of an untrained head can be huge)
+    return {"answer": clip(best.reading.answer), "margin": clip(best.reading.margin),
+            "first_answer": clip(readings[0].reading.answer), "ranker_best": float(ranked[order[0]]),
+            "ranker_margin": clip(float(ranked[order[0]]) - second), "chosen_score": float(ranked[best.candidate]),
+            "chosen_top": float(best.candidate == order[0]), "dense": float(f["dense"]), "coverage": float(f["coverage"]),
+            "idf_coverage": float(f["idf_coverage"]), "context_coverage": float(f["context_coverage"]),
+            "chunk_coverage": float(f["chunk_coverage"]), "missing_rare": float(f["missing_rare"]),
+            "type_asked": float(asked), "type_found": float(found), "windows": float(len(readings)),
+            "span_chars": float(min(a1 - a0, 200)) / 100.0}

@@ -20,6 +20,8 @@ from qa.answer.answerer import Answer
 from qa.answer.referents import (GENERIC, KIND_NOUNS, YEAR, Referent, Turn, described, pair, pick, short_answer,
                                  when)
 from qa.errors import InputError
+from qa.index.faiss_store import as_store
+from qa.index.interface import CHUNKS, Store
 from qa.index.store import Index
 from qa.retrieval.retriever import Favour
 from qa.text.chars import clean_text
@@ -347,31 +349,31 @@ def _subject(p: str, found: list[Phrase]) -> Phrase | None:
 # ------------------------------------------------------------------ where the earlier answer came from
 
 
-def favour(index: Index, turn: Turn | None) -> Favour | None:
+def favour(index: Store | Index, turn: Turn | None) -> Favour | None:
     """The passages (and document) ``turn``'s answer came from, for retrieval to prefer; None when unknown."""
     if turn is None or not turn.answer:
         return None
+    store = as_store(index)
     if turn.source is not None:
         doc_id, start, end = turn.source
-        d = index.doc_position.get(doc_id)
+        d = store.document_key(doc_id)
         if d is None:
             return None
-        rows = np.nonzero((index.chunk_doc == d) & (index.chunk_span[:, 0] < end) & (index.chunk_span[:, 1] > start))[0]
+        chunks = store.document_chunks(d)
+        rows = chunks.ids[(chunks.span[:, 0] < end) & (chunks.span[:, 1] > start)]
         return Favour(tuple(int(r) for r in rows), (d,))
     tokens = set(tokenize(turn.answer))
-    if not tokens or len(index.chunk_ids) == 0:
+    if not tokens or store.counts()["chunks"] == 0:
         return None
     # The chunks holding the answer's rarest word, then those holding the answer itself.
-    postings = min((index.bm25_chunks.containing(t) for t in tokens), key=len)
-    rows = []
-    for r in postings[:200].tolist():
-        d = int(index.chunk_doc[r])
-        s, e = (int(x) for x in index.chunk_span[r])
-        if turn.answer in index.texts[d][s:e]:
-            rows.append(r)
+    postings = min((store.containing(t, CHUNKS) for t in tokens), key=len)[:200]
+    info = store.chunks(postings)
+    rows = [int(r) for r, d, (s, e) in zip(info.ids, info.doc, info.span)
+            if turn.answer in store.document(int(d)).text[int(s):int(e)]]
     if not rows:
         return None
-    return Favour(tuple(rows), tuple(sorted({int(index.chunk_doc[r]) for r in rows})))
+    keep = np.isin(info.ids, rows)
+    return Favour(tuple(rows), tuple(sorted({int(d) for d in info.doc[keep]})))
 
 
 def content_words(question: str) -> list[str]:
@@ -380,7 +382,7 @@ def content_words(question: str) -> list[str]:
                    for t in tokenize(w.text)} - _VAGUE)
 
 
-def about_the_conversation(index: Index, reading: Reading, prefer: Favour | None) -> bool:
+def about_the_conversation(index: Store | Index, reading: Reading, prefer: Favour | None) -> bool:
     """Whether a question that reads like a follow-up is about what the conversation was about.
 
     A question with a pronoun may still stand alone: "What was he studying that gave him the teleforce
@@ -394,20 +396,21 @@ def about_the_conversation(index: Index, reading: Reading, prefer: Favour | None
     """
     asked = content_words(reading.question)
     turn = reading.turn
-    if not reading.by_pronoun or len(asked) < 3 or turn is None or len(index.chunk_ids) == 0:
+    store = as_store(index)
+    if not reading.by_pronoun or len(asked) < 3 or turn is None or store.counts()["chunks"] == 0:
         return True
     docs = set(prefer.docs) if prefer is not None else set()
     earlier = sorted(set(tokenize(turn.standalone)))
     if not docs and earlier:  # no answer to go by: the documents of the earlier question's rarest word
-        postings = [index.bm25_chunks.containing(t) for t in earlier]
-        docs = {int(d) for d in index.chunk_doc[min((p for p in postings if len(p)), key=len, default=postings[0])]}
+        postings = [store.containing(t, CHUNKS) for t in earlier]
+        docs = {int(d) for d in store.chunks(min((p for p in postings if len(p)), key=len, default=postings[0])).doc}
     if not docs:
         return True
-    weights = index.bm25_chunks.idf(asked)
+    weights = store.idf(asked, CHUNKS)
     per_doc: dict[int, float] = {}
     mine = 0.0
     for w, t in zip(weights.tolist(), asked):
-        held = {int(d) for d in index.chunk_doc[index.bm25_chunks.containing(t)]}
+        held = {int(d) for d in store.chunks(store.containing(t, CHUNKS)).doc}
         mine += w if held & docs else 0.0
         for d in held - docs:
             per_doc[d] = per_doc.get(d, 0.0) + w

@@ -39,6 +39,8 @@ from qa.text.roles import NEGATION as NEGATION_CUES, negated, negation_conflict,
 from qa.text.links import cite_url
 from qa.text.names import _name_words, name_in, same_role  # noqa: F401 (name_in: public here too)
 from qa.retrieval.retriever import Retrieval, Retriever
+from qa.index.faiss_store import as_store
+from qa.index.interface import SENTENCES, Store
 from qa.index.store import Index
 from qa.check.verify import STATEMENT, VerifierSettings, judge
 from qa.check.verdicts import CONTRADICTED, DIRECTION, NEGATION, NOT_FOUND, SUPPORTED, VERDICTS, Evidence, Mismatch, Verdict  # noqa: F401 (VERDICTS: public here too)
@@ -279,10 +281,10 @@ def _main(u: _Unit) -> tuple[int, int]:
 class ClaimChecker:
     """Decides a :class:`Verdict` for one claim from its :class:`Retrieval` over an :class:`Index`."""
 
-    def __init__(self, index: Index, retriever: Retriever, settings: CheckSettings | None = None,
+    def __init__(self, index: Store | Index, retriever: Retriever, settings: CheckSettings | None = None,
                  verifier: Callable[[], "ClaimVerifier | None"] | None = None,
                  verifier_settings: VerifierSettings | None = None):
-        self.index = index
+        self.store = as_store(index)
         self.retriever = retriever
         self.settings = settings or CheckSettings()
         self._verifier = verifier  # called on first need (None: the detail rules alone decide)
@@ -293,75 +295,76 @@ class ClaimChecker:
         """Words and details (offsets into the document) of one indexed sentence, computed once."""
         got = self._cache.get(row)
         if got is None:
-            s = int(self.index.sent_span[row][0])
-            text = self.index.sentence_text(row)
+            s = int(self.store.sentences(np.array([row])).span[0, 0])
+            text = self.store.sentence_texts([row])[0]
             got = self._cache[row] = (frozenset(root(w) for w in tokenize(text)), tuple(
                 Detail(d.start + s, d.end + s, d.kind, d.value, d.unit) for d in details(text)))
         return got
 
     def candidate_rows(self, claim: str, qvec: np.ndarray, r: Retrieval, k: int = 10) -> list[int]:
         """Sentences worth comparing: those retrieval scored, plus the best dense and BM25 sentences."""
-        idx = self.index
         rows = {int(x) for x in r.sentence_rows}
         rows |= {int(x) for x in self.retriever.dense_sentences(qvec, k)[0]}
         tokens = tokenize(claim)
-        if tokens and len(idx.sent_doc):
-            lex = idx.bm25_sentences.scores(tokens)
-            rows |= {int(x) for x in np.argsort(-lex, kind="stable")[:k] if lex[x] > 0}
+        if tokens and self.store.counts()["sentences"]:
+            ids, scores = self.store.lexical(tokens, SENTENCES).top(4 * k)
+            # The k best by score, ties to the lower id (a margin of 3k covers ties at the cut).
+            best = sorted(zip((-scores).tolist(), ids.tolist()))[:k]
+            rows |= {int(i) for neg, i in best if -neg > 0}
         return sorted(rows)
 
     def _unit(self, claim: str, claim_details: list[Detail], words: set[str], qvec: np.ndarray,
               members: tuple[int, ...]) -> _Unit:
-        idx = self.index
-        d = int(idx.sent_doc[members[0]])
+        st = self.store
+        info = st.sentences(np.asarray(members, dtype=np.int64))
+        d = int(info.doc[0])
         parts = [self._sentence(m) for m in members]
         ev_words = frozenset().union(*(p[0] for p in parts))
         ev_details = [x for p in parts for x in p[1]]
         if len(members) == 1:
-            dense = float(idx.vectors[members[0]] @ qvec)
+            dense = float(st.sentence_vectors(np.array(members[:1]))[0] @ qvec)
         else:
-            v = idx.vectors[list(members)].sum(axis=0)
+            v = st.sentence_vectors(np.asarray(members, dtype=np.int64)).sum(axis=0)
             dense = float(v @ qvec / max(float(np.linalg.norm(v)), 1e-9))
-        start, end = int(idx.sent_span[members[0]][0]), int(idx.sent_span[members[-1]][1])
-        pairs, unconfirmed, confirmed = compare(claim, claim_details, idx.texts[d], ev_details, (start, end))
+        start, end = int(info.span[0, 0]), int(info.span[-1, 1])
+        pairs, unconfirmed, confirmed = compare(claim, claim_details, st.document(d).text, ev_details, (start, end))
         # Words outside details, plus confirmed details, count for the topic; a mismatched detail
         # counts neither way (it is what a contradiction changes), an unconfirmed one against.
         total = len(words) + confirmed + len(unconfirmed)
         coverage = (len(words & ev_words) + confirmed) / total if total else 0.0
         w = self.settings.dense_weight
-        spans = tuple((int(idx.sent_span[m][0]), int(idx.sent_span[m][1]), len(words & p[0]))
-                      for m, p in zip(members, parts))
+        spans = tuple((int(a), int(b), len(words & p[0])) for (a, b), p in zip(info.span.tolist(), parts))
         return _Unit(d, start, end, dense, coverage, w * dense + (1 - w) * coverage, tuple(pairs),
                      tuple(unconfirmed), confirmed, tuple(ev_details), spans)
 
     def units(self, claim: str, claim_details: list[Detail], qvec: np.ndarray, r: Retrieval) -> list[_Unit]:
         """Evidence units (sentences, and adjacent pairs that cover more of the claim), closest first."""
-        idx = self.index
         words = set(content_words(claim, claim_details))
-        n = len(idx.sent_doc)
         out = {}
-        for row in self.candidate_rows(claim, qvec, r):
+        rows = self.candidate_rows(claim, qvec, r)
+        prev, nxt = self.store.neighbours(np.asarray(rows, dtype=np.int64))
+        for row, before, after in zip(rows, prev.tolist(), nxt.tolist()):
             single = self._unit(claim, claim_details, words, qvec, (row,))
             out[(single.doc, single.start, single.end)] = single
-            for pair in ((row - 1, row), (row, row + 1)):
-                if 0 <= pair[0] and pair[1] < n and idx.sent_doc[pair[0]] == idx.sent_doc[pair[1]]:
+            for pair in ((before, row), (row, after)):
+                if pair[0] >= 0 and pair[1] >= 0:
                     u = self._unit(claim, claim_details, words, qvec, pair)
                     if u.coverage >= single.coverage + self.settings.pair_gain:
                         out[(u.doc, u.start, u.end)] = u
         return sorted(out.values(), key=lambda u: (-u.about, u.doc, u.start))
 
     def _evidence(self, u: _Unit) -> Evidence:
-        idx = self.index
-        quote = idx.texts[u.doc][u.start:u.end]
-        page = idx.page(u.doc, u.start)
-        return Evidence(idx.doc_ids[u.doc], idx.titles[u.doc], u.start, u.end, quote, min(1.0, max(0.0, u.about)),
-                        cite_url(idx.metas[u.doc].get("url"), quote, page, idx.texts[u.doc], u.start), page)
+        doc = self.store.document(u.doc)
+        quote = doc.text[u.start:u.end]
+        page = doc.page(u.start)
+        return Evidence(doc.id, doc.title, u.start, u.end, quote, min(1.0, max(0.0, u.about)),
+                        cite_url(doc.meta.get("url"), quote, page, doc.text, u.start), page)
 
     def _conflicts(self, claim: str, claim_details: list[Detail], u: _Unit) -> list[tuple[int, int, int, int, str]]:
         """What a unit that holds every detail of the claim still says otherwise: the names' roles reversed
         (:func:`qa.text.roles.role_conflict`) or the statement negated on one side only. Each as
         ``(claim_start, claim_end, evidence_start, evidence_end, kind)``."""
-        text = self.index.texts[u.doc]
+        text = self.store.document(u.doc).text
         ev = [e for e in u.details if u.start <= e.start < u.end]
 
         def same(c: Detail, e: Detail) -> bool:
@@ -387,7 +390,7 @@ class ClaimChecker:
         if len(u.members) == 1:
             return True
         start, end = _main(u)
-        text = self.index.texts[u.doc]
+        text = self.store.document(u.doc).text
         words = _name_words(text[start:end])
         names = [_name_words(text[e.start:e.end]) for e in u.details if e.kind == NAME and start <= e.start < end]
         return all(name_in(claim[d.start:d.end], words, names) for d in claim_details if d.kind == NAME)
@@ -410,7 +413,7 @@ class ClaimChecker:
         ranked = self.units(claim, claim_details, qvec, r)
         units = ranked[:s.units]
         explain: dict = {"details": [{"text": claim[d.start:d.end], "kind": d.kind} for d in claim_details],
-                         "units": [{"source": self.index.doc_ids[u.doc], "start": u.start, "end": u.end,
+                         "units": [{"source": self.store.document(u.doc).id, "start": u.start, "end": u.end,
                                     "about": round(u.about, 4), "dense": round(u.dense, 4),
                                     "coverage": round(u.coverage, 4), "mismatches": len(u.pairs),
                                     "unconfirmed": len(u.unconfirmed)} for u in units]}
@@ -420,9 +423,9 @@ class ClaimChecker:
                      if not u.pairs and not u.unconfirmed and u.about >= floor}
         supporting = [u for u in units if not u.pairs and not u.unconfirmed and u.about >= s.support
                       and not conflicts.get(id(u)) and self._names_together(claim, claim_details, u)
-                      and direction_conflict(claim, self.index.texts[u.doc], *_main(u))[0]
-                      and negated(self.index.texts[u.doc][u.start:u.end]) == polarity
-                      and not swapped(claim, claim_details, self.index.texts[u.doc], u.details)]
+                      and direction_conflict(claim, self.store.document(u.doc).text, *_main(u))[0]
+                      and negated(self.store.document(u.doc).text[u.start:u.end]) == polarity
+                      and not swapped(claim, claim_details, self.store.document(u.doc).text, u.details)]
         def named_elsewhere(u: _Unit) -> bool:
             """A name the unit rivals is itself stated by another close unit: the sources speak of it, and
             the rival is another thing doing the same ("Apache runs as www-data", "squid runs as proxy")."""
@@ -450,7 +453,7 @@ class ClaimChecker:
         if contradicting:
             u = contradicting[0]
             ev = self._evidence(u)
-            text = self.index.texts[u.doc]
+            text = self.store.document(u.doc).text
             spans = conflicts.get(id(u)) or [(d.start, d.end, e.start, e.end, d.kind) for d, e in u.pairs]
             mm = tuple(Mismatch(claim[cs:ce], cs, ce, text[es:ee], es, ee, kind, ev.source)
                        for cs, ce, es, ee, kind in spans)
@@ -471,10 +474,10 @@ class ClaimChecker:
         polarity = negated(claim)
         eligible = [u for u in units if not u.pairs and not u.unconfirmed and u.about >= vs.floor
                     and not conflicts.get(id(u), self._conflicts(claim, claim_details, u))
-                    and negated(self.index.texts[u.doc][u.start:u.end]) == polarity
+                    and negated(self.store.document(u.doc).text[u.start:u.end]) == polarity
                     and self._names_together(claim, claim_details, u)
-                    and not swapped(claim, claim_details, self.index.texts[u.doc], u.details)][:vs.units]
-        got = judge(verifier.probabilities, claim, [self.index.texts[u.doc][u.start:u.end] for u in eligible], vs)
+                    and not swapped(claim, claim_details, self.store.document(u.doc).text, u.details)][:vs.units]
+        got = judge(verifier.probabilities, claim, [self.store.document(u.doc).text[u.start:u.end] for u in eligible], vs)
         explain["verifier"] = None if got is None else {"verdict": got[0], "probability": round(got[2], 4)}
         if got is None:
             return None

@@ -17,10 +17,11 @@ import math
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import yaml
 
 from qa.answer.answerer import Answer
@@ -34,29 +35,35 @@ from qa.evaluation.squad import exact_match, f1_score, load_squad, sample, write
 class QuestionSet:
     answerable: list[dict]
     off_topic: list[dict]
+    unanswerable: list[dict] = field(default_factory=list)  # near-topic: same names and topic, answer absent
 
 
 def load_question_set(path: Path, split: str | None = None) -> QuestionSet:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict) or "questions" not in data:
-        raise ConfigError(f"{path}: expected a YAML mapping with 'questions:' (and optionally 'off_topic:')")
+        raise ConfigError(f"{path}: expected a YAML mapping with 'questions:' (and optionally 'off_topic:' "
+                          "and 'unanswerable:')")
 
     def keep(items):
         return [q for q in items or [] if split in (None, "all") or q.get("split") == split]
 
-    return QuestionSet(keep(data["questions"]), keep(data.get("off_topic")))
+    return QuestionSet(keep(data["questions"]), keep(data.get("off_topic")), keep(data.get("unanswerable")))
 
 
 def citations_exact(pipeline: Pipeline, ans: Answer) -> bool:
     """Every quote equals the document text at its offsets, and the answer sits at its offsets."""
-    idx = pipeline.index
+    store = pipeline.store
+
+    def text_of(source: str) -> str:
+        return store.document(store.document_key(source)).text
+
     for c in ans.citations:
-        text = idx.texts[idx.doc_position[c.source]]
+        text = text_of(c.source)
         if text[c.start:c.end] != c.quote:
             return False
     if ans.citations:
         first = ans.citations[0]
-        text = idx.texts[idx.doc_position[first.source]]
+        text = text_of(first.source)
         if text[first.answer_start:first.answer_end] != ans.answer:
             return False
     return True
@@ -117,18 +124,25 @@ def eval_question_set(pipeline: Pipeline, qs: QuestionSet, progress: Callable = 
         right_source += first.source == q.get("source", first.source)
         if not ok:
             failures.append({"id": q.get("id"), "question": q["question"], "got": ans.answer, "gold": golds[0]})
-    off_abstained = 0
-    off_failures = []
-    for q in progress(qs.off_topic, desc="off-topic"):
-        ans = _timed(pipeline, q["question"], times)
-        off_abstained += ans.abstained
-        if not ans.abstained:
-            exact += citations_exact(pipeline, ans)
-            off_failures.append({"id": q.get("id"), "question": q["question"], "got": ans.answer,
-                                 "confidence": round(ans.confidence, 3)})
-    answered = (n - abstained) + (len(qs.off_topic) - off_abstained)
+    declined = {}
+    wrongly_answered = {}
+    for kind, items in (("off_topic", qs.off_topic), ("unanswerable", qs.unanswerable)):
+        declined[kind], wrongly_answered[kind] = 0, []
+        for q in progress(items, desc=kind.replace("_", "-")):
+            ans = _timed(pipeline, q["question"], times)
+            declined[kind] += ans.abstained
+            if not ans.abstained:
+                exact += citations_exact(pipeline, ans)
+                wrongly_answered[kind].append({"id": q.get("id"), "question": q["question"], "got": ans.answer,
+                                               "confidence": round(ans.confidence, 3)})
+    off_abstained, off_failures = declined["off_topic"], wrongly_answered["off_topic"]
+    answered = (n - abstained) + sum(len(v) for v in wrongly_answered.values())
+    near = {}
+    if qs.unanswerable:
+        near = {"unanswerable_abstained": round(declined["unanswerable"] / len(qs.unanswerable), 4),
+                "unanswerable_answered": wrongly_answered["unanswerable"]}
     return {
-        "answerable": n, "off_topic": len(qs.off_topic),
+        "answerable": n, "off_topic": len(qs.off_topic), "unanswerable": len(qs.unanswerable),
         "answer_contains_gold_at_1": round(contains / n, 4) if n else None,
         "gold_in_first_quote": round(in_quote / n, 4) if n else None,
         "exact_match": round(em / n, 4) if n else None, "f1": round(f1 / n, 4) if n else None,
@@ -138,14 +152,17 @@ def eval_question_set(pipeline: Pipeline, qs: QuestionSet, progress: Callable = 
         "answered": answered,  # answerable and off-topic questions that were answered (not abstained)
         "citations_exact": round(exact / answered, 4) if answered else None,
         **_percentiles(times),
-        "misses": failures, "off_topic_answered": off_failures,
+        "misses": failures, "off_topic_answered": off_failures, **near,
     }
 
 
 def eval_squad(path: Path, limit: int | None, seed: int, make_pipeline: Callable[[Path, Path], Pipeline],
-               workdir: Path | None = None, progress: Callable = lambda it, **k: it) -> dict:
-    """Paragraph recall, answer-in-quote, span EM/F1 and latency on a SQuAD-format file."""
-    docs, questions = load_squad(path)
+               workdir: Path | None = None, progress: Callable = lambda it, **k: it,
+               exclude: set[str] = frozenset()) -> dict:
+    """Paragraph recall, answer-in-quote, span EM/F1 and latency on a SQuAD-format file; on a SQuAD 2.0 file
+    also how often unanswerable and answerable questions are abstained on, and how well the confidence
+    tells them apart (ROC AUC). Articles titled in ``exclude`` are left out of corpus and questions."""
+    docs, questions = load_squad(path, exclude=exclude, unanswerable=True)
     chosen = sample(questions, limit, seed=seed)
     tmp = None
     if workdir is None:
@@ -159,8 +176,14 @@ def eval_squad(path: Path, limit: int | None, seed: int, make_pipeline: Callable
         times: list[float] = []
         r1 = r5 = in_quote = in_answer = abstained = exact = 0
         em = f1 = 0.0
+        impossible: list[Answer] = []
+        answerable: list[Answer] = []
         for q in progress(chosen, desc="questions"):
             ans = _timed(pipeline, q.question, times)
+            if q.unanswerable:
+                impossible.append(ans)
+                continue
+            answerable.append(ans)
             golds = [a[2] for a in q.answers]
             ps, pe = q.paragraph
             in_par = [p.source == q.doc_id and is_paragraph(p.start, p.end, q.paragraph) for p in ans.passages]
@@ -179,17 +202,32 @@ def eval_squad(path: Path, limit: int | None, seed: int, make_pipeline: Callable
                                                       for a0, a1, _ in q.answers)
             em += exact_match(ans.answer, golds)
             f1 += f1_score(ans.answer, golds)
-        n = len(chosen)
-        return {"questions": n, "documents": len(docs),
-                "paragraph_recall_at_1": round(r1 / n, 4), "paragraph_recall_at_5": round(r5 / n, 4),
-                "answer_in_quote_at_1": round(in_quote / n, 4), "answer_in_span_at_1": round(in_answer / n, 4),
-                "exact_match": round(em / n, 4), "f1": round(f1 / n, 4),
-                "abstained": round(abstained / n, 4),
-                "citations_exact": round(exact / (n - abstained), 4) if n > abstained else None,
-                **_percentiles(times)}
+        n = len(answerable)
+        out = {"questions": n, "documents": len(docs),
+               "paragraph_recall_at_1": round(r1 / n, 4), "paragraph_recall_at_5": round(r5 / n, 4),
+               "answer_in_quote_at_1": round(in_quote / n, 4), "answer_in_span_at_1": round(in_answer / n, 4),
+               "exact_match": round(em / n, 4), "f1": round(f1 / n, 4),
+               "abstained": round(abstained / n, 4),
+               "citations_exact": round(exact / (n - abstained), 4) if n > abstained else None}
+        if impossible:
+            out["unanswerable"] = len(impossible)
+            out["unanswerable_abstained"] = round(sum(a.abstained for a in impossible) / len(impossible), 4)
+            out["answerable_abstained"] = out["abstained"]
+            out["abstention_auc"] = round(roc_auc([a.confidence for a in answerable],
+                                                  [a.confidence for a in impossible]), 4)
+        return {**out, **_percentiles(times)}
     finally:
         if tmp is not None:
             tmp.cleanup()
+
+
+def roc_auc(positive: list[float], negative: list[float]) -> float:
+    """The probability that a random positive scores above a random negative (ties count half)."""
+    if not positive or not negative:
+        return float("nan")
+    pos, neg = np.asarray(positive, dtype=float), np.asarray(negative, dtype=float)
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(pos) * len(neg)))
 
 
 # ------------------------------------------------------------------ claim checking
@@ -223,7 +261,11 @@ def eval_claim_set(pipeline: Pipeline, claims: list[dict], progress: Callable = 
 
     pipeline.ensure_index(progress=False)
     pipeline.check("warm-up claim")
-    idx = pipeline.index
+    store = pipeline.store
+
+    def text_of(source: str) -> str:
+        return store.document(store.document_key(source)).text
+
     times: list[float] = []
     confusion = {g: {p: 0 for p in VERDICTS} for g in VERDICTS}
     exact = detail_found = right_source = with_source = 0
@@ -233,8 +275,8 @@ def eval_claim_set(pipeline: Pipeline, claims: list[dict], progress: Callable = 
         v = pipeline.check(c["claim"])
         times.append(time.perf_counter() - t)
         confusion[c["verdict"]][v.verdict] += 1
-        exact += all(idx.texts[idx.doc_position[e.source]][e.start:e.end] == e.quote for e in v.evidence) and all(
-            idx.texts[idx.doc_position[m.source]][m.evidence_start:m.evidence_end] == m.evidence_text
+        exact += all(text_of(e.source)[e.start:e.end] == e.quote for e in v.evidence) and all(
+            text_of(m.source)[m.evidence_start:m.evidence_end] == m.evidence_text
             for m in v.mismatches)
         if v.verdict == c["verdict"] and v.evidence and c.get("source"):
             with_source += 1

@@ -26,18 +26,27 @@ class GoldQuestion:
     question: str
     doc_id: str
     paragraph: tuple[int, int]               # span of the gold paragraph in the document
-    answers: tuple[tuple[int, int, str], ...]  # (start, end, text) in the document
+    answers: tuple[tuple[int, int, str], ...]  # (start, end, text) in the document; none for an unanswerable one
+    unanswerable: bool = False               # SQuAD 2.0: written against the paragraph, not answered by it
 
 
 def _doc_name(i: int, title: str) -> str:
     return f"{i:03d}_{re.sub(r'[^A-Za-z0-9_-]+', '_', title)[:60]}.txt"
 
 
-def load_squad(path: str | Path, articles: slice | list[int] | None = None, hold_out=None):
+def titles(path: str | Path) -> set[str]:
+    """The article titles of a SQuAD-format file."""
+    return {art["title"] for art in json.loads(Path(path).read_text(encoding="utf-8"))["data"]}
+
+
+def load_squad(path: str | Path, articles: slice | list[int] | None = None, hold_out=None,
+               exclude: set[str] = frozenset(), unanswerable: bool = False):
     """Return ``(documents, questions)``: ``{doc_id: text}`` and a list of :class:`GoldQuestion`.
 
     ``hold_out(article, paragraph) -> bool`` leaves paragraphs out of the documents; their questions
-    (now unanswerable from the corpus, though on topic) are returned as a third item.
+    (now unanswerable from the corpus, though on topic) are returned as a third item. Articles whose
+    title is in ``exclude`` are left out altogether. With ``unanswerable``, SQuAD 2.0's unanswerable
+    questions (``is_impossible``) are returned too, marked as such; otherwise they are skipped.
     """
     data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
     chosen = range(len(data)) if articles is None else (
@@ -48,6 +57,8 @@ def load_squad(path: str | Path, articles: slice | list[int] | None = None, hold
     dropped = 0
     for i in chosen:
         art = data[i]
+        if art["title"] in exclude:
+            continue
         doc_id = _doc_name(i, art["title"])
         parts, pos = [], 0
         for j, para in enumerate(art["paragraphs"]):
@@ -59,6 +70,11 @@ def load_squad(path: str | Path, articles: slice | list[int] | None = None, hold
             parts.append(ctx)
             pos += len(ctx) + len(SEPARATOR)
             for qa in para["qas"]:
+                if qa.get("is_impossible") or not qa["answers"]:
+                    if unanswerable:
+                        questions.append(GoldQuestion(str(qa["id"]), qa["question"], doc_id, (start, start + len(ctx)),
+                                                      (), unanswerable=True))
+                    continue
                 answers = tuple((start + a["answer_start"], start + a["answer_start"] + len(a["text"]), a["text"])
                                 for a in qa["answers"] if ctx[a["answer_start"]:a["answer_start"] + len(a["text"])] == a["text"])
                 if len(answers) < len(qa["answers"]):

@@ -259,6 +259,8 @@ def _build(config: Config, embedder: Embedder, rebuild: bool, progress: bool,
     vectors = _embed(plan, embedder, config, progress)
     manifest = _manifest(config, plan, vectors, warnings)
     _publish(index_dir, lambda tmp: _write(tmp, plan, vectors, manifest))
+    if hasattr(embedder, "finish"):  # a resumable embedder's checkpoints are no longer needed
+        embedder.finish()
     docs, table = plan.docs, plan.table
     added = sum(1 for d in docs if d.id not in plan.old_docs)
     updated = sum(1 for d in docs if d.id in plan.old_docs and plan.old_docs[d.id] != d.fingerprint)
@@ -308,8 +310,11 @@ def _embed(plan: Plan, embedder: Embedder, config: Config, progress: bool) -> np
     texts = plan.table.texts
     batch = max(1, config.batch_size * 8)
     new_vecs = []
+    bulk = getattr(embedder, "embed_all", None)  # Ray: every sentence in one pass (qa.models.ray_embedding)
     with tqdm(total=len(order), desc="Embedding", unit="sent", disable=not progress or not order) as bar:
-        for i in range(0, len(order), batch):
+        if bulk is not None and order:
+            new_vecs.append(bulk([texts[j] for j in order], bar.update))
+        for i in range(0, len(order) if bulk is None else 0, batch):
             part = embedder.embed([texts[j] for j in order[i:i + batch]])
             new_vecs.append(part)
             bar.update(len(part))

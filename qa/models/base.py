@@ -1,4 +1,4 @@
-"""The bundled all-MiniLM-L6-v2 as the base of the small fine-tuned models (the readers, the extractor).
+"""The bundled all-MiniLM-L6-v2 as the base of the small fine-tuned models (the span reader, the claim verifier).
 
 Each of them is the bundled model with a small head, of which only the top layers and the head
 are fine-tuned; its file (``qa/data/*.safetensors``) holds only those weights, in float16, and
@@ -117,20 +117,30 @@ def torch_inputs(encodings) -> dict:
     return {k: torch.tensor(v) for k, v in input_arrays(encodings).items()}
 
 
-def exported(name: str, path: Path, max_tokens: int, build, outputs: list[str]):
+def exported(name: str, path: Path, max_tokens: int, build, outputs: list[str], token_outputs: tuple[str, ...] = (),
+             int8: bool = False):
     """The fine-tuned model of ``path`` as an ONNX Runtime graph (:mod:`qa.models.runtime`), or None.
 
-    ``build()`` gives the loaded torch model, called only when the graph must be exported.
+    ``build()`` gives the loaded torch model, called only when the graph must be exported; ``int8``:
+    the exported graph's weights are quantised (:func:`qa.models.runtime.quantize`).
     One intra-op thread: a few short pairs gain little from a second, and `qa serve` runs requests in parallel.
     """
-    from qa.models.runtime import export_module, files_key, graph, model_files, place_key
+    from qa.models.runtime import export_module, files_key, graph, model_files, place_key, quantize
 
     base = base_path()
 
     def export(target: Path) -> None:
         enc = pair_tokenizer(max_tokens).encode_batch([("a question?", "a sentence."),
                                                        ("another question", "a longer candidate sentence.")])
-        export_module(build(), torch_inputs(enc), target, outputs)
+        if not int8:
+            export_module(build(), torch_inputs(enc), target, outputs, token_outputs)
+            return
+        full = target.with_name(target.name + ".fp32")
+        try:
+            export_module(build(), torch_inputs(enc), full, outputs, token_outputs)
+            quantize(full, target)
+        finally:
+            full.unlink(missing_ok=True)
 
-    return graph(f"{name}-{place_key(base, path)}", files_key(model_files(base), [path], f"{name}:{max_tokens}"),
-                 export, threads=1)
+    kind = f"{name}:{max_tokens}" + (":int8" if int8 else "")
+    return graph(f"{name}-{place_key(base, path)}", files_key(model_files(base), [path], kind), export, threads=1)

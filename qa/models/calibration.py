@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
 
 
 def sigmoid(x: float) -> float:
@@ -31,3 +32,33 @@ def weights_by_name(names: Sequence[str], weights: Sequence[float], wanted: Sequ
         raise ValueError(f"{path} holds {len(weights)} weights for {len(names)} features: refit it with `python {refit}`")
     by_name = dict(zip(names, weights))
     return tuple(float(by_name[n]) for n in wanted)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A logistic model from named features to a confidence: ``sigmoid(bias + sum(w_f * x_f))``, plus the
+    settings it was fitted with (how many windows a reader reads, and when)."""
+
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+    settings: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if len(self.features) != len(self.weights):
+            raise ValueError("Calibration needs one weight per feature")
+
+    def logit(self, values: Mapping[str, float]) -> float:
+        return self.bias + sum(w * float(values[f]) for f, w in zip(self.features, self.weights))
+
+    def confidence(self, values: Mapping[str, float]) -> float:
+        return sigmoid(self.logit(values))
+
+    def to_dict(self) -> dict:
+        return {"features": list(self.features), "weights": list(self.weights), "bias": self.bias,
+                "settings": dict(self.settings)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "Calibration":
+        return cls(tuple(data["features"]), tuple(float(w) for w in data["weights"]), float(data["bias"]),
+                   {k: float(v) for k, v in (data.get("settings") or {}).items()})

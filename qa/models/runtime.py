@@ -97,7 +97,11 @@ class Graph:
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     def run(self, **arrays: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {name: arrays[name] for name in self.inputs})[0]
+        return self.run_all(**arrays)[0]
+
+    def run_all(self, **arrays: np.ndarray) -> list[np.ndarray]:
+        """Every output of the graph, in the order it was exported with."""
+        return self.session.run(None, {name: arrays[name] for name in self.inputs})
 
 
 def graph(name: str, key: str, export: Callable[[Path], None], threads: int) -> Graph | None:
@@ -155,14 +159,30 @@ def _remove_older(path: Path, name: str) -> None:
                 pass
 
 
-def export_module(module, example: dict[str, object], path: Path, outputs: list[str]) -> None:
-    """``torch.onnx.export`` of ``module(**example)`` with batch and sequence length left dynamic."""
+def export_module(module, example: dict[str, object], path: Path, outputs: list[str],
+                  token_outputs: tuple[str, ...] = ()) -> None:
+    """``torch.onnx.export`` of ``module(**example)`` with batch and sequence length left dynamic
+    (``token_outputs``: outputs with one value per token, whose second axis is the sequence too)."""
     import torch
 
     names = list(example)
     axes = {n: {0: "batch", 1: "tokens"} for n in names}
-    axes.update({o: {0: "batch"} for o in outputs})
+    axes.update({o: {0: "batch", 1: "tokens"} if o in token_outputs else {0: "batch"} for o in outputs})
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on shapes it keeps dynamic
         torch.onnx.export(module.eval(), tuple(example[n] for n in names), str(path), input_names=names,
                           output_names=outputs, dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+
+
+def quantize(source: Path, target: Path) -> None:
+    """``source``'s graph with its matrix weights in int8 (dynamic quantisation) written to ``target``:
+    about 1.5x faster on these CPUs, a quarter of the size."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # its advice to pre-process applies to convolutional models, not this one
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)

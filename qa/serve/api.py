@@ -2,28 +2,29 @@
 
 Routes: ``POST /api/ask``, ``POST /api/check`` (claims and quotes), ``GET /api/sources/{id}``, ``GET /api/health``,
 ``GET /widget.js`` (the embeddable ask box), ``GET /source/{id}`` (a document
-with the cited span highlighted) and FastAPI's ``/docs``; ``HEAD`` on any of them (and on ``/``) is
-answered as ``GET`` without a body. Every error under
-``/api/`` is a 4xx JSON ``{"error": "..."}`` that says what to fix. Every request
-body, Gradio's included, is capped by :class:`BodyLimit`; the ask body must be
-declared as JSON and is parsed by hand, so malformed, oversized or non-UTF-8
-input is refused before it reaches the pipeline. Document ids are
-only ever looked up in the index, never joined to a filesystem path.
+with the cited span highlighted), FastAPI's ``/docs`` and, with ``metrics: true``, ``/metrics``; ``HEAD`` on
+any of them (and on ``/``) is answered as ``GET`` without a body. Every error under
+``/api/`` is a 4xx JSON ``{"error": "..."}`` that says what to fix (or a 503 with ``Retry-After`` when busy).
+Every request body, Gradio's included, is capped by :class:`BodyLimit`; the ask and check bodies must be
+declared as JSON and are validated by the models ``/docs`` publishes (:mod:`qa.serve.bodies`), so
+malformed, oversized or non-UTF-8 input is refused before it reaches the pipeline. Document ids are
+only ever looked up in the index, never joined to a filesystem path. Around the routes: a per-client rate
+limit and a cap on model work (:mod:`qa.serve.throttle`), optional API keys (:mod:`qa.serve.keys`), and
+an access log and metrics (:mod:`qa.serve.metrics`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 import sys
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
-import anyio  # noqa: E402
 from fastapi import FastAPI, Query, Request  # noqa: E402
 from fastapi_offline import FastAPIOffline  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
@@ -32,255 +33,83 @@ from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.exceptions import HTTPException  # noqa: E402
 from starlette.middleware.cors import CORSMiddleware  # noqa: E402
 from starlette.requests import ClientDisconnect  # noqa: E402
-from starlette.routing import Match  # noqa: E402
+from starlette.routing import Match, Mount  # noqa: E402
 
 from qa.errors import InputError, QAError  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
+from qa.serve.bodies import (ASK_FIELDS, CHECK_FIELDS, ApiError, BodyLimit, check_json_content_type,  # noqa: E402,F401
+                             parse_ask, parse_check)
 from qa.serve.head import HeadAsGet  # noqa: E402
 from qa.serve.guards import MethodGuard, SecurityHeaders, http_protocol  # noqa: E402
+from qa.serve.keys import ApiKeys, RequireKey, load_keys  # noqa: E402
+from qa.serve.metrics import Metrics, Observed, access_log  # noqa: E402
 from qa.serve.pages import render_source, source_link  # noqa: E402,F401 (source_link: public here too)
 from qa.serve.schemas import (AskRequest, AnswerOut, CheckRequest, CheckOut, SourceOut, ErrorOut)  # noqa: E402
+from qa.serve.throttle import RateLimit, Slots, networks  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-ASK_FIELDS = ("question", "top_k", "history")
-CHECK_FIELDS = ("claim", "quote", "source")
-
-
-class ApiError(Exception):
-    """An error answered as ``{"error": message}`` with ``status``."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-# ------------------------------------------------------------------ request parsing
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-class BodyLimit:
-    """ASGI middleware: every request body (ours and Gradio's) is capped at ``limit`` bytes.
-
-    A declared Content-Length over the limit is refused before reading; a chunked body is counted
-    as it arrives and refused the moment it passes the limit. Either way the answer is a 413 JSON,
-    and whatever the app would have answered to the cut-off body is dropped.
-    """
-
-    def __init__(self, app, limit: int):
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None:
-            try:
-                too_big = int(declared) > self.limit
-            except ValueError:
-                await _send_json(send, 400, "Content-Length header is not a number")
-                return
-            if too_big:
-                await _send_json(send, 413, self.message)
-                return
-        received, cut, started = 0, False, False
-
-        async def counted_receive():
-            nonlocal received, cut
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    cut = True
-                    raise _BodyTooLarge
-            return message
-
-        async def guarded_send(message):
-            nonlocal started
-            if cut:  # the app's reply to a body we cut off (often a 500) is replaced by the 413
-                return
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted_receive, guarded_send)
-        except _BodyTooLarge:
-            pass
-        except Exception:
-            if not cut:
-                raise
-        if cut and not started:
-            await _send_json(send, 413, self.message)
-
-    @property
-    def message(self) -> str:
-        return f"request body is larger than {self.limit} bytes (limits.max_body_bytes in qa.yaml)"
-
-
-async def _send_json(send, status: int, message: str) -> None:
-    body = json.dumps({"error": message}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
-
-
-def check_json_content_type(value: str | None) -> None:
-    """Refuse (415) a body that is not declared as UTF-8 JSON.
-
-    Requiring ``application/json`` also means a cross-origin page cannot post to the API without a
-    CORS preflight, which an origin outside ``cors_origins`` fails.
-    """
-    media, _, params = (value or "").partition(";")
-    if media.strip().lower() != "application/json":
-        raise ApiError(415, f"Content-Type must be application/json, got {value.strip()!r}" if value else
-                       "Content-Type header is missing; send JSON with Content-Type: application/json")
-    charset = next((v.strip().strip('"').lower() for k, _, v in (p.partition("=") for p in params.split(";"))
-                    if k.strip().lower() == "charset"), "utf-8")
-    if charset not in ("utf-8", "utf8"):
-        raise ApiError(415, f"charset {charset} is not supported; send JSON encoded as UTF-8")
-
-
-def parse_ask(body: bytes) -> tuple[Any, Any, Any]:
-    """``(question, top_k, history)`` from a JSON body, or an :class:`ApiError` naming what is wrong."""
-    data = _json_object(body, '{"question": "..."}')
-    unknown = sorted(set(data) - set(ASK_FIELDS))
-    if unknown:
-        raise ApiError(400, f"unknown field {unknown[0]!r} (known fields: {', '.join(ASK_FIELDS)})")
-    if "question" not in data:
-        raise ApiError(400, "missing field 'question'")
-    question, top_k = data["question"], data.get("top_k")
-    if not isinstance(question, str):
-        raise ApiError(400, f"'question' must be a string, got {_json_type(question)}")
-    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool)):
-        raise ApiError(400, f"'top_k' must be an integer, got {_json_type(top_k)}")
-    return question, top_k, _history(data.get("history"))
-
-
-def _history(history: Any) -> list[dict] | None:
-    """The earlier turns of a conversation, each ``{"question": str, "answer": str | null}``; their lengths
-    and number are the pipeline's to check (limits in qa.yaml)."""
-    if history is None:
-        return None
-    if not isinstance(history, list):
-        raise ApiError(400, f"'history' must be an array of earlier turns, got {_json_type(history)}")
-    for i, turn in enumerate(history):
-        where = f"history[{i}]"
-        if not isinstance(turn, dict):
-            raise ApiError(400, f"'{where}' must be an object like {{\"question\": \"...\", \"answer\": \"...\"}}, "
-                                f"got {_json_type(turn)}")
-        unknown = sorted(set(turn) - {"question", "answer"})
-        if unknown:
-            raise ApiError(400, f"'{where}' has an unknown field {unknown[0]!r} (known fields: question, answer)")
-        if "question" not in turn:
-            raise ApiError(400, f"'{where}' is missing 'question'")
-        if not isinstance(turn["question"], str):
-            raise ApiError(400, f"'{where}.question' must be a string, got {_json_type(turn['question'])}")
-        if turn.get("answer") is not None and not isinstance(turn["answer"], str):
-            raise ApiError(400, f"'{where}.answer' must be a string or null, got {_json_type(turn['answer'])}")
-    return history
-
-
-def parse_check(body: bytes) -> dict[str, Any]:
-    """``{"claim": ...}`` or ``{"quote": ..., "source": ...}`` from a JSON body, validated."""
-    data = _json_object(body, '{"claim": "..."}')
-    unknown = sorted(set(data) - set(CHECK_FIELDS))
-    if unknown:
-        raise ApiError(400, f"unknown field {unknown[0]!r} (known fields: {', '.join(CHECK_FIELDS)})")
-    if ("claim" in data) == ("quote" in data):
-        raise ApiError(400, "send exactly one of 'claim' or 'quote'")
-    for key in CHECK_FIELDS:
-        if key in data and not isinstance(data[key], str) and not (key == "source" and data[key] is None):
-            raise ApiError(400, f"'{key}' must be a string, got {_json_type(data[key])}")
-    if data.get("source") is not None and "quote" not in data:
-        raise ApiError(400, "'source' only applies to a 'quote'")
-    return data
-
-
-def _json_object(body: bytes, example: str) -> dict:
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ApiError(400, f"request body is not valid UTF-8 (byte {exc.start}); send JSON encoded as UTF-8") from None
-    if not text.strip():
-        raise ApiError(400, f"request body is empty; send JSON like {example}")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except RecursionError:
-        raise ApiError(400, "request body is not valid JSON: nested too deeply") from None
-    except ValueError as exc:  # an integer of more than 4,300 digits (Python's guard against slow conversions)
-        raise ApiError(400, f"request body holds a number that cannot be read ({str(exc).split(';')[0]})") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, f"request body must be a JSON object like {example}, got {type(data).__name__}")
-    return data
-
-
-def _json_type(value: Any) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array",
-             dict: "an object", type(None): "null"}
-    return names.get(type(value), type(value).__name__)
-
-
-# ------------------------------------------------------------------ the app
-
 QUOTE_SLOTS = 2    # quote checks computing at once (CPU-bound Python: more would only share the same cores)
 QUOTE_QUEUE = 32   # more waiting their turn; beyond that, 503
 
 
-class Slots:
-    """At most ``running`` calls of CPU-heavy work in worker threads at once and ``waiting`` more in line
-    (waiting holds no thread); beyond that a 503 that says to try again."""
-
-    def __init__(self, running: int, waiting: int, what: str):
-        self._running = anyio.Semaphore(running)
-        self._limit = running + waiting
-        self._inside = 0
-        self.what = what
-
-    async def run(self, fn, *args):
-        if self._inside >= self._limit:
-            raise ApiError(503, f"too many {self.what} at once ({self._limit}); try again in a few seconds")
-        self._inside += 1
-        try:
-            async with self._running:
-                return await run_in_threadpool(fn, *args)
-        finally:
-            self._inside -= 1
+# What /api/ask and /api/check may answer besides 200 (and 500): each a JSON {"error": ...}.
+REFUSALS: dict = {status: {"model": ErrorOut} for status in (400, 401, 413, 415, 429, 503)}
 
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
-    """The FastAPI app: JSON API, widget, source view and (unless ``ui=False``) the Gradio UI at ``/``."""
+def create_app(pipeline: Pipeline, ui: bool = True, build_seconds: float | None = None,
+               environ: dict | None = None) -> FastAPI:
+    """The FastAPI app: JSON API, widget, source view and (unless ``ui=False``) the Gradio UI at ``/``.
+
+    ``build_seconds`` (how long the index took to build at start) is reported by ``/metrics``; ``environ``
+    (default ``os.environ``) is where ``QA_API_KEYS`` is read.
+    """
     config = pipeline.config
-    quote_slots = Slots(QUOTE_SLOTS, QUOTE_QUEUE, "quote checks")
+    limits = config.limits
+    metrics = Metrics(lambda: pipeline.loaded_index, build_seconds) if config.metrics else None
+    refused = metrics.busy.inc if metrics else None
+    quote_slots = Slots(QUOTE_SLOTS, QUOTE_QUEUE, "quote checks", on_refused=refused)
+    model_slots = Slots(limits.model_workers, limits.model_queue, "questions and claims", wait=limits.queue_seconds,
+                        on_refused=refused)
+    if metrics:
+        metrics.work.set_function(lambda: model_slots.inside)
+    keys = ApiKeys(load_keys(config.api_keys_file, environ))
+    trusted = networks(config.trusted_proxies)
+    gradio_app: list = []  # the mounted Gradio app, once there is one (its logins open /source/* with keys on)
     # FastAPIOffline serves the Swagger/ReDoc assets of /docs from the package, not from a CDN.
     app = FastAPIOffline(title="qa", version="0.1.0",
                   description="Source-grounded extractive question answering: every answer is a verbatim "
                               "span of a document, with offsets; or an abstention.")
     # HEAD on any page or GET route (/, /widget.js, /api/health, /source/{id}) is answered as GET, bodiless.
     app.add_middleware(HeadAsGet)
-    # Outermost but for CORS, so even a 413 carries the CORS headers an allowed page needs to read it.
+    # Inside CORS, so even a 413 carries the CORS headers an allowed page needs to read it.
     app.add_middleware(BodyLimit, limit=config.limits.max_body_bytes)
     app.add_middleware(MethodGuard)
+    if keys.digests:  # inside the rate limit: guessing keys counts against the guesser like any request
+        app.add_middleware(RequireKey, keys=keys, logged_in=lambda scope: _logged_in(gradio_app, scope))
+    if limits.requests_per_minute:
+        app.add_middleware(RateLimit, per_minute=limits.requests_per_minute, burst=limits.burst, trusted=trusted,
+                           on_limited=metrics.rate_limited.inc if metrics else None)
     app.add_middleware(SecurityHeaders, frame_origins=tuple(config.cors_origins))
     # Always installed: with no configured origin this refuses every cross-origin request, and its
-    # presence also stops Gradio from adding its own, more permissive, CORS headers.
+    # presence also stops Gradio from adding its own, more permissive, CORS headers. Outside the rate limit
+    # and the keys, so an allowed page can read their 429 and 401 (and a preflight is never refused).
     app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
-                       allow_headers=["Content-Type"], allow_credentials=False, max_age=600)
+                       allow_headers=["Content-Type", "Authorization"], expose_headers=["Retry-After", "X-Request-ID"],
+                       allow_credentials=False, max_age=600)
+    # Outermost: every request gets its id and its access-log line, refusals included.
+    app.add_middleware(Observed, metrics=metrics, trusted=trusted)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.message)
+        response = _error(exc.status, exc.message)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -315,18 +144,20 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
             raise ApiError(404, f"no document with id {doc_id!r} in the index (GET /api/health lists the count)") from None
 
     @app.post("/api/ask", response_model=AnswerOut, tags=["api"],
-              responses={400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut}},
+              responses=REFUSALS,
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": AskRequest.model_json_schema()}}}})
     async def ask(request: Request) -> JSONResponse:
         """Answer a question from the corpus: a verbatim span with citations, or an abstention (also 200)."""
         check_json_content_type(request.headers.get("content-type"))
         question, top_k, history = parse_ask(await request.body())
-        answer = await run_in_threadpool(pipeline.ask, question, top_k, history)
+        answer = await model_slots.run(pipeline.ask, question, top_k, history)
+        if metrics:
+            metrics.answered(answer)
         return JSONResponse(answer.to_dict())
 
     @app.post("/api/check", response_model=CheckOut, response_model_exclude_none=True, tags=["api"],
-              responses={400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut}},
+              responses=REFUSALS,
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": CheckRequest.model_json_schema()}}}})
     async def check(request: Request) -> JSONResponse:
@@ -336,11 +167,11 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
         if "quote" in data:
             result = await quote_slots.run(pipeline.check_quote, data["quote"], data.get("source"))
             return JSONResponse({"quote": result.to_dict()})
-        verdicts = await run_in_threadpool(pipeline.check_text, data["claim"])
+        verdicts = await model_slots.run(pipeline.check_text, data["claim"])
         return JSONResponse({"verdicts": [v.to_dict() for v in verdicts]})
 
     @app.get("/api/sources/{doc_id:path}", response_model=SourceOut, tags=["api"],
-             responses={404: {"model": ErrorOut}})
+             responses={404: {"model": ErrorOut}, 401: {"model": ErrorOut}, 429: {"model": ErrorOut}})
     def source(doc_id: str) -> JSONResponse:
         """Title, full text and metadata of an indexed document; offsets in answers index into ``text``."""
         return JSONResponse(document(doc_id))
@@ -349,8 +180,8 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
     async def health() -> dict:
         """200 once the index is loaded; ``stale`` says why it no longer matches the corpus, when it does not."""
         # On the event loop, not the threadpool: busy worker threads cannot delay it.
-        index = pipeline.loaded_index or await run_in_threadpool(lambda: pipeline.index)
-        out: dict[str, Any] = {"status": "ok", "documents": len(index.doc_ids)}
+        store = pipeline.loaded_store or await run_in_threadpool(lambda: pipeline.store)
+        out: dict[str, Any] = {"status": "ok", "documents": store.counts()["documents"]}
         if pipeline.stale:
             out["stale"] = pipeline.stale
         return out
@@ -393,14 +224,40 @@ def create_app(pipeline: Pipeline, ui: bool = True) -> FastAPI:
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'",
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
 
+    if metrics:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        @app.get("/metrics", include_in_schema=False)
+        def metrics_page() -> Response:
+            return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
     if ui:
         import gradio as gr
 
         from qa.serve.ui import CSS, THEME, build_ui
 
-        app = gr.mount_gradio_app(app, build_ui(pipeline), path="/", footer_links=[], run_history=False,
-                                  theme=THEME, css=CSS, show_error=False)
+        blocks = build_ui(pipeline, on_answer=metrics.answered if metrics else None)
+        # With keys, the chat opens after Gradio's login: any user name, a key as the password.
+        auth = (lambda user, password: keys.valid(password)) if keys.digests else None
+        app = gr.mount_gradio_app(app, blocks, path="/", footer_links=[], run_history=False, theme=THEME, css=CSS,
+                                  show_error=False, auth=auth,
+                                  auth_message="This server needs an API key: any user name, the key as password.")
+        gradio_app.extend(r.app for r in app.routes if isinstance(r, Mount) and hasattr(r.app, "tokens"))
     return app
+
+
+def _logged_in(gradio_app: list, scope: dict) -> bool:
+    """Whether a request carries the cookie of a browser logged in to the chat (Gradio's own login)."""
+    if not gradio_app:
+        return False
+    server, cookies = gradio_app[0], SimpleCookie()
+    for k, v in scope.get("headers", ()):
+        if k == b"cookie":
+            try:
+                cookies.load(v.decode("latin-1"))
+            except CookieError:
+                return False
+    return any(name.startswith("access-token") and morsel.value in server.tokens for name, morsel in cookies.items())
 
 
 def one_thread_per_request() -> None:
@@ -418,7 +275,7 @@ def one_thread_per_request() -> None:
         torch.set_num_threads(1)
 
 
-def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860) -> None:
+def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, build_seconds: float | None = None) -> None:
     """Run the app with uvicorn until interrupted (call ``pipeline.ensure_index()`` first)."""
     import uvicorn
 
@@ -427,7 +284,14 @@ def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860) -> None
     # A thread waiting for the interpreter (the event loop, a health check) gets it after at most 1 ms of
     # a CPU-bound one (quote checks are Python), not 5: a request never waits long behind them.
     sys.setswitchinterval(0.001)
-    uvicorn.run(create_app(pipeline), host=host, port=port, log_level="info", **server_limits(pipeline.config))
+    app = create_app(pipeline, build_seconds=build_seconds)
+    # One JSON line a request on stderr (qa.serve.metrics) replaces uvicorn's own access log.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access_log.addHandler(handler)
+    access_log.setLevel(logging.INFO)
+    access_log.propagate = False
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, **server_limits(pipeline.config))
 
 
 CLIENT_SECONDS = 10  # a request head or body not complete this long after the last one: the connection is closed

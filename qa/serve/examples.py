@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterator, Sequence
 
+from qa.index.faiss_store import as_store
+
 EXAMPLES = (
     "When did Japan rule Korea as a colony?",
     "How much did Japan export to South Korea in 2021?",
@@ -112,14 +114,13 @@ def _specific(question: str) -> bool:
 def candidates(index) -> list[list[tuple[str, int, int]]]:
     """Per document (index order, the first ``SCAN_DOCUMENTS``), its candidate questions, best first, each
     with the span of the document its answer should come from."""
+    store = as_store(index)
     out: list[list[tuple[str, int, int]]] = []
-    by_doc: dict[int, list[tuple[int, int]]] = {}
-    for row, d in enumerate(index.sent_doc.tolist()):
-        if d < SCAN_DOCUMENTS and len(by_doc.setdefault(d, [])) < SCAN_SENTENCES:
-            by_doc[d].append(tuple(int(x) for x in index.sent_span[row]))
-    for d, text in enumerate(index.texts[:SCAN_DOCUMENTS]):
+    for key, *_ in store.catalogue(SCAN_DOCUMENTS):
+        text = store.document(key).text
+        spans = store.document_sentences(key).span[:SCAN_SENTENCES].tolist()
         ranked: list[tuple[int, int, str, int, int]] = []
-        for s, e in by_doc.get(d, []):
+        for s, e in spans:
             q = definition_question(text[s:e])
             if q:
                 ranked.append((0 if _specific(q) else 2, s, q, s, e))
@@ -139,6 +140,7 @@ def draw_questions(index, ask: Callable[[str], object], n: int = DRAWN) -> tuple
     answerable candidate costs a few questions at start-up, not one per document.
     """
     per_doc = candidates(index)
+    doc_ids = [d for _, d, _, _ in as_store(index).catalogue(SCAN_DOCUMENTS)]
     chosen: list[str] = []
     done: set[int] = set()
     tries = 0
@@ -155,7 +157,7 @@ def draw_questions(index, ask: Callable[[str], object], n: int = DRAWN) -> tuple
             except Exception:  # an example is a nicety: a question the pipeline refuses is just not offered
                 continue
             cites = getattr(answer, "citations", ())
-            if (not getattr(answer, "abstained", True) and cites and cites[0].source == index.doc_ids[d]
+            if (not getattr(answer, "abstained", True) and cites and cites[0].source == doc_ids[d]
                     and cites[0].start < end and start < cites[0].end):
                 chosen.append(question)
                 done.add(d)

@@ -68,6 +68,9 @@ def explain_html(answer, text_of: Callable[[str], str], title_of: Callable[[str]
     rows = ex.get("top_sentences") or []
     phrases = key_phrases(answer.question)
     best = rows[0] if rows else None
+    if answer.citations:  # the sentence the answer was taken from (the reader may prefer another than the ranker)
+        c = answer.citations[0]
+        best = next((r for r in rows if r["source"] == c.source and c.start <= r["start"] < c.end), best)
     best_text = text_of(best["source"])[best["start"]:best["end"]] if best else ""
     best_tokens = set(tokenize(best_text))
     parts = ['<div class="qa-explain">']
@@ -108,6 +111,11 @@ def _missing(answer, phrases, best, best_tokens, ex, in_corpus) -> str:
     qtype = ex.get("question_type")
     if best and qtype in WANTED and best["features"].get("type_match", 1.0) < 1.0:
         return f"the question asks for a {WANTED[qtype]}, and the closest sentences hold none"
+    windows = ex.get("windows") or []
+    if windows:
+        n = len(windows)
+        return ("the reader model read " + ("the passage around the closest sentence" if n == 1 else
+                f"the passages around the {n} closest sentences") + " and found no words there that answer it")
     lacking = [p for p, stems in phrases if not stems <= best_tokens]
     if best and lacking:
         return (f"the passages mention every word of the question, but not together: the closest sentence "
@@ -130,11 +138,15 @@ def _won(phrases, best, best_tokens, rows, ex, text_of) -> str:
     qtype = ex.get("question_type")
     if qtype in WANTED and f.get("type_match", 0.0) >= 1.0:
         reasons.append(f"it holds a {WANTED[qtype]}, as the question asks")
-    if ex.get("reader"):
-        reasons.append(f"the reader model re-read the {len(ex['reader'])} closest sentences and put it first")
+    windows = ex.get("windows") or []
+    if windows:
+        n = len(windows)
+        reasons.append("the reader model, reading " + ("the passage around it" if n == 1 else
+                       f"the passages around the {n} closest sentences") + ", marked the answer there")
     if not reasons:
         reasons.append("it scored best on the ranker's features together")
-    margin = (ex.get("calibration") or {}).get("margin", 0.0)
+    calib = ex.get("calibration") or {}
+    margin = calib.get("ranker_margin", calib.get("margin", 0.0))
     said = _said(reasons)
     if len(rows) > 1:
         nxt = rows[1]

@@ -1,20 +1,33 @@
-"""The JSON shapes of the HTTP API, as pydantic models: what ``/docs`` and ``/openapi.json`` publish."""
+"""The JSON shapes of the HTTP API, as pydantic models: what ``/docs`` and ``/openapi.json`` publish.
+
+The request models are also what validates a request body (:mod:`qa.serve.bodies`): strict types (no
+``"3"`` for 3, no ``true`` for 1) and no unknown fields, so the published schema is the one enforced.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from qa.config import TOP_K_MAX, TOP_K_MIN
+
+STRICT = ConfigDict(strict=True, extra="forbid")
 
 
 class TurnIn(BaseModel):
+    model_config = STRICT
+
     question: str = Field(description="An earlier question, as it was asked")
-    answer: str | None = Field(description="The answer it got, or null when the sources did not answer")
+    answer: str | None = Field(None, description="The answer it got, or null when the sources did not answer")
 
 
 class AskRequest(BaseModel):
+    model_config = STRICT
+
     question: str = Field(description="The question, in words", examples=["When did Japan rule Korea as a colony?"])
-    top_k: int | None = Field(None, ge=1, le=100, description="Passages to retrieve (default: top_k in qa.yaml)")
+    top_k: int | None = Field(None, ge=TOP_K_MIN, le=TOP_K_MAX,
+                              description="Passages to retrieve (default: top_k in qa.yaml)")
     history: list[TurnIn] | None = Field(
         None, description="The conversation so far, oldest first (at most limits.max_history_turns turns): a "
                           "follow-up such as \"When did it end?\" is then asked as the question it stands for, "
@@ -63,10 +76,25 @@ class AnswerOut(BaseModel):
 
 
 class CheckRequest(BaseModel):
+    """Exactly one of ``claim`` and ``quote``; ``source`` only with a quote."""
+
+    model_config = STRICT
+
     claim: str | None = Field(None, description="One or more sentences to check (one verdict per sentence)",
                               examples=["Japan is the second-largest economy in the world."])
     quote: str | None = Field(None, description="Instead of a claim: words to find verbatim in the sources")
     source: str | None = Field(None, description="With quote: only look in this document id")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "CheckRequest":
+        for key in ("claim", "quote"):  # null is no claim: say so, rather than "send exactly one"
+            if key in self.model_fields_set and getattr(self, key) is None:
+                raise ValueError(f"'{key}' must be a string, got null")
+        if (self.claim is None) == (self.quote is None):
+            raise ValueError("send exactly one of 'claim' or 'quote'")
+        if self.source is not None and self.quote is None:
+            raise ValueError("'source' only applies to a 'quote'")
+        return self
 
 
 class MismatchOut(BaseModel):

@@ -12,6 +12,7 @@ Blocks; :mod:`qa.serve.api` mounts it at ``/`` next to the JSON API.
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 # Gradio's queue summarises its per-event analytics with pandas after every event, for a monitoring
@@ -22,7 +23,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(2**62))
 import gradio as gr  # noqa: E402
 
 from qa.errors import QAError  # noqa: E402
-from qa.pipeline import Pipeline  # noqa: E402
+from qa.pipeline import Answer, Pipeline  # noqa: E402
 from qa.text.markup import percent  # noqa: E402,F401 (public here too)
 from qa.serve.examples import CHECK_EXAMPLES, EXAMPLES, draw_questions, examples_for  # noqa: E402,F401
 from qa.serve.explain import explain_html  # noqa: E402
@@ -98,21 +99,23 @@ def _bounded(history: list) -> list:
 
 # ------------------------------------------------------------------ the Blocks
 
-def build_ui(pipeline: Pipeline) -> gr.Blocks:
-    """The chat UI over ``pipeline`` (mount it with :func:`qa.serve.api.create_app`)."""
+def build_ui(pipeline: Pipeline, on_answer: Callable[[Answer], None] | None = None) -> gr.Blocks:
+    """The chat UI over ``pipeline`` (mount it with :func:`qa.serve.api.create_app`); ``on_answer`` is told of
+    every answer it gives (the server's metrics count them)."""
+    told = on_answer or (lambda answer: None)
     limit = pipeline.config.limits.max_question_chars
     try:
-        index = pipeline.index
-        doc_ids = list(index.doc_ids)
+        index = pipeline.store
+        listed = index.catalogue()
     except QAError:  # no index yet: quotes are then checked against every document, and no examples are offered
-        index, doc_ids = None, []
+        index, listed = None, []
+    doc_ids = [d for _, d, _, _ in listed]
     config = pipeline.config
     drawn: tuple[str, ...] = ()
     if index is not None and doc_ids and not config.examples and not examples_for(config, doc_ids)[0]:
         drawn = draw_questions(index, pipeline.ask)  # the corpus's own questions, answered before offered
     questions, claims = examples_for(config, doc_ids, drawn)
-    docs = [{"id": d, "title": index.titles[i], "pages": len(index.pages[i]) if index.pages else 0}
-            for i, d in enumerate(doc_ids)] if index is not None else []
+    docs = [{"id": d, "title": title, "pages": pages} for _, d, title, pages in listed]
 
     def text_of(doc_id: str) -> str:
         return pipeline.source(doc_id)["text"]
@@ -121,7 +124,7 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         return pipeline.source(doc_id)["title"]
 
     def in_corpus(stem: str) -> bool:
-        return index is not None and index.bm25_sentences.has(stem)
+        return index is not None and index.has_term(stem)
 
     turns_kept = pipeline.config.limits.max_history_turns
 
@@ -138,6 +141,7 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
             return history, history, "", gr.skip(), gr.skip(), conversation
         try:
             answer = pipeline.ask(question, history=conversation)
+            told(answer)
         except QAError as exc:
             history = _bounded(history + [{"role": "user", "content": esc(_shown(question))},
                                           {"role": "assistant", "content": f'<div class="qa-msg">{esc(exc)}</div>'}])
@@ -207,7 +211,9 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         def ask_api(question: str, top_k: int | None = None) -> dict:
             """The `qa ask --json` object, for gradio_client users; a bad question raises its message."""
             try:
-                return pipeline.ask(question, top_k=top_k).to_dict()
+                answer = pipeline.ask(question, top_k=top_k)
+                told(answer)
+                return answer.to_dict()
             except QAError as exc:
                 raise gr.Error(str(exc), print_exception=False) from None
 

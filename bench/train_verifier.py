@@ -1,6 +1,11 @@
 """Train the claim verifier (qa/models/verifier.py) from the bundled MiniLM, all six layers.
 
     python bench/train_verifier.py [--epochs 1.5] [--out qa/data/verifier.safetensors]
+        [--checkpoints .cache/verifier-run] [--minutes 40] [--threads 2]
+
+Checkpoints (model, optimiser, schedule, step) go to ``--checkpoints`` every ``--save-every`` steps; a
+second run with the same arguments resumes from the last one. At ``--minutes`` the run stops early,
+saves, and writes the weights it has (float16) to ``--out``.
 
 Pairs (claim, evidence passage) labelled supports / refutes / unrelated, from:
 
@@ -178,6 +183,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="use only this many training pairs (smoke tests)")
     ap.add_argument("--out", default=str(ROOT / "qa" / "data" / "verifier.safetensors"))
+    ap.add_argument("--checkpoints", default=str(ROOT / ".cache" / "verifier-run"))
+    ap.add_argument("--save-every", type=int, default=50)
+    ap.add_argument("--minutes", type=float, default=40.0, help="stop, save and report after this long")
+    ap.add_argument("--held-limit", type=int, default=0, help="report on only this many held-out pairs per set")
     args = ap.parse_args()
     import torch
 
@@ -196,6 +205,8 @@ def main() -> None:
     held = {"Climate-FEVER held-out tenth": climate_fever(True), "SciFact train, held-out fifth": scifact(True, rng),
             "SQuAD contrasts, articles i%10==9": squad_contrasts([a for i, a in enumerate(squad) if i % 10 == 9],
                                                                    400, random.Random(2))}
+    if args.held_limit:
+        held = {k: random.Random(3).sample(v, min(len(v), args.held_limit)) for k, v in held.items()}
     tok = pair_tokenizer(MAX_TOKENS)
     model = verifier_model()
     for name, p in model.named_parameters():  # word and position embeddings stay as bundled
@@ -217,7 +228,29 @@ def main() -> None:
     while len(plan) < steps:
         random.Random(len(plan)).shuffle(batches)
         plan += batches
-    for step, chunk in enumerate(plan[:steps], 1):
+    ckpt_dir = Path(args.checkpoints)
+    ckpt = ckpt_dir / "checkpoint.pt"
+    done = 0
+    if ckpt.is_file():
+        state = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        done = int(state["step"])
+        print(f"resumed from {ckpt} at step {done}/{steps}", file=sys.stderr, flush=True)
+
+    def save_checkpoint(step: int) -> None:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        tmp = ckpt.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step}, tmp)
+        tmp.replace(ckpt)  # atomic: a run killed while saving keeps the previous checkpoint
+
+    step = done
+    for step, chunk in enumerate(plan[done:steps], done + 1):
+        if time.time() - started > args.minutes * 60:
+            step -= 1
+            print(f"time limit ({args.minutes} min) reached at step {step}/{steps}", file=sys.stderr, flush=True)
+            break
         enc = tok.encode_batch([(c, e) for c, e, _ in chunk])
         logits = model(**torch_inputs(enc))
         loss = torch.nn.functional.cross_entropy(logits, torch.tensor([y for _, _, y in chunk]), weight=weight)
@@ -227,8 +260,12 @@ def main() -> None:
         opt.step()
         sched.step()
         if step % 50 == 0:
-            print(f"step {step}/{steps} loss {loss.item():.3f} {step * args.batch / (time.time() - started):.1f} pairs/s",
+            print(f"step {step}/{steps} loss {loss.item():.3f} {(step - done) * args.batch / (time.time() - started):.1f} pairs/s",
                   file=sys.stderr, flush=True)
+        if step % args.save_every == 0:
+            save_checkpoint(step)
+    save_checkpoint(step)
+    model.eval()
     for name, data in held.items():
         print(report(model, tok, data, name), file=sys.stderr)
     save_weights(model, Path(args.out), trainable_names(model), labels=",".join(LABELS))

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from qa.errors import IndexMissingError, InputError, QAError
+from qa.serve.listen import announce_when_listening, browser_url, port_free  # noqa: F401 (browser_url: public here)
 from qa.text.markup import percent
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -198,11 +199,13 @@ def _chat_lines(pipeline, args) -> int:
     return status
 
 
-def _each_stdin_line(args, key: str, run, render) -> int:
+def _each_stdin_line(args, key: str, run, render, numbered: bool = False) -> int:
     """One input per stdin line (model loaded once), one output per result of ``run(line)``.
 
     With --json a line that can't be taken becomes ``{key: line, "error": ...}`` and the exit
     code is 2 while the other lines are still answered; without --json the error ends the run.
+    ``numbered``: each JSON object also carries ``"line"``, its 1-based input line (one line can
+    hold several claims).
     """
     status = EXIT_OK
     for number, text, bad in _stdin_lines():
@@ -215,11 +218,13 @@ def _each_stdin_line(args, key: str, run, render) -> int:
         except QAError as exc:
             if not args.json:
                 raise
-            print(json.dumps({key: text, "error": str(exc)}, ensure_ascii=False), flush=True)
+            line = {"line": number} if numbered else {}
+            print(json.dumps({key: text, "error": str(exc), **line}, ensure_ascii=False), flush=True)
             status = EXIT_USAGE
             continue
         for r in results:
-            print(json.dumps(r.to_dict(), ensure_ascii=False) if args.json else render(r) + "\n", flush=True)
+            line = {"line": number} if numbered else {}
+            print(json.dumps({**r.to_dict(), **line}, ensure_ascii=False) if args.json else render(r) + "\n", flush=True)
     return status
 
 
@@ -227,7 +232,11 @@ def _render_verdict(v) -> str:
     head = {"supported": "SUPPORTED", "contradicted": "CONTRADICTED", "not_found": "NOT FOUND"}[v.verdict]
     lines = [f"{head} (confidence {percent(v.confidence)}): {v.claim}"]
     if v.verdict == "not_found":
-        lines.append("  nothing in the sources is about this closely enough")
+        lines.append("  nothing in the sources is about this closely enough"
+                     + ("; the closest passages:" if v.related else ""))
+        for i, e in enumerate(v.related, 1):
+            lines.append(f"  related [{i}] {e.title} ({e.source}, chars {e.start}-{e.end})")
+            lines.append(f"      \"{e.quote}\"")
     for m in v.mismatches:
         lines.append(f"  the claim says \"{m.claim_text}\", the source says \"{m.evidence_text}\" "
                      f"(chars {m.evidence_start}-{m.evidence_end})")
@@ -268,7 +277,7 @@ def _cmd_check(pipeline, args) -> int:
         for v in pipeline.check_text(args.claim):
             print(json.dumps(v.to_dict(), ensure_ascii=False) if args.json else _render_verdict(v))
         return EXIT_OK
-    return _each_stdin_line(args, "claim", pipeline.check_text, _render_verdict)
+    return _each_stdin_line(args, "claim", pipeline.check_text, _render_verdict, numbered=True)
 
 
 def _stdin_lines():
@@ -301,68 +310,8 @@ def _port(text: str) -> int:
     return port
 
 
-def _port_free(host: str, port: int) -> None:
-    """Fail at once, with the fix, when the port is taken (uvicorn would say so only after everything loaded)."""
-    import socket
-
-    if not host:  # "" is every interface to uvicorn; getaddrinfo does not take it
-        host = "0.0.0.0"
-    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise QAError(f"cannot serve on host {host!r} ({exc.strerror or exc}): use --host 127.0.0.1 or 0.0.0.0") from None
-    family, _, _, _, addr = infos[0]
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-        try:
-            sock.bind(addr)
-        except OSError as exc:
-            raise QAError(f"cannot serve on {where} ({exc.strerror or exc}): "
-                          "choose another port with --port, e.g. --port 7861") from None
-
-
-def _reachable(host: str) -> str:
-    """The host to connect to for a server bound to ``host`` (every interface: this machine's own)."""
-    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-
-
-def browser_url(host: str, port: int) -> str:
-    """The address to open in a browser for a server listening on ``host``:``port``."""
-    host = _reachable(host)
-    return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
-
-
-def announce_when_listening(host: str, port: int, timeout: float = 600.0):
-    """Print the address to open as soon as the server accepts connections (a background thread).
-
-    The server starts listening only after the index, the model and the reader have loaded, so the
-    line comes when the page can actually be opened.
-    """
-    import socket
-    import threading
-    import time
-
-    url = browser_url(host, port)
-    target = _reachable(host)
-
-    def wait() -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection((target, port), timeout=1):
-                    print(f"qa is serving its web UI: open {url} in a browser (Ctrl+C stops it)", flush=True)
-                    return
-            except OSError:
-                time.sleep(0.2)
-
-    thread = threading.Thread(target=wait, name="qa-announce", daemon=True)
-    thread.start()
-    return thread
-
-
 def _cmd_serve(pipeline, args) -> int:
-    _port_free(args.host, args.port)
+    port_free(args.host, args.port)
     report = pipeline.ensure_index(progress=sys.stderr.isatty(), warn=_warn)
     if report is not None:
         print(f"index built: {report.documents} documents, {report.chunks} passages", file=sys.stderr)

@@ -213,6 +213,7 @@ class Config:
     examples: tuple[str, ...] = ()        # questions the UI offers as buttons (default: built-in ones, seed corpus only)
     claim_examples: tuple[str, ...] = ()  # claims the UI's "Check a claim" tab offers likewise
     reader: bool | str = True  # the span reader: true (the shipped one), false (answers from the ranker alone) or a weights file
+    verifier: bool = False  # let the trained claim verifier judge claims no detail rule decides (qa/models/verifier.py; opt-in, see docs/claims.md)
     runtime: str = "onnx"  # run the bundled transformers through ONNX Runtime ("onnx") or torch ("torch")
     trusted_proxies: tuple[str, ...] = ()  # reverse proxies (addresses or networks) whose X-Forwarded-For is believed
     api_keys_file: Path | None = None      # one hashed key a line: then /api/* needs Authorization: Bearer <key>

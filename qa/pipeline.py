@@ -19,13 +19,13 @@ import numpy as np
 from qa.answer.answerer import Answer, Answerer, AnswerModel
 from qa.answer.conversation import Reading, about_the_conversation, favour, read_history, understand
 from qa.check.claims import CheckSettings, ClaimChecker, Verdict
+from qa.check.split import split_claims
 from qa.config import TOP_K_RANGE, Config, load_config, valid_top_k
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
 from qa.errors import ConfigError, InputError, QAError, StaleIndexError, IndexMissingError
 from qa.text.chars import blank, clean_text
 from qa.text.words import tokenize
 from qa.retrieval.retriever import Retriever
-from qa.ingest.sentences import split_sentences
 from qa.index.build import BuildReport, build_index
 from qa.index.faiss_store import FaissStore
 from qa.index.interface import Store
@@ -61,6 +61,7 @@ class Pipeline:
         self.config = config
         self._embedder = embedder
         self._reader = reader  # the configured reader is loaded on first use when none is given
+        self._verifier = None  # likewise the claim verifier (only with ``verifier: true``)
         self._answer_model = answer_model
         self._index: Index | None = None
         self._store: Store | None = None
@@ -98,11 +99,20 @@ class Pipeline:
             self._reader = shared(path, self.config.runtime)
         return self._reader
 
+    def _load_verifier(self):
+        if self._verifier is None:
+            from qa.models.verifier import shared
+
+            self._verifier = shared(runtime=self.config.runtime)
+        return self._verifier
+
     def warm_up(self) -> None:
         """Load the index, the embedding model and (when enabled) the reader, so no request waits."""
         self._ensure_loaded()
         self.embedder.embed(["warm-up question"])
         self._load_reader()
+        if self.config.verifier:
+            self._load_verifier()
         if self._index is not None:
             self._index.normalised  # noqa: B018 (the quote checker's texts: read now, not on a first quote)
 
@@ -155,7 +165,8 @@ class Pipeline:
         retriever = Retriever(store, r.dense_weight, r.candidates, r.sentence_weight)
         self._answerer = Answerer(store, self._answer_model, self.config.abstain_threshold,
                                   reader=self._load_reader if (self.config.reader or self._reader) else None)
-        self._checker = ClaimChecker(store, retriever, self.check_settings)
+        self._checker = ClaimChecker(store, retriever, self.check_settings,
+                                     verifier=self._load_verifier if self.config.verifier else None)
         self._retriever = retriever
         with self._qlock:
             self._qcache.clear()
@@ -309,7 +320,7 @@ class Pipeline:
         """Split ``text`` into sentences and check each as a claim; one :class:`Verdict` per claim."""
         clean_text(text, "claim", self.config.limits.max_question_chars)  # refuses empty or over-long input
         # A "sentence" of nothing but control characters (a stray line) is no claim: skipped, not refused.
-        return [self.check(text[s:e]) for s, e in split_sentences(text) if not blank(text[s:e])]
+        return [self.check(text[s:e]) for s, e in split_claims(text) if not blank(text[s:e])]
 
     def check_quote(self, quote: str, source: str | None = None) -> QuoteCheck:
         """Is ``quote`` verbatim in the sources (or in document ``source``)? Else the closest passage, diffed."""

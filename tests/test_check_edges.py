@@ -78,7 +78,28 @@ def test_check_stdin_one_object_per_line_model_loaded_once(config_file, capsys, 
     assert code == 0 and len(config_file.made) == 1
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["verdict"] for r in rows] == ["contradicted", "supported", "not_found"]
-    assert all(set(r) == VERDICT_KEYS for r in rows)
+    # every object names its input line; a not_found one also says where to look ("related")
+    assert [set(r) for r in rows] == [VERDICT_KEYS | {"line"}] * 2 + [VERDICT_KEYS | {"line", "related"}]
+    assert [r["line"] for r in rows] == [1, 3, 4]
+
+
+def test_check_stdin_line_numbers_when_one_line_holds_several_claims(config_file, capsys, monkeypatch):
+    code, out, _ = run(["--config", str(config_file.path), "check", "--json", "-"], capsys, monkeypatch,
+                       stdin=f"{SUPPORTED} bananas are a yellow fruit.\n{CONTRA}\n")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [(r["line"], r["verdict"]) for r in rows] == [(1, "supported"), (1, "not_found"), (2, "contradicted")]
+    assert rows[1]["claim"] == "bananas are a yellow fruit."
+
+
+def test_not_found_shows_related_passages_with_offsets(config_file, capsys):
+    code, out, _ = run(["--config", str(config_file.path), "check", "--json",
+                        "Japanese whalers sailed to Antarctica in the winter."], capsys)
+    d = json.loads(out)
+    assert code == 0 and d["verdict"] == "not_found" and d["evidence"] == [] and 1 <= len(d["related"]) <= 3
+    for r in d["related"]:
+        assert {"source", "title", "start", "end", "quote", "score"} <= set(r)
+    code, out, _ = run(["--config", str(config_file.path), "check", "Japanese whalers sailed to Antarctica."], capsys)
+    assert "NOT FOUND" in out and "related [1]" in out
 
 
 def test_check_quote_cli(config_file, capsys):
@@ -126,6 +147,16 @@ def test_api_check_returns_the_pipeline_verdicts(client, pipeline):
     assert [v["verdict"] for v in body["verdicts"]] == ["contradicted", "supported"]
     e = body["verdicts"][0]["evidence"][0]
     assert client.get(f"/api/sources/{e['source']}").json()["text"][e["start"]:e["end"]] == e["quote"]
+
+
+def test_api_and_ui_show_related_passages_on_not_found(client, pipeline):
+    claim = "Japanese whalers sailed to Antarctica in the winter."
+    v, = client.post("/api/check", json={"claim": claim}).json()["verdicts"]
+    assert v["verdict"] == "not_found" and v["related"]
+    r = v["related"][0]
+    assert client.get(f"/api/sources/{r['source']}").json()["text"][r["start"]:r["end"]] == r["quote"]
+    out = verdicts_html([v], lambda d: pipeline.source(d)["text"])
+    assert "The closest passages" in out and 'class="related"' in out
 
 
 def test_api_check_quote(client):

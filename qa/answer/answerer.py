@@ -26,6 +26,7 @@ from qa.text.links import cite_url, link_fields, safe_url
 from qa.text.markup import percent
 from qa.retrieval.retriever import FEATURES, Passage, Retrieval
 from qa.answer.spans import SpanModel
+from qa.answer.directions import demote_reversed
 from qa.answer.reading import WindowReader, WindowReading
 from qa.models.calibration import Calibration, sigmoid, weights_by_name
 from qa.index.faiss_store import as_store
@@ -179,7 +180,9 @@ class Answerer:
         self._w = np.asarray(self.model.ranker, dtype=np.float32)
 
     def sentence_scores(self, r: Retrieval) -> np.ndarray:
-        return r.features @ self._w + self.model.ranker_bias
+        scores = r.features @ self._w + self.model.ranker_bias
+        # Roles hook (qa/answer/directions.py): a sentence stating the asked direction reversed is no answer.
+        return demote_reversed(r.question, scores, lambda i: self.store.sentence_texts([int(r.sentence_rows[i])])[0])
 
     def calibration_features(self, r: Retrieval, scores: np.ndarray) -> np.ndarray:
         """The ranker's own confidence features (used when no reader reads)."""

@@ -26,20 +26,28 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
 from qa.models.calibration import sigmoid
-from qa.text.details import NAME, ORDINAL, Detail, details
+from qa.text.details import COMMON, NAME, ORDINAL, Detail, details
 from qa.text.types import DATE, NUMBER
-from qa.text.words import STOPWORDS, tokenize
+from qa.text.words import tokenize
+from qa.text.directions import direction_conflict
+from qa.text.roles import NEGATION as NEGATION_CUES, negated, negation_conflict, role_conflict  # noqa: F401 (negated: public here too)
 from qa.text.links import cite_url
+from qa.text.names import _name_words, name_in, same_role  # noqa: F401 (name_in: public here too)
 from qa.retrieval.retriever import Retrieval, Retriever
 from qa.index.faiss_store import as_store
 from qa.index.interface import SENTENCES, Store
 from qa.index.store import Index
-from qa.check.verdicts import CONTRADICTED, NOT_FOUND, SUPPORTED, VERDICTS, Evidence, Mismatch, Verdict  # noqa: F401 (VERDICTS: public here too)
+from qa.check.verify import STATEMENT, VerifierSettings, judge
+from qa.check.verdicts import CONTRADICTED, DIRECTION, NEGATION, NOT_FOUND, SUPPORTED, VERDICTS, Evidence, Mismatch, Verdict  # noqa: F401 (VERDICTS: public here too)
+
+if TYPE_CHECKING:  # torch and the verifier's weights load only when it is switched on
+    from qa.models.verifier import ClaimVerifier
+
 
 @dataclass(frozen=True)
 class CheckSettings:
@@ -62,69 +70,6 @@ class CheckSettings:
 
 
 # ------------------------------------------------------------------ detail comparison (pure)
-
-def _name_words(text: str) -> list[str]:
-    words = [re.sub(r"['’]s$", "", w).strip("'’").lower() for w in re.findall(r"[\w'’.-]+", text)]
-    return [w for part in words for w in re.split(r"[-.]", part) if w and w not in STOPWORDS]
-
-
-def _same_word(a: str, b: str) -> bool:
-    """Equal, or a short inflection of each other ("Japan"/"Japanese", "Korea"/"Korean")."""
-    if a == b:
-        return True
-    short, long_ = sorted((a, b), key=len)
-    return len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= 3
-
-
-_GENERIC = frozenset("sea ocean river island islands mountain house university party ministry council "
-                     "assembly general national republic state states united government committee "
-                     "prime minister president emperor king queen chairman secretary foreign chief "
-                     "mr mrs ms dr sir lord".split())
-
-
-def name_in(name: str, words: list[str], names: Sequence[list[str]] = ()) -> bool:
-    """True when a name is stated among ``words``: every distinctive word of it is there, or some are
-    and none of the other side's ``names`` (their words) that holds them adds a distinctive word of its
-    own ("Biden" confirms "Joe Biden", "Korea" confirms "South Korea"; "South Korea" does not confirm
-    "North Korea", nor "Joe Biden" "Hunter Biden"); or an acronym matches."""
-    mine = _name_words(name)
-    if not mine:
-        return True
-    distinctive = [w for w in mine if w not in _GENERIC] or mine
-    shared = [w for w in distinctive if any(_same_word(w, o) for o in words)]
-    if len(shared) == len(distinctive):
-        return True
-    # A conflicting name shares the very word ("Korea" in "South Korea"), not an inflection of it
-    # ("Korea" in "North Korea" is no rival of "Korean War").
-    if shared and not any(_rival(other, shared, mine) for other in names):
-        return True
-    # Acronyms either way: "WTO" / "World Trade Organization", "U.S." / "United States".
-    initials = "".join(w[0] for w in mine)
-    if len(initials) >= 2 and (initials in words or initials in _acronyms(words)):
-        return True
-    return any(any("".join(w[0] for w in words[i:i + len(a)]) == a for i in range(len(words) - len(a) + 1))
-               for a in _acronyms(mine))
-
-
-def _rival(other: list[str], shared: list[str], mine: list[str]) -> bool:
-    """``other`` (a name's words) holds one of the ``shared`` words itself, not an inflection of it, and adds
-    a distinctive word of its own: "South Korea" against "North Korea", not "North Korea" against "Korean War"."""
-    return (any(w in other for w in shared)
-            and any(x not in _GENERIC and not any(_same_word(x, m) for m in mine) for x in other))
-
-
-def _acronyms(words: list[str]) -> set[str]:
-    """Runs of single letters joined: ["u", "s", "house"] -> {"us"}."""
-    out, run = set(), ""
-    for w in words + [""]:
-        if len(w) == 1:
-            run += w
-        else:
-            if len(run) >= 2:
-                out.add(run)
-            run = ""
-    return out
-
 
 def same_value(a: Detail, b: Detail) -> bool:
     """``b`` states what ``a`` states: ``a`` may be less precise ("June 1950" by "June 25, 1950"), not more
@@ -162,6 +107,17 @@ def _context(text: str, d: Detail, width: int = 4) -> set[str]:
     return set(tokenize(text[max(0, d.start - 60):d.start])[-width:] + tokenize(text[d.end:d.end + 60])[:width])
 
 
+_PREPOSITION = re.compile(r"\b(in|on|at|to|from|by|with|of|for|into|near|under|against|over|through|toward|towards|"
+                          r"between|across|within)\s+(?:the\s+)?$", re.IGNORECASE)
+
+
+def _lead(text: str, d: Detail) -> str:
+    """The preposition right before a name ("" for none): a name's role in its sentence. A subject is no
+    rival of a place after "on" ("Squid runs ..." against "... run as user www-data on Debian")."""
+    m = _PREPOSITION.search(text, max(0, d.start - 20), d.start)
+    return m.group(1).lower() if m else ""
+
+
 def compare(claim: str, claim_details: list[Detail], evidence: str, evidence_details: list[Detail],
             span: tuple[int, int] | None = None) -> tuple[list[tuple[Detail, Detail]], list[Detail], int]:
     """Align the claim's details with the evidence's: ``(mismatched pairs, unconfirmed, confirmed count)``.
@@ -193,14 +149,20 @@ def compare(claim: str, claim_details: list[Detail], evidence: str, evidence_det
             return not name_in(evidence[e.start:e.end], claim_words, claim_names)
         return not any(same_value(e, d) for d in claim_details)
 
-    free = [e for e in evidence_details if unstated(e)]
+    free = [e for e in evidence_details if unstated(e) and e.unit != COMMON]
     pairs, unconfirmed = [], []
     for d in open_:
+        ctx = _context(claim, d)
         options = [e for e in free if comparable(d, e)]
+        if d.kind == NAME:
+            # A rival name fills the same role: not a word capitalised by its place, no other office, and
+            # at least one neighbouring word in common ("Bananas" is no rival of "METI").
+            lead = _lead(claim, d)
+            options = [e for e in options if d.unit != COMMON and same_role(claim[d.start:d.end], evidence[e.start:e.end])
+                       and ctx & _context(evidence, e) and _lead(evidence, e) == lead]
         if not options:
             unconfirmed.append(d)
             continue
-        ctx = _context(claim, d)
         rel = d.start / max(len(claim), 1)
         ev0, ev1 = span or (0, len(evidence))
         # Most shared neighbouring words first; ties go to the detail at the same relative position.
@@ -211,28 +173,25 @@ def compare(claim: str, claim_details: list[Detail], evidence: str, evidence_det
     return pairs, unconfirmed, confirmed
 
 
-_NEGATION = re.compile(r"\b(?:not(?!\s+only\b)|never|no(?!\s+(?:longer|less|more|one|doubt)\b)|cannot|neither|nor|"
-                       r"none|without)\b|n[’']t\b", re.IGNORECASE)
-
-
-def negated(text: str) -> bool:
-    """Whether ``text`` says something is not so ("did not", "never", "no longer" aside): a claim and
-    its evidence must agree on this, or the evidence does not support the claim."""
-    return _NEGATION.search(text) is not None
-
-
 # Text between two details that only joins them: "Japan and Korea", "Japan, Korea", "Japan/Korea".
 _JOINED = re.compile(r"^[\s,;/&()\-–—]*(?:(?:and|or|as well as|with|vs\.?|versus)\b[\s,;/&()\-–—]*)?$", re.IGNORECASE)
 
 
 def swapped(claim: str, claim_details: list[Detail], evidence: str,
             evidence_details: Sequence[Detail] | None = None) -> bool:
+    """Whether the evidence states two of the claim's details the other way round (:func:`swapped_pairs`)."""
+    return bool(swapped_pairs(claim, claim_details, evidence, evidence_details))
+
+
+def swapped_pairs(claim: str, claim_details: list[Detail], evidence: str,
+                  evidence_details: Sequence[Detail] | None = None) -> list[tuple[Detail, tuple[int, int]]]:
     """Whether two of the claim's names (or two numbers or dates of one kind) stand in the evidence in
     the opposite order with the same words between them: "Brazil defeated Germany" against "Germany
     defeated Brazil", "from $12 billion to $10 billion" against "from $10 billion to $12 billion". Then
     the evidence says the reverse, and it does not support the claim. Only the same connecting words
     count, and not words that merely list ("Japan and Korea"): a reordered sentence is no swap.
-    ``evidence_details``: the evidence's details when already known (offsets into ``evidence``)."""
+    ``evidence_details``: the evidence's details when already known (offsets into ``evidence``). Returns
+    the two claim details, each with the evidence span in its place."""
     ev_details = details(evidence) if evidence_details is None else evidence_details
     ev_names = [_name_words(evidence[e.start:e.end]) for e in ev_details if e.kind == NAME]
 
@@ -253,17 +212,27 @@ def swapped(claim: str, claim_details: list[Detail], evidence: str,
             between_claim, between_evidence = claim[a.end:b.start], evidence[pb[1]:pa[0]]
             words = re.findall(r"\w+", between_claim.lower())
             if words and not _JOINED.match(between_claim) and words == re.findall(r"\w+", between_evidence.lower()):
-                return True  # the same words, reversed around them ("was defeated by" is not "defeated")
-    return False
+                # the same words, reversed around them ("was defeated by" is not "defeated"): each claim
+                # detail against what stands in its place in the evidence
+                return [(a, pb), (b, pa)]
+    return []
+
+
+def root(stem: str) -> str:
+    """A stem without the d/s/t that tells a verb from its noun ("invad"/"invas", "decid"/"decis"), so that
+    "invaded" and "an invasion" count as the same word of the topic."""
+    return stem[:-1] if len(stem) >= 5 and stem[-1] in "dst" else stem
 
 
 def content_words(text: str, skip: list[Detail]) -> list[str]:
-    """The claim's content words (stemmed) outside its details."""
+    """The claim's content words (stemmed, :func:`root`) outside its details and its negations, which
+    are compared on their own (:func:`qa.text.roles.negation_conflict`)."""
     out, pos = [], 0
+    text = NEGATION_CUES.sub(lambda m: " " * len(m.group()), text)
     for d in sorted(skip, key=lambda d: d.start):
         out += tokenize(text[pos:d.start])
         pos = max(pos, d.end)
-    return out + tokenize(text[pos:])
+    return [root(w) for w in out + tokenize(text[pos:])]
 
 
 # ------------------------------------------------------------------ the stage
@@ -303,13 +272,23 @@ def _changed_detail(u: _Unit) -> bool:
     return True
 
 
+def _main(u: _Unit) -> tuple[int, int]:
+    """The sentence of a unit that holds most of the claim's words: where its direction is read."""
+    start, end, _ = max(u.members, key=lambda m: m[2])
+    return start, end
+
+
 class ClaimChecker:
     """Decides a :class:`Verdict` for one claim from its :class:`Retrieval` over an :class:`Index`."""
 
-    def __init__(self, index: Store | Index, retriever: Retriever, settings: CheckSettings | None = None):
+    def __init__(self, index: Store | Index, retriever: Retriever, settings: CheckSettings | None = None,
+                 verifier: Callable[[], "ClaimVerifier | None"] | None = None,
+                 verifier_settings: VerifierSettings | None = None):
         self.store = as_store(index)
         self.retriever = retriever
         self.settings = settings or CheckSettings()
+        self._verifier = verifier  # called on first need (None: the detail rules alone decide)
+        self.verifier_settings = verifier_settings or VerifierSettings()
         self._cache: dict[int, tuple[frozenset[str], tuple[Detail, ...]]] = {}
 
     def _sentence(self, row: int) -> tuple[frozenset[str], tuple[Detail, ...]]:
@@ -318,7 +297,7 @@ class ClaimChecker:
         if got is None:
             s = int(self.store.sentences(np.array([row])).span[0, 0])
             text = self.store.sentence_texts([row])[0]
-            got = self._cache[row] = (frozenset(tokenize(text)), tuple(
+            got = self._cache[row] = (frozenset(root(w) for w in tokenize(text)), tuple(
                 Detail(d.start + s, d.end + s, d.kind, d.value, d.unit) for d in details(text)))
         return got
 
@@ -381,24 +360,83 @@ class ClaimChecker:
         return Evidence(doc.id, doc.title, u.start, u.end, quote, min(1.0, max(0.0, u.about)),
                         cite_url(doc.meta.get("url"), quote, page, doc.text, u.start), page)
 
+    def _conflicts(self, claim: str, claim_details: list[Detail], u: _Unit) -> list[tuple[int, int, int, int, str]]:
+        """What a unit that holds every detail of the claim still says otherwise: the names' roles reversed
+        (:func:`qa.text.roles.role_conflict`) or the statement negated on one side only. Each as
+        ``(claim_start, claim_end, evidence_start, evidence_end, kind)``."""
+        text = self.store.document(u.doc).text
+        ev = [e for e in u.details if u.start <= e.start < u.end]
+
+        def same(c: Detail, e: Detail) -> bool:
+            words = _name_words(text[e.start:e.end])
+            return name_in(claim[c.start:c.end], words, [words])  # "South Korea" is not "North Korea"
+
+        pairs = role_conflict(claim, claim_details, text, ev, same)
+        if pairs:
+            return [(c.start, c.end, e.start, e.end, c.kind) for c, e in pairs]
+        located = swapped_pairs(claim, claim_details, text, ev)
+        if located:
+            return [(c.start, c.end, es, ee, c.kind) for c, (es, ee) in located]
+        neg = negation_conflict(claim, text, u.start, u.end)
+        if neg:
+            return [(neg[0][0], neg[0][1], neg[1][0], neg[1][1], NEGATION)]
+        _, way = direction_conflict(claim, text, *_main(u))
+        return [(way[0][0], way[0][1], way[1][0], way[1][1], DIRECTION)] if way else []
+
+    def _names_together(self, claim: str, claim_details: list[Detail], u: _Unit) -> bool:
+        """In a pair of sentences, the claim's names stand in the one that holds most of its words: the
+        neighbour may lend a date or a number, never the subject ("squid" from the next sentence does not
+        make "Web servers run as user www-data" a statement about squid)."""
+        if len(u.members) == 1:
+            return True
+        start, end = _main(u)
+        text = self.store.document(u.doc).text
+        words = _name_words(text[start:end])
+        names = [_name_words(text[e.start:e.end]) for e in u.details if e.kind == NAME and start <= e.start < end]
+        return all(name_in(claim[d.start:d.end], words, names) for d in claim_details if d.kind == NAME)
+
+    def related(self, units: list[_Unit], n: int = 3) -> tuple[Evidence, ...]:
+        """Where to look when nothing is close enough: the closest unit of each of the ``n`` closest documents."""
+        out: list[_Unit] = []
+        for u in units:
+            if len(out) < n and all(o.doc != u.doc for o in out):
+                out.append(u)
+        return tuple(self._evidence(u) for u in out)
+
     def check(self, claim: str, qvec: np.ndarray, r: Retrieval) -> Verdict:
-        """Supported if a close unit confirms every detail; contradicted if a close unit that confirms
-        all other details disagrees on one or more (and is clearly closer than any supporting unit);
-        else not found."""
+        """Supported if a close unit confirms every detail, in the same roles and with the same polarity;
+        contradicted if a close unit that confirms all other details disagrees on one or more, or states
+        them in reversed roles or negated (and is clearly closer than any supporting unit); else not
+        found, with the closest passages as ``related``."""
         s = self.settings
         claim_details = details(claim)
-        units = self.units(claim, claim_details, qvec, r)[:s.units]
+        ranked = self.units(claim, claim_details, qvec, r)
+        units = ranked[:s.units]
         explain: dict = {"details": [{"text": claim[d.start:d.end], "kind": d.kind} for d in claim_details],
                          "units": [{"source": self.store.document(u.doc).id, "start": u.start, "end": u.end,
                                     "about": round(u.about, 4), "dense": round(u.dense, 4),
                                     "coverage": round(u.coverage, 4), "mismatches": len(u.pairs),
                                     "unconfirmed": len(u.unconfirmed)} for u in units]}
         polarity = negated(claim)
+        floor = min(s.support, s.contradict)
+        conflicts = {id(u): self._conflicts(claim, claim_details, u) for u in units
+                     if not u.pairs and not u.unconfirmed and u.about >= floor}
         supporting = [u for u in units if not u.pairs and not u.unconfirmed and u.about >= s.support
+                      and not conflicts.get(id(u)) and self._names_together(claim, claim_details, u)
+                      and direction_conflict(claim, self.store.document(u.doc).text, *_main(u))[0]
                       and negated(self.store.document(u.doc).text[u.start:u.end]) == polarity
                       and not swapped(claim, claim_details, self.store.document(u.doc).text, u.details)]
-        contradicting = [u for u in units if u.pairs and not u.unconfirmed and u.about >= s.contradict
-                         and _changed_detail(u)]
+        def named_elsewhere(u: _Unit) -> bool:
+            """A name the unit rivals is itself stated by another close unit: the sources speak of it, and
+            the rival is another thing doing the same ("Apache runs as www-data", "squid runs as proxy")."""
+            names = [d for d, _ in u.pairs if d.kind == NAME]
+            return bool(names) and any(
+                o is not u and o.about >= s.contradict - s.prefer_contradiction
+                and all(d not in o.unconfirmed and all(d != p for p, _ in o.pairs) for d in names) for o in units)
+
+        contradicting = [u for u in units if (u.pairs and not u.unconfirmed and u.about >= s.contradict
+                                              and _changed_detail(u) and not named_elsewhere(u))
+                         or (conflicts.get(id(u)) and u.about >= s.contradict)]
         best = units[0].about if units else 0.0
         explain["support_about"] = round(supporting[0].about, 4) if supporting else None
         explain["contradict_about"] = round(contradicting[0].about, 4) if contradicting else None
@@ -416,7 +454,36 @@ class ClaimChecker:
             u = contradicting[0]
             ev = self._evidence(u)
             text = self.store.document(u.doc).text
-            mm = tuple(Mismatch(claim[d.start:d.end], d.start, d.end, text[e.start:e.end], e.start, e.end,
-                                d.kind, ev.source) for d, e in u.pairs)
+            spans = conflicts.get(id(u)) or [(d.start, d.end, e.start, e.end, d.kind) for d, e in u.pairs]
+            mm = tuple(Mismatch(claim[cs:ce], cs, ce, text[es:ee], es, ee, kind, ev.source)
+                       for cs, ce, es, ee, kind in spans)
             return Verdict(claim, CONTRADICTED, sigmoid(12 * (u.about - s.contradict) + 1), (ev,), mm, explain)
-        return Verdict(claim, NOT_FOUND, sigmoid(12 * (min(s.support, s.contradict) - best) + 1), (), (), explain)
+        verified = self._verified(claim, claim_details, units, conflicts, explain)
+        if verified is not None:
+            return verified
+        return Verdict(claim, NOT_FOUND, sigmoid(12 * (floor - best) + 1), (), (), explain, self.related(ranked))
+
+    def _verified(self, claim: str, claim_details: list[Detail], units: list[_Unit], conflicts: dict,
+                  explain: dict) -> Verdict | None:
+        """The verifier's verdict on the closest units that hold every detail of the claim, same roles, same
+        polarity (:mod:`qa.check.verify`); None when it is off, not sure, or no unit is eligible."""
+        verifier = self._verifier() if self._verifier is not None else None
+        if verifier is None:
+            return None
+        vs = self.verifier_settings
+        polarity = negated(claim)
+        eligible = [u for u in units if not u.pairs and not u.unconfirmed and u.about >= vs.floor
+                    and not conflicts.get(id(u), self._conflicts(claim, claim_details, u))
+                    and negated(self.store.document(u.doc).text[u.start:u.end]) == polarity
+                    and self._names_together(claim, claim_details, u)
+                    and not swapped(claim, claim_details, self.store.document(u.doc).text, u.details)][:vs.units]
+        got = judge(verifier.probabilities, claim, [self.store.document(u.doc).text[u.start:u.end] for u in eligible], vs)
+        explain["verifier"] = None if got is None else {"verdict": got[0], "probability": round(got[2], 4)}
+        if got is None:
+            return None
+        verdict, i, p = got
+        ev = self._evidence(eligible[i])
+        if verdict == SUPPORTED:
+            return Verdict(claim, SUPPORTED, p, (ev,), (), explain)
+        mm = (Mismatch(claim, 0, len(claim), ev.quote, ev.start, ev.end, STATEMENT, ev.source),)
+        return Verdict(claim, CONTRADICTED, p, (ev,), mm, explain)

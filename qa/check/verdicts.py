@@ -12,6 +12,10 @@ from qa.text.links import link_fields, safe_url
 
 SUPPORTED, CONTRADICTED, NOT_FOUND = "supported", "contradicted", "not_found"
 VERDICTS = (SUPPORTED, CONTRADICTED, NOT_FOUND)
+# The kind of a mismatch where one side negates what the other states ("never" against "invaded").
+NEGATION = "NEGATION"
+# ... where one side goes the other way ("decreases" against "increases", "inhibits" against "promotes").
+DIRECTION = "DIRECTION"
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class Verdict:
     evidence: tuple[Evidence, ...] = ()
     mismatches: tuple[Mismatch, ...] = ()
     explain: dict = field(default_factory=dict, compare=False, hash=False)
+    related: tuple[Evidence, ...] = ()  # not_found only: the closest passages, where to look
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -86,6 +91,8 @@ class Verdict:
             raise ValueError("evidence is empty exactly when the verdict is not_found")
         if bool(self.mismatches) != (self.verdict == CONTRADICTED):
             raise ValueError("a contradicted verdict has mismatches and only it has")
+        if self.related and self.verdict != NOT_FOUND:
+            raise ValueError("only a not_found verdict has related passages")
         for m in self.mismatches:
             if self.claim[m.claim_start:m.claim_end] != m.claim_text:
                 raise ValueError("Mismatch.claim_text must be claim[claim_start:claim_end]")
@@ -96,4 +103,5 @@ class Verdict:
     def to_dict(self) -> dict:
         return {"claim": self.claim, "verdict": self.verdict, "confidence": round(self.confidence, 4),
                 "evidence": [e.to_dict() for e in self.evidence],
-                "mismatches": [m.to_dict() for m in self.mismatches]}
+                "mismatches": [m.to_dict() for m in self.mismatches],
+                **({"related": [e.to_dict() for e in self.related]} if self.verdict == NOT_FOUND else {})}

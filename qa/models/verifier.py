@@ -95,10 +95,10 @@ def load_torch(path: Path = VERIFIER_FILE) -> ClaimVerifier:
 
 
 def load_onnx(path: Path = VERIFIER_FILE) -> ClaimVerifier | None:
-    """The verifier exported to ONNX with int8 weights (None when ONNX Runtime cannot run it)."""
+    """The verifier exported to ONNX (None when ONNX Runtime cannot run it)."""
     from qa.models.base import exported
 
-    g = exported("verifier", path, MAX_TOKENS, lambda: load_torch(path).model, ["logits"], int8=True)
+    g = exported("verifier", path, MAX_TOKENS, lambda: load_torch(path).model, ["logits"])
     return None if g is None else ClaimVerifier.from_graph(g, path.name)
 
 

@@ -195,7 +195,14 @@ def verdicts_html(verdicts: list[dict], text_of) -> str:
                      f'{marked_html(claim, 0, len(claim), [(m["claim_start"], m["claim_end"]) for m in mm])}'
                      f'<span class="qa-conf low" title="confidence">{percent(v["confidence"])} confident</span></p>')
         if v["verdict"] == "not_found":
-            parts.append('<p class="qa-note">Nothing in the sources is about this closely enough.</p>')
+            parts.append('<p class="qa-note">Nothing in the sources is about this closely enough.'
+                         + (' The closest passages:' if v.get("related") else '') + '</p>')
+            for n, e in enumerate(v.get("related") or [], 1):
+                href = source_href(e["source"], e["start"], e["end"])
+                parts.append(f'<details class="related"><summary>[{n}] {esc(e["title"])}</summary>'
+                             f'<div class="qa-ctx">“{marked_html(text_of(e["source"]), e["start"], e["end"], [])}”</div>'
+                             f'<a class="qa-open" href="{href}" target="_blank" rel="noopener noreferrer">'
+                             f'Open the whole document</a></details>')
         for m in mm:
             parts.append(f'<p class="qa-note">The claim says “{esc(m["claim_text"])}”; the source says '
                          f'“{esc(m["evidence_text"])}”.</p>')

@@ -125,6 +125,8 @@ class VerdictOut(BaseModel):
     confidence: float
     evidence: list[EvidenceOut]
     mismatches: list[MismatchOut]
+    related: list[EvidenceOut] | None = Field(None, description="not_found only: the closest passages, "
+                                                                "with offsets (where to look)")
 
 
 class CheckOut(BaseModel):

@@ -9,9 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.text.types import COUNTED, DATE, MONTH_NAMES, NUMBER, STOP_CAPS, name_spans
+from qa.text.units import CURRENCY_SIGNS, PERCENT, SCALES, UNITS
+from qa.text.types import COUNTED, DATE, MONTH_NAMES, NUMBER, STOP_CAPS, common_words, name_spans
 
 ORDINAL, NAME = "ORDINAL", "NAME"
+# The unit of a NAME that is only a common word capitalised by its place ("Bananas are ...", "Web servers
+# ..."): it must still be found to support a claim, but it names nothing another name could rival.
+COMMON = "common"
 
 _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 _MONTH_FULL = (rf"(?:{'|'.join(MONTH_NAMES)}|"
@@ -36,21 +40,19 @@ _WORD_VALUES.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seven
                      "ninety": 90, "hundred": 100, "thousand": 1000, "dozen": 12})
 _ORDINAL_WORDS = {w: i for i, w in enumerate(
     "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split())}
-_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
-_UNITS = {"km": "km", "kilometers": "km", "kilometres": "km", "kilometer": "km", "kilometre": "km",
-          "miles": "mi", "mile": "mi", "meters": "m", "metres": "m", "kg": "kg", "tons": "t", "tonnes": "t",
-          "years": "year", "year": "year", "months": "month", "month": "month", "days": "day", "day": "day",
-          "weeks": "week", "hours": "hour", "times": "times", "dollars": "$", "yen": "¥", "won": "₩",
-          "euros": "€", "percentage points": "pp", "percentage point": "pp"}
+_SCALES = SCALES
+# "percent" is read by the number pattern itself; every other unit word of the shared vocabulary counts
+_UNITS = {w: canon for w, (canon, kind) in UNITS.items() if kind != PERCENT or canon == "pp"}
+_UNIT_WORDS = "|".join(w.replace(" ", r"\s+") for w in sorted(_UNITS, key=len, reverse=True))
 _TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 _ONES = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 # "twenty-five" first, so it is never read as "five"
 _NUM_WORDS_RE = (rf"(?:{'|'.join(_TENS)})[-\s](?:{'|'.join(_ONES)})|"
                  + "|".join(sorted((w for w in _WORD_VALUES if " " not in w), key=len, reverse=True)))
 _DETAIL_NUMBER = re.compile(
-    rf"(?<![\w\[.,])(?:(?:US|A|C|NZ|HK|S)?(?P<cur>[$€£¥₩]))?\s?(?P<num>\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?|{_NUM_WORDS_RE})\b"
+    rf"(?<![\w\[.,])(?:(?:US|A|C|NZ|HK|S)?(?P<cur>[{CURRENCY_SIGNS}]))?\s?(?P<num>\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?|{_NUM_WORDS_RE})\b"
     rf"(?!\])(?:\s*(?P<pct>%|percent\b|per cent\b))?(?:\s*-?\s*(?P<scale>thousand|million|billion|trillion)\b)?"
-    rf"(?:\s+(?P<unit>{'|'.join(sorted(_UNITS, key=len, reverse=True))})\b)?", re.IGNORECASE)
+    rf"(?:\s+(?P<unit>{_UNIT_WORDS})\b)?", re.IGNORECASE)
 _DETAIL_ORDINAL = re.compile(
     rf"\b(?P<ord>\d+(?:st|nd|rd|th)|{'|'.join(sorted(_ORDINAL_WORDS, key=len, reverse=True))})"
     rf"(?:[-\s](?P<sup>(?:largest|biggest|smallest|highest|lowest|most|least|oldest|youngest|"
@@ -90,7 +92,7 @@ def _dates(text: str) -> list[Detail]:
         for day_group in ("d2", "d6"):
             if g[day_group] and re.match(r"the\s", m.group(), re.IGNORECASE):
                 s = m.start(day_group)  # "the  7th of May 2019": the date starts at its day
-        if g["y4"] and not g["decade"] and s > 0 and text[s - 1] in "$€£¥₩":
+        if g["y4"] and not g["decade"] and s > 0 and text[s - 1] in CURRENCY_SIGNS:
             continue  # "$1500" is an amount
         if g["y4"] and not g["decade"] and COUNTED.match(text, m.end()) and not _DATE_PREPOSITION.search(text, 0, s):
             continue  # "1500 soldiers" is a count, left to the numbers
@@ -116,7 +118,7 @@ def _numbers(text: str, taken: list[tuple[int, int]]) -> list[Detail]:
         if m.group("scale"):
             value *= _SCALES[m.group("scale").lower()]
         cur, unit = m.group("cur"), m.group("unit")
-        kind_unit = ("%" if m.group("pct") else cur or (_UNITS[unit.lower()] if unit else None))
+        kind_unit = ("%" if m.group("pct") else cur or (_UNITS[" ".join(unit.lower().split())] if unit else None))
         if not num[0].isdigit() and kind_unit is None and not m.group("scale"):
             continue  # a bare "one" or "two" is rarely a checkable amount
         if text[s].isspace():
@@ -159,6 +161,15 @@ _STOP_WORDS = frozenset(w.lower() for w in STOP_CAPS) | frozenset(
     "about around approximately nearly roughly almost some there here all each every no not one".split())
 
 
+def _by_position(text: str, s: int, e: int) -> bool:
+    """A single word opening a sentence that English writes in lower case."""
+    word = text[s:e]
+    if not word.isalpha() or word.lower() not in common_words():
+        return False
+    before = text[:s].rstrip(" \t\"'“‘(")
+    return not before or before.endswith((".", "!", "?", ":", "\n"))
+
+
 def details(text: str) -> list[Detail]:
     """Dates, numbers (amounts, percentages, counts), ordinals and names in ``text``, in order.
 
@@ -175,5 +186,5 @@ def details(text: str) -> list[Detail]:
             continue
         if re.fullmatch(_MONTH_FULL, text[s:e], re.IGNORECASE):
             continue
-        found.append(Detail(s, e, NAME, text[s:e].lower()))
+        found.append(Detail(s, e, NAME, text[s:e].lower(), COMMON if _by_position(text, s, e) else None))
     return sorted(found, key=lambda d: d.start)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from qa.text.chars import UPPER
 from qa.text.words import tokenize
+from qa.text.units import COUNT, CURRENCY_SIGNS, DISTANCE, DURATION, MONEY, PERCENT, unit_pattern  # noqa: F401 (kinds: public here)
 
 DATE, NUMBER, PERSON, PLACE, ENTITY = "DATE", "NUMBER", "PERSON", "PLACE", "ENTITY"
 
@@ -51,19 +52,19 @@ _DATE_RE = re.compile(
 
 COMMON_WORDS_FILE = Path(__file__).resolve().parents[1] / "data" / "common_words.txt"
 
-_MONEY_BEFORE = re.compile(r"[$€£¥]\s?$")
+_MONEY_BEFORE = re.compile(rf"[{CURRENCY_SIGNS}]\s?$")
+# What a number may count besides the units of qa/text/units.py ("1,200 soldiers").
+_COUNTED_NOUNS = "people|points|soldiers|troops|members|students"
 
 _NUMWORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
             r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
             r"hundred|thousand|dozen|half|several)")
 _NUMBER_RE = re.compile(
     rf"(?:(?:about|around|approximately|nearly|over|more than|less than|almost|some|every)\s+|~\s*)?"
-    rf"(?:(?:US|A|C|NZ|HK|S)?[$€£¥]\s?)?(?:\d[\d,]*(?:\.\d+)?|{_NUMWORD}\b|a(?=\s+(?:million|billion|trillion|thousand|hundred|dozen)\b))"
-    rf"(?:\s*(?:%|percent|per cent))?"
+    rf"(?:(?:US|A|C|NZ|HK|S)?[{CURRENCY_SIGNS}]\s?)?(?:\d[\d,]*(?:\.\d+)?|{_NUMWORD}\b|a(?=\s+(?:million|billion|trillion|thousand|hundred|dozen)\b))"
+    rf"(?:\s*(?:%|percent(?!age)|per cent))?"
     rf"(?:\s+(?:million|billion|trillion|thousand|hundred))?"
-    rf"(?:\s+(?:km|kilometers|kilometres|kilometer|kilometre|miles|mile|meters|metres|meter|metre|kg|tons|people|"
-    rf"years|year|months|month|weeks|week|days|day|hours|hour|minutes|minute|seconds|second|decades|decade|"
-    rf"centuries|century|times|points|soldiers|troops|members|students|dollars|yen|won|percent)(?![\w\-]))?",
+    rf"(?:\s+(?:{unit_pattern()}|{_COUNTED_NOUNS})(?![\w\-]))?",
     re.IGNORECASE)  # not "10 year-old": the number alone answers "how old"
 
 # A lower-case plural noun right after a number: what it counts.
@@ -170,7 +171,7 @@ def _typed_spans(qtype: str | None, sentence: str) -> list[tuple[int, int]]:
 
 
 # What kind of quantity a NUMBER question wants; spans of that kind are preferred.
-MONEY, PERCENT, DISTANCE, DURATION, COUNT = "MONEY", "PERCENT", "DISTANCE", "DURATION", "COUNT"
+# MONEY, PERCENT, DISTANCE, DURATION, COUNT: the kinds of qa/text/units.py
 CHANGE = "CHANGE"  # "by how much did it rise": an amount of any kind but a stretch of time
 _Q_KIND = (
     (CHANGE, re.compile(r"\bby how (much|many)\b", re.IGNORECASE)),
@@ -181,11 +182,10 @@ _Q_KIND = (
                        r"dollars?|yen|won)\b", re.IGNORECASE)),
     (COUNT, re.compile(r"\b(how many|what number|number of)\b", re.IGNORECASE)),
 )
-_MONEY_RE = re.compile(r"[$€£¥]|\b(dollars?|yen|won|euros?|pounds?)\b", re.IGNORECASE)
-_PERCENT_RE = re.compile(r"%|\bper ?cent\b", re.IGNORECASE)
-_DISTANCE_RE = re.compile(r"\b(km|kilomet(er|re)s?|miles?|met(er|re)s?|feet|ft)\b", re.IGNORECASE)
-_DURATION_RE = re.compile(r"\b(years?|months?|weeks?|days?|hours?|minutes?|seconds?|decades?|century|centuries)\b",
-                          re.IGNORECASE)
+_MONEY_RE = re.compile(rf"[{CURRENCY_SIGNS}]|\b(?:{unit_pattern((MONEY,))})\b", re.IGNORECASE)
+_PERCENT_RE = re.compile(rf"%|\bper ?cent\b|\b(?:{unit_pattern((PERCENT,))})\b", re.IGNORECASE)
+_DISTANCE_RE = re.compile(rf"\b(?:{unit_pattern((DISTANCE,))})\b", re.IGNORECASE)
+_DURATION_RE = re.compile(rf"\b(?:{unit_pattern((DURATION,))})\b", re.IGNORECASE)
 
 
 # A lone nationality or language word ("Japanese", "Korean") describes, it rarely names the answer.

@@ -119,6 +119,9 @@ def test_a_dialogue_set_is_run_turn_by_turn_with_its_history(tmp_path, capsys, m
                              "t1.2: What is it called in Japanese? -> What is Dokdo called in Japanese?"]
     assert r["followups_understood_as_written"] == 1.0  # d1.2's own standalone; t1.2 has none
     assert r["followups_right"] == f"{round(r['followup_answer_contains_gold'] * 2)} of 2"
+    # word overlap with the gold strings: the fake's answers share some words with the gold, none holds it
+    assert 0.0 <= r["followup_exact_match"] <= r["followup_f1"] <= 1.0
+    assert r["followup_answer_contains_gold"] == 0.0 and r["followup_f1"] > 0.0
     # `qa eval` recognises the set by its top-level key and prints the figures
     cfg = fake_config_file(p, tmp_path, monkeypatch)
     assert cli.main(["--config", str(cfg), "eval", str(path), "--split", "test", "--json"]) == 0

@@ -20,6 +20,7 @@ import yaml
 
 from qa.errors import ConfigError
 from qa.evaluation.evaluate import _percentiles, holds
+from qa.evaluation.squad import exact_match, f1_score
 from qa.pipeline import Pipeline
 from qa.text.words import tokenize
 
@@ -55,6 +56,7 @@ def eval_dialogues(pipeline: Pipeline, dialogues: list[dict], progress: Callable
     times: list[float] = []
     counts = {"followup": [0, 0], "standalone": [0, 0], "first": [0, 0]}  # [asked, answer holds gold]
     rewritten_standalone, left_followups, misses, rewrites = [], [], [], []
+    overlap = [0.0, 0.0]  # follow-ups: summed SQuAD F1 and exact match of the answer against the gold strings
     written = [0, 0, 0]  # follow-ups with a `standalone`: [asked, its answer alone holds gold, understood as it says]
     for d in progress(dialogues, desc="dialogues"):
         history: list = []
@@ -74,6 +76,9 @@ def eval_dialogues(pipeline: Pipeline, dialogues: list[dict], progress: Callable
                 rewritten_standalone.append({"turn": where, "question": turn["question"],
                                              "understood_as": ans.standalone_question})
             if kind == "followup":
+                if not ans.abstained:
+                    overlap[0] += f1_score(ans.answer, golds)
+                    overlap[1] += exact_match(ans.answer, golds)
                 if turn.get("standalone"):  # the reader's share of the misses: the set's own rewrite, asked alone
                     alone = pipeline.ask(turn["standalone"])
                     written[0] += 1
@@ -97,6 +102,10 @@ def eval_dialogues(pipeline: Pipeline, dialogues: list[dict], progress: Callable
         "standalone_with_history": standalone, "first_turns": counts["first"][0],
         "followup_answer_contains_gold": rate("followup"),
         "followups_right": f"{counts['followup'][1]} of {counts['followup'][0]}",
+        # SQuAD's word-overlap scores of the follow-ups' answers (abstentions score 0): a span shorter than the
+        # gold phrase ("four" for "four times") is a miss above but scores partly here
+        "followup_f1": round(overlap[0] / counts["followup"][0], 4) if counts["followup"][0] else None,
+        "followup_exact_match": round(overlap[1] / counts["followup"][0], 4) if counts["followup"][0] else None,
         "followups_rewritten": (round(1 - len(left_followups) / counts["followup"][0], 4)
                                 if counts["followup"][0] else None),
         "standalone_rewritten": round(len(rewritten_standalone) / standalone, 4) if standalone else None,
